@@ -1,0 +1,26 @@
+import os
+
+# Tests never reach a hub: every model and extractor they use is built locally.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def register_method(monkeypatch):
+    """Register Method classes defined in a test under their `name` for the test's duration."""
+    from ultrabench.methods import registry
+
+    def _register(*classes):
+        table = dict(registry.CORE_METHODS)
+        for cls in classes:
+            table[cls.name] = cls
+        monkeypatch.setattr(registry, "CORE_METHODS", table)
+        registry._sources.cache_clear()
+        registry.get_method_class.cache_clear()
+
+    yield _register
+    registry._sources.cache_clear()
+    registry.get_method_class.cache_clear()

@@ -1,0 +1,3 @@
+from ultrabench.cli import main
+
+main()

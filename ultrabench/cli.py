@@ -1,0 +1,431 @@
+"""`ultrabench`: a thin Typer layer over `ultrabench.api`.
+
+Nothing heavy is imported at module level, so `ultrabench --help` answers instantly; torch and the
+models load inside the commands that need them. Errors are one line (`--debug` for a traceback);
+exit codes: 0 success, 1 runtime failure, 2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ultrabench.config import DEFAULT_SPEC, field_help
+from ultrabench.errors import UltrabenchError, UsageError
+
+app = typer.Typer(
+    name="ultrabench",
+    help=(
+        "Benchmark ultra-high-resolution text-to-image generation (UltraPixel Table 1 and beyond).\n\n"
+        "Resolutions are HEIGHT x WIDTH: --res 2160x3840 is 2160 high and 3840 wide (landscape).\n\n"
+        "Typical use: `ultrabench generate --res 2160x3840`, then `ultrabench score`, then `ultrabench report`."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+prompts_app = typer.Typer(help="Show or export prompt sets.", no_args_is_help=True)
+weights_app = typer.Typer(help="List or fetch the weight files methods and metrics need.", no_args_is_help=True)
+reference_app = typer.Typer(help="Reference image statistics for FID/KID.", no_args_is_help=True)
+env_app = typer.Typer(help="Virtual environments for official baseline code.", no_args_is_help=True)
+app.add_typer(prompts_app, name="prompts")
+app.add_typer(weights_app, name="weights")
+app.add_typer(reference_app, name="reference")
+app.add_typer(env_app, name="env")
+
+
+@dataclass
+class _Globals:
+    device: Optional[str] = None
+    dtype: str = "float32"
+    debug: bool = False
+    weights_dir: Optional[str] = None
+    quiet: bool = False
+
+
+G = _Globals()
+
+
+def _err(msg: str) -> None:
+    typer.echo(f"error: {msg}", err=True)
+
+
+def handled(fn):
+    """Turn ultrabench errors into one line and the right exit code (traceback with --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UltrabenchError as e:
+            if G.debug:
+                raise
+            _err(str(e))
+            raise typer.Exit(e.exit_code)
+        except KeyboardInterrupt:
+            _err("interrupted; finished units are kept, rerun the same command to resume")
+            raise typer.Exit(130)
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as e:
+            if G.debug:
+                raise
+            _err(f"{type(e).__name__}: {e}".splitlines()[0] + " (run with --debug for the traceback)")
+            raise typer.Exit(1)
+
+    return wrapper
+
+
+def _device() -> str:
+    if G.device:
+        return G.device
+    from ultrabench.api import default_device
+
+    return default_device()
+
+
+def _weights(allow_download: bool = False):
+    from ultrabench.weights import WeightResolver
+
+    return WeightResolver(G.weights_dir, allow_download=allow_download)
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=False, quiet=G.quiet)
+
+
+def _spec(spec: Optional[str], **overrides):
+    from ultrabench.config import load_spec
+
+    return load_spec(spec).replace(**overrides)
+
+
+def _parse_res(res: Optional[List[str]]):
+    if not res:
+        return None
+    from ultrabench.resolution import parse_resolutions
+
+    return parse_resolutions(res)
+
+
+def _echo_resolutions(resolutions) -> None:
+    for r in resolutions:
+        typer.echo(f"resolution {r.describe()}")
+
+
+@app.callback()
+def _main(
+    device: Optional[str] = typer.Option(None, "--device", help="Torch device (default: cuda when present, else cpu)."),
+    dtype: str = typer.Option("float32", "--dtype", help="Model dtype: float32, bfloat16 or float16 (methods may pin their own)."),
+    weights_dir: Optional[str] = typer.Option(
+        None, "--weights-dir", help="Folder of local weights (<dir>/<repo_id>/<file>); else the HF cache. Env: ULTRABENCH_WEIGHTS_DIR."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Less output (no progress bars)."),
+) -> None:
+    if dtype not in ("float32", "bfloat16", "float16"):
+        raise typer.BadParameter(f"{dtype!r} is not one of float32, bfloat16, float16", param_hint="--dtype")
+    G.device, G.dtype, G.debug, G.weights_dir, G.quiet = device, dtype, debug, weights_dir, quiet
+
+
+SPEC_OPT = typer.Option(None, "--spec", "-s", help=f"Benchmark spec: a TOML path or a name in benchmarks/ (default {DEFAULT_SPEC}).")
+RES_OPT = typer.Option(None, "--res", "-r", help="Resolution HxW (height x width), repeatable or comma-separated; 'paper' = the five Table 1 sizes.")
+OUT_OPT = typer.Option(None, "--out", "-o", help=field_help("out"))
+
+
+@app.command()
+@handled
+def generate(
+    res: Optional[List[str]] = RES_OPT,
+    method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="Method(s) to run (default: every method the spec lists at each resolution)."),
+    spec: Optional[str] = SPEC_OPT,
+    out: Optional[str] = OUT_OPT,
+    prompts: Optional[str] = typer.Option(None, "--prompts", help=field_help("prompts")),
+    num_prompts: Optional[int] = typer.Option(None, "--num-prompts", "-n", help=field_help("num_prompts")),
+    seed: Optional[int] = typer.Option(None, "--seed", help=field_help("seed")),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help=field_help("batch_size")),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Redo units that are already finished."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Redo units recorded as oom or error."),
+) -> None:
+    """Generate images into the run folder; finished units are skipped, so rerunning resumes."""
+    from ultrabench.generate import generate as run_generate
+
+    the_spec = _spec(spec, out=out, prompts=prompts, num_prompts=num_prompts, seed=seed, batch_size=batch_size)
+    resolutions = _parse_res(res)
+    if resolutions:
+        _echo_resolutions(resolutions)
+    summary = run_generate(
+        the_spec, methods=method, resolutions=resolutions, device=_device(), dtype=G.dtype, weights=_weights(),
+        overwrite=overwrite, retry_failed=retry_failed, progress=not G.quiet,
+    )
+    _print_generate_summary(summary, the_spec.out)
+
+
+def _print_generate_summary(summary, out) -> None:
+    for note in summary.notes:
+        typer.echo(f"note: {note}")
+    for key, counts in summary.counts.items():
+        typer.echo(f"{key}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    typer.echo(f"{summary.generated} generated, {summary.skipped} already done; run folder: {out}")
+    if summary.interrupted:
+        typer.echo("stopped early on request; rerun the same command to resume")
+    if summary.failures:
+        raise UltrabenchError(f"{len(summary.failures)} method(s) could not run: " + "; ".join(summary.failures))
+
+
+@app.command()
+@handled
+def score(
+    run_dir: Optional[Path] = typer.Argument(None, help="Run folder (default: the default spec's out folder)."),
+    spec: Optional[str] = SPEC_OPT,
+    metric: Optional[List[str]] = typer.Option(None, "--metric", help="Metric(s) to compute (default: the spec's)."),
+    reference: Optional[str] = typer.Option(None, "--reference", help=field_help("reference")),
+    patch_crops: Optional[int] = typer.Option(None, "--patch-crops", help=field_help("patch_crops")),
+    batch_size: int = typer.Option(16, "--batch-size", help="Images per network forward."),
+    workers: int = typer.Option(2, "--workers", help="Parallel decoding workers."),
+    stand_ins: bool = typer.Option(False, "--stand-ins", help="Use random-weight extractors (tests/demos: numbers mean nothing)."),
+) -> None:
+    """Score a run folder: FID, FID-patch, IS, IS-patch, KID, CLIP, PickScore win rates, GLCM, latency."""
+    from ultrabench.api import score as run_score
+
+    the_spec = _spec(spec, reference=reference, patch_crops=patch_crops)
+    folder = run_dir or Path(the_spec.out)
+    if not folder.is_dir():
+        raise UsageError(f"run folder {folder} does not exist (generate first, or pass the folder)")
+    metrics = list(metric) if metric else list(the_spec.metrics)
+    summary = run_score(
+        folder, metrics=metrics, reference=the_spec.reference, device=_device(), batch_size=batch_size,
+        workers=workers, patch_crops=the_spec.patch_crops, crop_seed=the_spec.crop_seed,
+        reference_method=the_spec.reference_method, stand_ins=stand_ins, weights=_weights(), progress=not G.quiet,
+    )
+    for w in summary.get("warnings", []):
+        typer.echo(f"warning: {w}")
+    typer.echo(f"scored {len(summary.get('sets', []))} values; wrote {folder / 'scores'}")
+
+
+@app.command()
+@handled
+def report(
+    run_dir: Optional[Path] = typer.Argument(None, help="Run folder (default: the default spec's out folder)."),
+    spec: Optional[str] = SPEC_OPT,
+    fmt: Optional[List[str]] = typer.Option(None, "--format", "-f", help="terminal, md, latex, csv, json, html, figures (default: all)."),
+    compare_paper: bool = typer.Option(False, "--compare-paper", help="Put the paper's published Table 1 beside the measured values."),
+    ci: bool = typer.Option(False, "--ci", help="Show +/- 95% intervals."),
+    extra: Optional[List[str]] = typer.Option(None, "--extra", help="Extra columns: kid, kid-patch, winrate, memory, glcm, compression-ratio."),
+) -> None:
+    """Print Table 1 and write Markdown, LaTeX, CSV, JSON, figures and an HTML report."""
+    from ultrabench.api import report as run_report
+
+    the_spec = _spec(spec)
+    folder = run_dir or Path(the_spec.out)
+    if not folder.is_dir():
+        raise UsageError(f"run folder {folder} does not exist")
+    kw = {"formats": tuple(fmt)} if fmt else {}
+    result = run_report(folder, compare_paper=compare_paper, ci=ci, extra_columns=tuple(extra or ()),
+                        reference_method=the_spec.reference_method, console=_console(), **kw)
+    for name, path in result.get("files", {}).items():
+        typer.echo(f"{name}: {path}")
+
+
+@app.command("run")
+@handled
+def run_all(
+    spec: Optional[str] = typer.Argument(None, help=f"Benchmark spec (TOML path or name; default {DEFAULT_SPEC})."),
+    res: Optional[List[str]] = RES_OPT,
+    method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="Only these methods."),
+    out: Optional[str] = OUT_OPT,
+    num_prompts: Optional[int] = typer.Option(None, "--num-prompts", "-n", help=field_help("num_prompts")),
+    stand_ins: bool = typer.Option(False, "--stand-ins", help="Random-weight metric extractors (numbers mean nothing)."),
+) -> None:
+    """generate -> score -> report from one benchmark spec."""
+    from ultrabench.api import run as run_pipeline
+
+    the_spec = _spec(spec, out=out, num_prompts=num_prompts)
+    resolutions = _parse_res(res)
+    if resolutions:
+        _echo_resolutions(resolutions)
+    result = run_pipeline(the_spec, device=_device(), dtype=G.dtype, weights=_weights(), resolutions=resolutions,
+                          methods=method, stand_ins=stand_ins, progress=not G.quiet, console=_console())
+    _print_generate_summary(result["generate"], the_spec.out)
+
+
+@app.command()
+@handled
+def methods(
+    res: Optional[List[str]] = RES_OPT,
+    all_: bool = typer.Option(False, "--all", help="Include the tiny random-weight stand-ins."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Print the support matrix: what each method delivers at each resolution."""
+    from ultrabench.resolution import PAPER_RESOLUTIONS
+    from ultrabench.support import support_matrix
+
+    resolutions = _parse_res(res) or PAPER_RESOLUTIONS
+    rows = support_matrix(resolutions, include_tiny=all_)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from ultrabench.support import render_matrix
+
+    _console().print(render_matrix(rows, resolutions))
+
+
+@prompts_app.command("show")
+@handled
+def prompts_show(
+    source: str = typer.Argument("builtin", help="builtin, a prompt file, or hf:<dataset>[:split[:column]]."),
+    n: Optional[int] = typer.Option(None, "--num-prompts", "-n", help="Sample this many (deterministic)."),
+    seed: int = typer.Option(0, "--seed", help="Sample seed."),
+    limit: int = typer.Option(20, "--limit", help="Show at most this many lines (0: all)."),
+) -> None:
+    """Print prompt ids and texts."""
+    from ultrabench.prompts import load_prompts, sample_prompts
+
+    items = sample_prompts(load_prompts(source), n, seed)
+    shown = items if limit == 0 else items[:limit]
+    for p in shown:
+        typer.echo(f"{p.id}\t{p.text}")
+    typer.echo(f"({len(items)} prompts{'' if len(shown) == len(items) else f', {len(shown)} shown'})", err=True)
+
+
+@prompts_app.command("export")
+@handled
+def prompts_export(
+    dest: Path = typer.Argument(..., help="Output file: .jsonl, .csv, .txt or .parquet."),
+    source: str = typer.Option("builtin", "--source", help="builtin, a prompt file, or hf:<dataset>."),
+    n: Optional[int] = typer.Option(None, "--num-prompts", "-n", help="Sample this many (deterministic)."),
+    seed: int = typer.Option(0, "--seed", help="Sample seed."),
+) -> None:
+    """Write a prompt set to a file (ids preserved)."""
+    from ultrabench.prompts import load_prompts, sample_prompts
+    from ultrabench.prompts.export import export_prompts
+
+    items = sample_prompts(load_prompts(source), n, seed)
+    export_prompts(items, dest)
+    typer.echo(f"wrote {len(items)} prompts to {dest}")
+
+
+@weights_app.command("list")
+@handled
+def weights_list(
+    method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="Only these methods (default: all)."),
+) -> None:
+    """List every weight file, where it is expected and whether it is present."""
+    from ultrabench.doctor import weight_rows
+
+    for row in weight_rows(_weights(), method, what=("methods",) if method else ("methods", "metrics")):
+        typer.echo(f"{row['owner']:<18} {row['role']:<16} {row['status']:<8} {row['label']}  {row['where']}")
+
+
+@weights_app.command("fetch")
+@handled
+def weights_fetch(
+    method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="Only these methods (default: all)."),
+) -> None:
+    """Download missing weights (needs network; honours HF_HUB_OFFLINE)."""
+    from ultrabench.doctor import fetch_weights
+
+    for line in fetch_weights(_weights(allow_download=True), method):
+        typer.echo(line)
+
+
+@app.command()
+@handled
+def doctor(
+    spec: Optional[str] = SPEC_OPT,
+    res: Optional[List[str]] = RES_OPT,
+    method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="Check only these methods."),
+    metric: Optional[List[str]] = typer.Option(None, "--metric", help="Check only these metrics."),
+) -> None:
+    """Check Python/torch/CUDA/GPU and whether every weight the benchmark needs is present."""
+    from ultrabench.doctor import run_doctor
+
+    ok = run_doctor(_spec(spec), weights=_weights(), methods=method, resolutions=_parse_res(res),
+                    metrics=metric, echo=typer.echo)
+    if not ok:
+        raise UltrabenchError("the requested benchmark cannot run here (see the missing items above)")
+
+
+@app.command()
+@handled
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Where the demo run goes."),
+    fresh: bool = typer.Option(False, "--fresh", help="Delete the demo folder first."),
+) -> None:
+    """Run generate -> score -> report end to end on tiny random-weight models (no downloads, CPU)."""
+    from ultrabench.demo import run_demo
+
+    run_demo(out, device=G.device or "cpu", fresh=fresh, progress=not G.quiet, console=_console(), echo=typer.echo)
+
+
+@reference_app.command("build")
+@handled
+def reference_build(
+    source: str = typer.Argument(..., help="Folder of real high-resolution images, or hf:<dataset>[:split[:column]]."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write the statistics (default: the cache)."),
+    patch_crops: int = typer.Option(3, "--patch-crops", help=field_help("patch_crops")),
+    stand_ins: bool = typer.Option(False, "--stand-ins", help="Random-weight extractors (numbers mean nothing)."),
+) -> None:
+    """Compute and cache reference statistics for every protocol."""
+    from ultrabench.scoring import build_reference
+
+    path = build_reference(source, out=out, device=_device(), patch_crops=patch_crops, stand_ins=stand_ins,
+                           weights=_weights())
+    typer.echo(f"reference statistics: {path}")
+
+
+@app.command("import")
+@handled
+def import_cmd(
+    name: str = typer.Argument(..., help="Run-folder name for these images, e.g. dall-e-3."),
+    folder: Path = typer.Argument(..., help="Folder holding the images."),
+    mapping: Path = typer.Option(..., "--mapping", help="CSV or JSONL with columns prompt_id,file."),
+    res: str = typer.Option(..., "--res", "-r", help="The resolution (HxW) these images stand for."),
+    out: Optional[str] = OUT_OPT,
+    policy: str = typer.Option("reject", "--policy", help="Size mismatch: reject or resize."),
+    display_name: Optional[str] = typer.Option(None, "--display-name", help="Name in tables, e.g. 'DALL-E 3'."),
+) -> None:
+    """Bring images made elsewhere (DALL-E 3, Midjourney, ...) into the run folder."""
+    from baselines.imported import import_images
+    from ultrabench.resolution import parse_resolution
+
+    r = parse_resolution(res)
+    _echo_resolutions([r])
+    result = import_images(out or _spec(None).out, name, folder, mapping, r, policy=policy, display_name=display_name)
+    typer.echo(str(result))
+
+
+@env_app.command("create")
+@handled
+def env_create(
+    method: str = typer.Argument(..., help="scalecrafter, fouriscale or elasticdiffusion."),
+    repo: Path = typer.Option(..., "--repo", help="Your checkout of the official repository."),
+    python: Optional[str] = typer.Option(None, "--python", help="Python interpreter for the environment."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the commands instead of running them."),
+) -> None:
+    """Build a virtual environment with the pins the official repository asks for."""
+    from baselines.envs import create_env
+
+    result = create_env(method, repo, python=python, dry_run=dry_run)
+    if isinstance(result, (list, tuple)):
+        for line in result:
+            typer.echo(line if isinstance(line, str) else " ".join(map(str, line)))
+    else:
+        typer.echo(f"environment ready: {result}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

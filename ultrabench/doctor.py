@@ -1,0 +1,91 @@
+"""`ultrabench doctor` and `ultrabench weights`: what is installed, what each method and metric
+needs, and whether it is here."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Sequence
+
+from ultrabench.errors import UltrabenchError
+from ultrabench.methods.registry import get_method_class, method_kind, method_names
+from ultrabench.weights import WeightFile, WeightResolver
+
+
+def metric_weight_files(metrics: Iterable[str] | None = None) -> list[tuple[str, WeightFile]]:
+    """(metric, weight file) pairs, as declared by the scoring engine."""
+    try:
+        from ultrabench.scoring import weight_files_for
+    except ImportError:
+        return []
+    return list(weight_files_for(list(metrics) if metrics else None))
+
+
+def _method_files(names: Sequence[str] | None) -> list[tuple[str, WeightFile]]:
+    out = []
+    for name in names if names is not None else method_names(include_tiny=False):
+        cls = get_method_class(name)
+        if method_kind(cls) == "import":
+            continue
+        out += [(name, wf) for wf in cls().weight_files()]
+    return out
+
+
+def weight_rows(resolver: WeightResolver, methods: Sequence[str] | None = None, metrics=None,
+                what: tuple[str, ...] = ("methods", "metrics")) -> list[dict]:
+    rows = []
+    pairs = (_method_files(methods) if "methods" in what else []) + (
+        metric_weight_files(metrics) if "metrics" in what else []
+    )
+    for owner, wf in pairs:
+        st = resolver.status(wf)
+        rows.append({
+            "owner": owner, "role": wf.role, "label": wf.label, "optional": wf.optional,
+            "status": "ok" if st.path else ("optional" if wf.optional else "MISSING"),
+            "where": str(st.path) if st.path else resolver.missing_message(wf).split("; fetch")[0],
+        })
+    return rows
+
+
+def fetch_weights(resolver: WeightResolver, methods: Sequence[str] | None = None) -> Iterable[str]:
+    from ultrabench.weights import hub_offline
+
+    if hub_offline():
+        raise UltrabenchError("HF_HUB_OFFLINE is set: unset it on a machine with network access to fetch weights")
+    for owner, wf in _method_files(methods) + metric_weight_files():
+        st = resolver.status(wf)
+        if st.path:
+            yield f"{owner} {wf.role}: present at {st.path}"
+            continue
+        try:
+            yield f"{owner} {wf.role}: fetched to {resolver.download(wf)}"
+        except Exception as e:  # one line per file; carry on with the others
+            yield f"{owner} {wf.role}: FAILED ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+
+
+def run_doctor(spec, *, weights: WeightResolver, methods=None, resolutions=None, metrics=None,
+               echo: Callable[[str], None] = print) -> bool:
+    """Print the environment and the weights the requested benchmark needs; False if it can't run."""
+    from ultrabench.generate import select_work
+    from ultrabench.provenance import package_versions, torch_info
+
+    ti = torch_info()
+    echo(f"python {__import__('sys').version.split()[0]}, torch {ti['torch']}, "
+         f"CUDA {'available ' + str(ti['cuda']) if ti['cuda_available'] else 'not available'}, GPU {ti.get('gpu') or 'none'}")
+    missing_pkgs = [k for k, v in package_versions().items() if v is None]
+    if missing_pkgs:
+        echo(f"packages missing: {', '.join(missing_pkgs)}")
+    work = select_work(spec, methods, resolutions)
+    names = []
+    for entry, res in work:
+        cls = get_method_class(entry.registry_name)
+        kind = method_kind(cls)
+        names.append(entry.registry_name)
+        echo(f"method {entry.name} ({kind}) at {', '.join(r.key for r in res)}")
+    ok = True
+    rows = weight_rows(weights, sorted(set(names)), what=("methods",))
+    metric_rows = weight_rows(weights, metrics=metrics or list(spec.metrics), what=("metrics",))
+    for row in rows + metric_rows:
+        echo(f"  {row['owner']:<18} {row['role']:<16} {row['status']:<8} {row['where']}")
+        ok &= row["status"] != "MISSING"
+    echo("ready" if ok else "not ready: fetch the MISSING files with `ultrabench weights fetch` on a machine with network, "
+         "or point --weights-dir at a folder that has them")
+    return ok

@@ -1,0 +1,23 @@
+"""Exceptions that the CLI turns into one-line messages and exit codes.
+
+`UsageError` means the user asked for something malformed (exit 2); `UltrabenchError` means a valid
+request failed at run time (exit 1). Anything else is a bug and shows a traceback with `--debug`.
+"""
+
+from __future__ import annotations
+
+
+class UltrabenchError(Exception):
+    """A runtime failure worth one clear line (exit code 1)."""
+
+    exit_code = 1
+
+
+class UsageError(UltrabenchError):
+    """Bad usage or bad input: a malformed flag, file or name (exit code 2)."""
+
+    exit_code = 2
+
+
+class MissingWeightsError(UltrabenchError):
+    """A model file is neither at an explicit path, in the weights dir, nor in the HF cache."""

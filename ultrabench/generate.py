@@ -1,0 +1,317 @@
+"""The generation loop: plan units, skip finished ones, generate the rest, record everything.
+
+Every unit ends in exactly one record with a final status (ok, oom, error, unsupported); an OOM or
+an exception inside a method is recorded and the loop goes on. A first Ctrl-C finishes the current
+batch and stops; a second stops at once (atomic writes mean no half-written files either way).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import signal
+import time
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+from ultrabench.config import BenchmarkSpec, MethodEntry
+from ultrabench.errors import UltrabenchError, UsageError
+from ultrabench.methods.base import Method, Support
+from ultrabench.methods.registry import get_method_class, method_kind
+from ultrabench.prompts import Prompt, load_prompts, sample_prompts
+from ultrabench.resolution import Resolution
+from ultrabench.runstore import RunStore, Unit
+from ultrabench.seeding import seed_everything, unit_seed
+
+
+@dataclass
+class GenerateSummary:
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # "method HxW" -> status -> n
+    skipped: int = 0  # already finished before this invocation
+    notes: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # methods that could not run at all
+    interrupted: bool = False
+
+    def add(self, key: str, status: str, n: int = 1) -> None:
+        self.counts.setdefault(key, {}).setdefault(status, 0)
+        self.counts[key][status] += n
+
+    @property
+    def generated(self) -> int:
+        return sum(v.get("ok", 0) for v in self.counts.values())
+
+
+def select_work(
+    spec: BenchmarkSpec, methods: Sequence[str] | None = None, resolutions: Sequence[Resolution] | None = None
+) -> list[tuple[MethodEntry, tuple[Resolution, ...]]]:
+    """Which (method entry, resolutions) to run.
+
+    With no `methods`, every spec entry runs at its own resolutions, narrowed to `resolutions` when
+    given (so `--res 2160x3840` runs what the spec lists at 2160x3840). A method named explicitly
+    runs at the requested resolutions even if the spec does not list it there.
+    """
+    work = []
+    if methods:
+        for name in methods:
+            entry = spec.entry(name) or MethodEntry(name=name)
+            get_method_class(entry.registry_name)  # fail early on a typo
+            res = tuple(resolutions) if resolutions else spec.resolutions_for(entry)
+            work.append((entry, res))
+    else:
+        for entry in spec.methods:
+            res = spec.resolutions_for(entry)
+            if resolutions:
+                res = tuple(r for r in res if r in resolutions)
+            if res:
+                work.append((entry, res))
+        if resolutions and not work:
+            listed = sorted({r.key for e in spec.methods for r in spec.resolutions_for(e)})
+            raise UsageError(
+                f"spec {spec.name!r} lists no method at {', '.join(r.key for r in resolutions)} "
+                f"(it has {', '.join(listed) or 'none'}); name one with --method"
+            )
+    if not work:
+        raise UsageError(f"spec {spec.name!r} lists no methods; name one with --method")
+    return work
+
+
+def spec_prompts(spec: BenchmarkSpec) -> list[Prompt]:
+    return sample_prompts(load_prompts(spec.prompts), spec.num_prompts, spec.prompt_seed)
+
+
+def units_for(entry: MethodEntry, res: Resolution, prompts: Sequence[Prompt], spec: BenchmarkSpec) -> list[Unit]:
+    return [
+        Unit(entry.name, res, p.id, p.text, unit_seed(spec.seed, p.id, k), k)
+        for p in prompts
+        for k in range(spec.samples_per_prompt)
+    ]
+
+
+def _is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    name = type(exc).__name__
+    return name == "OutOfMemoryError" or (isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+
+
+class _StopFlag:
+    """First SIGINT asks to stop after the current batch; the second interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    @contextmanager
+    def installed(self) -> Iterator["_StopFlag"]:
+        def handler(signum, frame):
+            if self.requested:
+                raise KeyboardInterrupt
+            self.requested = True
+
+        try:
+            previous = signal.signal(signal.SIGINT, handler)
+        except ValueError:  # not the main thread: leave signals alone
+            yield self
+            return
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _merge_prompts(store: RunStore, prompts: Sequence[Prompt]) -> None:
+    existing = {p["id"]: p for p in store.read_prompts()}
+    for p in prompts:
+        old = existing.get(p.id)
+        if old is not None and old.get("prompt") != p.text:
+            raise UsageError(
+                f"run folder {store.root} already holds prompt {p.id!r} with a different text; "
+                "use another --out for a different prompt set"
+            )
+    merged = [Prompt(d["id"], d["prompt"], d.get("reference")) for d in existing.values()]
+    merged += [p for p in prompts if p.id not in existing]
+    store.write_prompts(merged)
+
+
+def _weights_provenance(method: Method) -> dict[str, Any]:
+    from ultrabench.weights import sha256_path
+
+    out = {}
+    for wf in method.weight_files():
+        st = method.weights.status(wf)
+        if st.path is not None:
+            out[wf.role] = {"repo_id": wf.repo_id, "filename": wf.filename, "path": str(st.path),
+                            "source": st.source, "sha256": sha256_path(st.path)}
+    return out
+
+
+def generate(
+    spec: BenchmarkSpec,
+    *,
+    methods: Sequence[str] | None = None,
+    resolutions: Sequence[Resolution] | None = None,
+    device: str = "cpu",
+    dtype: str = "float32",
+    weights=None,
+    overwrite: bool = False,
+    retry_failed: bool = False,
+    progress: bool = True,
+    console=None,
+) -> GenerateSummary:
+    from ultrabench import provenance
+    from ultrabench.timing import PeakMemory, free_cached_memory
+
+    work = select_work(spec, methods, resolutions)
+    prompts = spec_prompts(spec)
+    store = RunStore(spec.out)
+    store.ensure_writable()
+    _merge_prompts(store, prompts)
+    info = {
+        "kind": "generate",
+        "spec": spec.to_dict(),
+        "selection": {"methods": [e.name for e, _ in work], "resolutions": sorted({r.key for _, rs in work for r in rs})},
+        "device": device,
+        "dtype": dtype,
+        "provenance": provenance.collect(device),
+        "weights": dict(store.read_run_info().get("weights", {})),
+    }
+    store.write_run_info(info)
+
+    summary = GenerateSummary()
+    plan_rows = []
+    for entry, res_list in work:
+        cls = get_method_class(entry.registry_name)
+        if method_kind(cls) == "import":
+            summary.notes.append(f"{entry.name}: images of closed models are brought in with `ultrabench import`, not generated")
+            continue
+        method = cls(entry.settings, device=device, dtype=dtype, weights=weights)
+        for res in res_list:
+            units = units_for(entry, res, prompts, spec)
+            pending = [u for u in units if overwrite or not store.is_finished(u, retry_failed)]
+            summary.skipped += len(units) - len(pending)
+            plan_rows.append((entry, method, res, pending))
+
+    total = sum(len(p) for *_, p in plan_rows)
+    prog = _progress(console, progress)
+    task = prog.add_task("generating", total=total) if prog else None
+    stop = _StopFlag()
+    with stop.installed(), (prog or _null()):
+        loaded: set[int] = set()
+        broken: dict[int, str] = {}
+        for entry, method, res, pending in plan_rows:
+            key = f"{entry.name} {res.key}"
+            if not pending:
+                continue
+            plan = method.plan(res)
+            base = {
+                "display_name": entry.display_name or method.display_name or entry.name,
+                "method_registry": method.name,
+                "support": plan.support.value,
+                "native": [plan.native.height, plan.native.width] if plan.native else None,
+                "resize_filter": plan.resize_filter,
+                "reason": plan.reason,
+                "device": device,
+                "dtype": dtype,
+                "settings": method.recorded_settings(),
+            }
+            if plan.support is Support.UNSUPPORTED:
+                for u in pending:
+                    store.write_unit(u, {**base, "status": "unsupported", "error": plan.reason, "finished_at": _now()})
+                summary.add(key, "unsupported", len(pending))
+                if prog:
+                    prog.advance(task, len(pending))
+                continue
+            if id(method) in broken:
+                continue
+            if id(method) not in loaded:
+                if prog:
+                    prog.update(task, description=f"loading {entry.name}")
+                try:
+                    method.load()
+                except UltrabenchError as e:
+                    broken[id(method)] = str(e)
+                    summary.failures.append(f"{entry.name}: {e}")
+                    continue
+                loaded.add(id(method))
+                info["weights"][entry.name] = _weights_provenance(method)
+                store.write_run_info(info)
+            if prog:
+                prog.update(task, description=f"{entry.name} {res.key}")
+            bs = max(1, min(spec.batch_size, method.max_batch_size))
+            for i in range(0, len(pending), bs):
+                batch = pending[i : i + bs]
+                warm = i // bs < spec.warmup
+                _run_batch(method, batch, res, store, base, warm, summary, key, PeakMemory, device)
+                free_cached_memory(device)
+                if prog:
+                    prog.advance(task, len(batch))
+                if stop.requested:
+                    summary.interrupted = True
+                    break
+            if stop.requested:
+                break
+        for m in {id(m): m for _, m, _, _ in plan_rows}.values():
+            m.unload()
+    return summary
+
+
+def _run_batch(method, batch, res, store, base, warm, summary, key, PeakMemory, device) -> None:
+    seed_everything(batch[0].seed)
+    error = None
+    images = []
+    t0 = time.perf_counter()
+    with PeakMemory(device) as mem:
+        try:
+            images = method.generate([u.prompt for u in batch], [u.seed for u in batch], res)
+            from ultrabench.timing import _cuda_sync
+
+            _cuda_sync(device)
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:  # recorded per unit; the run goes on
+            error = e
+    wall = time.perf_counter() - t0
+    common = {**base, "batch_size": len(batch), "batch_seconds": wall, "seconds": wall / len(batch),
+              "peak_memory_bytes": mem.bytes, "memory_kind": mem.kind, "warmup": warm}
+    if error is None and len(images) != len(batch):
+        error = UltrabenchError(f"{method.name} returned {len(images)} images for {len(batch)} prompts")
+    if error is not None:
+        status = "oom" if _is_oom(error) else "error"
+        text = f"{type(error).__name__}: {error}".splitlines()[0][:2000]
+        for u in batch:
+            store.write_unit(u, {**common, "status": status, "error": text,
+                                 "traceback": traceback.format_exception(error)[-5:], "finished_at": _now()})
+        summary.add(key, status, len(batch))
+        return
+    for u, gi in zip(batch, images):
+        rec = {**common, "stages": gi.stages, "info": gi.info, "finished_at": _now()}
+        if gi.native_size is not None:
+            rec["native"] = [gi.native_size.height, gi.native_size.width]
+        if (gi.image.height, gi.image.width) != (res.height, res.width):
+            rec.update(status="error", error=f"method delivered {gi.image.height}x{gi.image.width}, not {res.key}")
+            store.write_unit(u, rec)
+            summary.add(key, "error")
+            continue
+        store.write_unit(u, {**rec, "status": "ok", "error": None}, image=gi.image.convert("RGB"))
+        summary.add(key, "ok")
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+@contextmanager
+def _null():
+    yield
+
+
+def _progress(console, enabled: bool):
+    if not enabled:
+        return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TimeRemainingColumn(), console=console or Console(stderr=True), transient=False,
+    )

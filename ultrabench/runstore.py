@@ -1,0 +1,280 @@
+"""The run folder: images and one JSON record per unit, written atomically, resumable.
+
+Layout (all names derived from ids, never from prompt text):
+
+    <out>/run.json                      provenance of the latest invocation + frozen, resolved config
+    <out>/invocations.jsonl             one line per invocation (append-only history)
+    <out>/prompts.jsonl                 the sampled prompt set: {"id", "prompt", "reference"?}
+    <out>/<method>/<H>x<W>/<stem>.png   the image (PNG, lossless)
+    <out>/<method>/<H>x<W>/<stem>.json  the unit record; written last, so its presence marks completion
+    <out>/scores/ ...                   written by `ultrabench score`
+    <out>/report/ ...                   written by `ultrabench report`
+
+`<stem>` is `<safe prompt id>__s<seed>`. A unit is finished when its record parses and has a final
+status (`ok` with its image present, or `unsupported`); `oom` and `error` are final too unless the
+caller asks to retry failures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from ultrabench.errors import UltrabenchError, UsageError
+from ultrabench.resolution import Resolution, parse_resolution
+
+RECORD_SCHEMA = 1
+STATUSES = ("ok", "oom", "error", "unsupported")
+FAILED = ("oom", "error")
+# Top-level names the run store itself uses; a method may not be called any of these.
+RESERVED_NAMES = frozenset({"scores", "report", "cache", "logs", "tmp"})
+
+_SAFE_RE = re.compile(r"[^A-Za-z0-9._-]+")
+_METHOD_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+def safe_id(prompt_id: str) -> str:
+    """A file-name-safe form of a prompt id: no separators, no leading dots, bounded length.
+
+    Ids that had to be changed get a short hash of the original appended, so two different ids
+    ("a/b" and "a_b") can never share a file.
+    """
+    raw = str(prompt_id)
+    s = _SAFE_RE.sub("_", raw).lstrip(".")
+    if not s:
+        raise UsageError(f"prompt id {prompt_id!r} has no usable characters for a file name")
+    if s != raw or len(s) > 100:
+        s = f"{s[:100]}-{hashlib.sha1(raw.encode()).hexdigest()[:8]}"
+    return s
+
+
+def unit_stem(prompt_id: str, seed: int) -> str:
+    return f"{safe_id(prompt_id)}__s{int(seed)}"
+
+
+def check_method_name(name: str) -> str:
+    if not _METHOD_RE.match(name) or name in RESERVED_NAMES:
+        raise UsageError(
+            f"method name {name!r} is not usable as a run folder name "
+            "(lowercase letters, digits, '.', '_', '-'; not scores/report/cache/logs/tmp)"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One image to produce: (method, resolution, prompt, seed)."""
+
+    method: str
+    resolution: Resolution
+    prompt_id: str
+    prompt: str
+    seed: int
+    sample_index: int = 0
+
+    @property
+    def stem(self) -> str:
+        return unit_stem(self.prompt_id, self.seed)
+
+    @property
+    def unit_id(self) -> str:
+        return f"{self.method}/{self.resolution.key}/{self.stem}"
+
+
+@dataclass
+class UnitRecord:
+    """A parsed record plus where its files are."""
+
+    data: dict[str, Any]
+    record_path: Path
+
+    @property
+    def method(self) -> str:
+        return self.data["method"]
+
+    @property
+    def resolution(self) -> Resolution:
+        return parse_resolution(self.data["resolution"])
+
+    @property
+    def prompt_id(self) -> str:
+        return self.data["prompt_id"]
+
+    @property
+    def prompt(self) -> str:
+        return self.data.get("prompt", "")
+
+    @property
+    def seed(self) -> int:
+        return int(self.data["seed"])
+
+    @property
+    def status(self) -> str:
+        return self.data.get("status", "error")
+
+    @property
+    def image_path(self) -> Path | None:
+        name = self.data.get("image")
+        return self.record_path.parent / name if name else None
+
+    @property
+    def warmup(self) -> bool:
+        return bool(self.data.get("warmup", False))
+
+
+def _atomic_write_bytes(path: Path, payload: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    _atomic_write_bytes(Path(path), (json.dumps(data, indent=2, sort_keys=True, default=str) + "\n").encode())
+
+
+def atomic_save_png(path: Path, image) -> None:
+    """Save a PIL image as PNG through a temporary file and a rename: never a half-written PNG."""
+    import io
+
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    _atomic_write_bytes(Path(path), buf.getvalue())
+
+
+class RunStore:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    # -- paths --------------------------------------------------------------------------------
+    def unit_dir(self, method: str, res: Resolution) -> Path:
+        return self.root / check_method_name(method) / res.key
+
+    def image_path(self, unit: Unit) -> Path:
+        return self.unit_dir(unit.method, unit.resolution) / f"{unit.stem}.png"
+
+    def record_path(self, unit: Unit) -> Path:
+        return self.unit_dir(unit.method, unit.resolution) / f"{unit.stem}.json"
+
+    # -- reading ----------------------------------------------------------------------------------
+    def read_record(self, unit: Unit) -> dict[str, Any] | None:
+        """The unit's record, or None when absent or unreadable (a crash leftover is redone)."""
+        try:
+            data = json.loads(self.record_path(unit).read_text())
+        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError, OSError):
+            return None
+        if not isinstance(data, dict) or data.get("status") not in STATUSES:
+            return None
+        return data
+
+    def is_finished(self, unit: Unit, retry_failed: bool = False) -> bool:
+        rec = self.read_record(unit)
+        if rec is None:
+            return False
+        if rec["status"] == "ok":
+            return self.image_path(unit).is_file()
+        if rec["status"] in FAILED:
+            return not retry_failed
+        return True
+
+    def records(
+        self,
+        method: str | None = None,
+        resolution: Resolution | None = None,
+        statuses: tuple[str, ...] | None = ("ok",),
+    ) -> Iterator[UnitRecord]:
+        """Records in a stable order (method, resolution, file name); unreadable ones are skipped."""
+        if not self.root.is_dir():
+            return
+        for mdir in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            if mdir.name in RESERVED_NAMES or mdir.name.startswith(".") or (method and mdir.name != method):
+                continue
+            for rdir in sorted(p for p in mdir.iterdir() if p.is_dir()):
+                if resolution and rdir.name != resolution.key:
+                    continue
+                for rp in sorted(rdir.glob("*.json")):
+                    try:
+                        data = json.loads(rp.read_text())
+                    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+                        continue
+                    if not isinstance(data, dict) or "method" not in data:
+                        continue
+                    rec = UnitRecord(data, rp)
+                    if statuses is None or rec.status in statuses:
+                        if rec.status == "ok" and not (rec.image_path and rec.image_path.is_file()):
+                            continue
+                        yield rec
+
+    def methods(self) -> list[str]:
+        return sorted({r.method for r in self.records(statuses=None)})
+
+    def read_prompts(self) -> list[dict[str, Any]]:
+        p = self.root / "prompts.jsonl"
+        if not p.is_file():
+            return []
+        return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+
+    def read_run_info(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.root / "run.json").read_text())
+        except FileNotFoundError:
+            return {}
+
+    # -- writing ----------------------------------------------------------------------------------
+    def ensure_writable(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".write-probe-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as e:
+            raise UltrabenchError(f"cannot write to run folder {self.root}: {e.strerror or e}") from e
+
+    def write_unit(self, unit: Unit, record: dict[str, Any], image=None) -> None:
+        """Image first, record last: a record always points at a complete image."""
+        rec = {
+            "schema": RECORD_SCHEMA,
+            "unit_id": unit.unit_id,
+            "method": unit.method,
+            "resolution": unit.resolution.key,
+            "requested": [unit.resolution.height, unit.resolution.width],
+            "prompt_id": unit.prompt_id,
+            "prompt": unit.prompt,
+            "seed": unit.seed,
+            "sample_index": unit.sample_index,
+            "image": None,
+            **record,
+        }
+        if rec.get("status") not in STATUSES:
+            raise ValueError(f"bad status {rec.get('status')!r}")
+        if image is not None:
+            atomic_save_png(self.image_path(unit), image)
+            rec["image"] = self.image_path(unit).name
+            rec["delivered"] = [image.height, image.width]
+        atomic_write_json(self.record_path(unit), rec)
+
+    def write_prompts(self, prompts) -> None:
+        lines = [json.dumps({k: v for k, v in p.to_dict().items() if v is not None}, ensure_ascii=False) for p in prompts]
+        _atomic_write_bytes(self.root / "prompts.jsonl", ("\n".join(lines) + "\n").encode())
+
+    def write_run_info(self, info: dict[str, Any]) -> None:
+        atomic_write_json(self.root / "run.json", info)
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / "invocations.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(info, sort_keys=True, default=str) + "\n")

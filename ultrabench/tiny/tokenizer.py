@@ -1,0 +1,76 @@
+"""A real CLIP BPE tokenizer built offline from the vocabulary file that open_clip ships.
+
+open_clip's `bpe_simple_vocab_16e6.txt.gz` is the same merge list as OpenAI CLIP's, so writing it
+out as `vocab.json` + `merges.txt` gives a `transformers.CLIPTokenizer` identical to the hub's
+`openai/clip-vit-large-patch14` tokenizer without any download.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from functools import lru_cache
+from pathlib import Path
+
+# CLIP uses the first 49152 - 256 - 2 merges of the file (the rest were never trained on).
+_N_MERGES = 49152 - 256 - 2
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    # GPT-2/CLIP byte-level alphabet: printable bytes map to themselves, the rest to 256+ code points.
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, map(chr, cs)))
+
+
+def write_clip_tokenizer_files(folder: str | Path) -> Path:
+    """Write `vocab.json`, `merges.txt` and the tokenizer config into `folder`; return it."""
+    import open_clip.tokenizer as oct
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = gzip.open(oct.default_bpe()).read().decode("utf-8").split("\n")
+    merges = lines[1 : _N_MERGES + 1]
+    byte_chars = list(_bytes_to_unicode().values())
+    vocab = byte_chars + [c + "</w>" for c in byte_chars] + ["".join(m.split()) for m in merges]
+    vocab += ["<|startoftext|>", "<|endoftext|>"]
+    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab)}, ensure_ascii=False))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "CLIPTokenizer",
+                "model_max_length": 77,
+                "bos_token": "<|startoftext|>",
+                "eos_token": "<|endoftext|>",
+                "unk_token": "<|endoftext|>",
+                "pad_token": "<|endoftext|>",
+                "do_lower_case": True,
+            }
+        )
+    )
+    (folder / "special_tokens_map.json").write_text(
+        json.dumps({"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>", "pad_token": "<|endoftext|>"})
+    )
+    return folder
+
+
+@lru_cache(maxsize=1)
+def _cached_folder() -> Path:
+    import tempfile
+
+    return write_clip_tokenizer_files(Path(tempfile.mkdtemp(prefix="ultrabench-clip-tok-")))
+
+
+def build_clip_tokenizer(folder: str | Path | None = None):
+    """A `transformers.CLIPTokenizer` (vocabulary 49408, 77 tokens) built without downloads."""
+    from transformers import CLIPTokenizer
+
+    path = write_clip_tokenizer_files(folder) if folder is not None else _cached_folder()
+    return CLIPTokenizer.from_pretrained(str(path))

@@ -1,0 +1,146 @@
+"""One place that turns "I need file F of hub repo R" into a local path.
+
+Order: an explicit override (by role or repo id) -> `<weights_dir>/<repo_id>/<filename>` (or
+`<weights_dir>/<filename>`) -> the Hugging Face cache -> a download, only when the hub is not
+offline (`HF_HUB_OFFLINE`) and downloads are allowed. A miss is one line naming the repo, the file,
+where it was looked for, and the command that fetches it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from ultrabench.errors import MissingWeightsError
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """A file (or, with `filename=None`, a whole diffusers-format repo snapshot) on the hub."""
+
+    repo_id: str
+    filename: str | None
+    role: str  # short name used in records and overrides, e.g. "stage_c"
+    revision: str | None = None
+    size_hint: str = ""  # human size, shown by `doctor`
+    optional: bool = False
+    allow_patterns: tuple[str, ...] = ()  # for snapshots: only these files
+
+    @property
+    def label(self) -> str:
+        return f"{self.repo_id}/{self.filename}" if self.filename else self.repo_id
+
+
+@dataclass(frozen=True)
+class WeightStatus:
+    file: WeightFile
+    path: Path | None
+    source: str  # "override" | "weights-dir" | "hf-cache" | "missing"
+
+
+def hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+class WeightResolver:
+    def __init__(
+        self,
+        weights_dir: str | Path | None = None,
+        overrides: Mapping[str, str | Path] | None = None,
+        allow_download: bool = False,
+        fetch_hint: str = "ultrabench weights fetch",
+    ) -> None:
+        env_dir = os.environ.get("ULTRABENCH_WEIGHTS_DIR")
+        self.weights_dir = Path(weights_dir or env_dir).expanduser() if (weights_dir or env_dir) else None
+        self.overrides = {k: Path(v).expanduser() for k, v in (overrides or {}).items()}
+        self.allow_download = allow_download
+        self.fetch_hint = fetch_hint
+
+    # -- lookup -----------------------------------------------------------------------------------
+    def _local_candidates(self, wf: WeightFile) -> list[Path]:
+        if self.weights_dir is None:
+            return []
+        base = self.weights_dir
+        if wf.filename is None:
+            return [base / wf.repo_id, base / wf.repo_id.split("/")[-1]]
+        return [base / wf.repo_id / wf.filename, base / Path(wf.filename).name]
+
+    def _from_cache(self, wf: WeightFile) -> Path | None:
+        try:
+            import huggingface_hub as hf
+        except ImportError:  # pragma: no cover - a dependency, but keep lookups working without it
+            return None
+        try:
+            if wf.filename is None:
+                p = hf.snapshot_download(
+                    wf.repo_id,
+                    revision=wf.revision,
+                    local_files_only=True,
+                    allow_patterns=list(wf.allow_patterns) or None,
+                )
+                return Path(p)
+            p = hf.try_to_load_from_cache(wf.repo_id, wf.filename, revision=wf.revision)
+            return Path(p) if isinstance(p, str) else None
+        except Exception:
+            return None
+
+    def status(self, wf: WeightFile) -> WeightStatus:
+        for key in (wf.role, wf.label, wf.repo_id):
+            if key in self.overrides:
+                p = self.overrides[key]
+                return WeightStatus(wf, p if p.exists() else None, "override" if p.exists() else "missing")
+        for p in self._local_candidates(wf):
+            if p.exists():
+                return WeightStatus(wf, p, "weights-dir")
+        p = self._from_cache(wf)
+        if p is not None and p.exists():
+            return WeightStatus(wf, p, "hf-cache")
+        return WeightStatus(wf, None, "missing")
+
+    def resolve(self, wf: WeightFile) -> Path:
+        st = self.status(wf)
+        if st.path is not None:
+            return st.path
+        if self.allow_download and not hub_offline():
+            return self.download(wf)
+        raise MissingWeightsError(self.missing_message(wf))
+
+    def missing_message(self, wf: WeightFile) -> str:
+        for key in (wf.role, wf.label, wf.repo_id):
+            if key in self.overrides:
+                return f"weights for {wf.role}: {self.overrides[key]} does not exist (given as an explicit path)"
+        where = [str(p) for p in self._local_candidates(wf)[:1]] + ["the Hugging Face cache"]
+        what = f"file {wf.filename} of hub repo {wf.repo_id}" if wf.filename else f"hub repo {wf.repo_id}"
+        return f"missing {what} ({wf.role}); looked in {' and '.join(where)}; fetch it with: {self.fetch_hint}"
+
+    def download(self, wf: WeightFile) -> Path:
+        import huggingface_hub as hf
+
+        if wf.filename is None:
+            target = self.weights_dir / wf.repo_id if self.weights_dir else None
+            return Path(
+                hf.snapshot_download(
+                    wf.repo_id, revision=wf.revision, local_dir=target, allow_patterns=list(wf.allow_patterns) or None
+                )
+            )
+        target = self.weights_dir / wf.repo_id if self.weights_dir else None
+        return Path(hf.hf_hub_download(wf.repo_id, wf.filename, revision=wf.revision, local_dir=target))
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_path(path: str | Path) -> dict[str, str]:
+    """sha256 of a file, or of every file below a folder (relative names), for provenance."""
+    p = Path(path)
+    if p.is_file():
+        return {p.name: sha256_file(p)}
+    return {str(f.relative_to(p)): sha256_file(f) for f in sorted(p.rglob("*")) if f.is_file()}
