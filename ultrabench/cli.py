@@ -100,7 +100,8 @@ def _weights(allow_download: bool = False):
 def _console():
     from rich.console import Console
 
-    return Console(stderr=False, quiet=G.quiet)
+    # Piped output (CI logs, files) gets a wide fixed width so Table 1 is not squeezed to 80 columns.
+    return Console(stderr=False, quiet=G.quiet, width=None if sys.stdout.isatty() else 160)
 
 
 def _spec(spec: Optional[str], **overrides):
@@ -232,8 +233,15 @@ def report(
     kw = {"formats": tuple(fmt)} if fmt else {}
     result = run_report(folder, compare_paper=compare_paper, ci=ci, extra_columns=tuple(extra or ()),
                         reference_method=the_spec.reference_method, console=_console(), **kw)
-    for name, path in result.get("files", {}).items():
-        typer.echo(f"{name}: {path}")
+    _print_files(result.get("files", {}))
+
+
+def _print_files(files: dict) -> None:
+    for name, path in files.items():
+        if isinstance(path, dict):
+            _print_files({f"{name}/{k}": v for k, v in path.items()})
+        else:
+            typer.echo(f"{name}: {path}")
 
 
 @app.command("run")

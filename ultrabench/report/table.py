@@ -1,0 +1,373 @@
+"""The Table-1 model: rows grouped by resolution, one per method, cells with values, intervals,
+footnoted gaps and (optionally) the paper's published value beside each measured one.
+
+Every renderer (Markdown, LaTeX, CSV, JSON, terminal, HTML) reads this model, so they always agree.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import string
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from ultrabench.metrics.registry import METRICS, PAPER_METRICS
+from ultrabench.report.names import display_name_for, method_sort_key
+from ultrabench.resolution import parse_resolution
+
+RANDOM_WEIGHTS_WARNING = (
+    "WARNING: these numbers come from random stand-in weights and mean nothing; "
+    "they only show that the pipeline runs."
+)
+PAPER_ONLY = "in the paper, not in this run"
+NOT_SCORED = "quality not scored: run `ultrabench score` on this run folder"
+EXTRA_COLUMNS = ("kid", "kid-patch", "winrate", "memory", "glcm", "compression-ratio")
+
+
+@dataclass
+class Column:
+    key: str  # metric name from the registry, or "latency" / "memory" / "winrate"
+    header: str
+    arrow: str  # "↑", "↓" or "" when no direction makes sense
+    higher_is_better: bool | None  # None: never bolded
+    decimals: int
+    scale: float = 1.0  # value shown = stored value * scale (win rate in %, memory in GiB)
+    unit: str = ""
+    paper: bool = False  # the paper printed this column
+
+
+@dataclass
+class Cell:
+    value: float | None = None
+    ci95: list[float] | None = None
+    n: int | None = None
+    note: str | None = None  # why the value is missing (becomes a footnote)
+    best: bool = False
+    paper: float | None = None
+    paper_note: str | None = None
+
+    @property
+    def delta(self) -> float | None:
+        if self.value is None or self.paper is None:
+            return None
+        return self.value - self.paper
+
+
+@dataclass
+class Row:
+    resolution: str
+    method: str
+    display: str
+    n: int | None
+    cells: dict[str, Cell]
+    in_run: bool = True  # False: a paper-only row shown for comparison
+
+
+@dataclass
+class Table:
+    columns: list[Column]
+    rows: list[Row]
+    reference_method: str
+    compare_paper: bool = False
+    ci: bool = False
+    random_weights: bool = False
+    scored: bool = True
+    footnotes: list[str] = field(default_factory=list)  # ordered, unique; index -> mark
+    warnings: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def mark(self, reason: str) -> str:
+        """Footnote mark for a reason, allocated in first-use order: a, b, c, ..."""
+        if reason not in self.footnotes:
+            self.footnotes.append(reason)
+        i = self.footnotes.index(reason)
+        letters = string.ascii_lowercase
+        return letters[i] if i < 26 else letters[i // 26 - 1] + letters[i % 26]
+
+    def groups(self) -> list[tuple[str, list[Row]]]:
+        out: list[tuple[str, list[Row]]] = []
+        for row in self.rows:
+            if not out or out[-1][0] != row.resolution:
+                out.append((row.resolution, []))
+            out[-1][1].append(row)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["footnotes"] = [{"mark": self.mark(r), "text": r} for r in self.footnotes]
+        for row, drow in zip(self.rows, d["rows"]):
+            for key, cell in drow["cells"].items():
+                cell["delta"] = row.cells[key].delta
+                if cell["value"] is None and cell["note"]:
+                    cell["footnote"] = self.mark(cell["note"])
+        return d
+
+
+# -- columns ----------------------------------------------------------------------------------
+def _metric_column(name: str) -> Column:
+    m = METRICS[name]
+    decimals = {"kid": 4, "kid-patch": 4, "glcm": 3}.get(name, 2)
+    return Column(name, m.display_name, m.arrow, m.higher_is_better, decimals, paper=m.paper)
+
+
+def build_columns(extra_columns: Iterable[str] = ()) -> list[Column]:
+    cols = [_metric_column(n) for n in PAPER_METRICS]
+    cols.append(Column("latency", "Latency", "↓", False, 1, unit="s", paper=True))
+    for key in _normalise_extras(extra_columns):
+        if key == "winrate":
+            # The reference's win rate against a row says how often that row lost; ranking rows by it
+            # would mix a pairwise statistic into a per-method table, so it is never bolded.
+            cols.append(Column("winrate", "PickScore win rate", "", None, 1, scale=100.0, unit="%"))
+        elif key == "memory":
+            cols.append(Column("memory", "Peak memory", "↓", False, 1, scale=1 / 2**30, unit="GiB"))
+        else:
+            cols.append(_metric_column(key))
+    return cols
+
+
+def _normalise_extras(extra_columns: Iterable[str]) -> list[str]:
+    aliases = {"pickscore": "winrate", "win-rate": "winrate", "peak-memory": "memory", "mem": "memory",
+               "compression": "compression-ratio"}
+    out: list[str] = []
+    for raw in extra_columns:
+        key = str(raw).strip().lower().replace("_", "-")
+        key = aliases.get(key, key)
+        if key not in EXTRA_COLUMNS:
+            from ultrabench.errors import UsageError
+
+            raise UsageError(f"unknown report column {raw!r}; known extra columns: {', '.join(EXTRA_COLUMNS)}")
+        if key not in out:
+            out.append(key)
+    return out
+
+
+# -- inputs -----------------------------------------------------------------------------------
+def load_summary(run_dir: str | Path) -> dict[str, Any] | None:
+    p = Path(run_dir) / "scores" / "summary.json"
+    if not p.is_file():
+        return None
+    return json.loads(p.read_text(encoding="utf-8"))
+
+
+def latency_from_records(run_dir: str | Path) -> list[dict[str, Any]]:
+    """`summary.json`-style latency entries computed from unit records (for unscored runs).
+
+    Records carry `stages` (seconds for the batch the image came from); dividing by the batch size
+    gives seconds per image. Warm-up units are left out, as the scorer does.
+    """
+    from ultrabench.runstore import RunStore
+
+    acc: dict[tuple[str, str], dict[str, Any]] = {}
+    for rec in RunStore(run_dir).records():
+        if rec.warmup:
+            continue
+        d = rec.data
+        stages = d.get("stages") or {}
+        total = d.get("latency_s", d.get("seconds"))
+        if total is None and stages:
+            total = sum(float(v) for v in stages.values())
+        if total is None:
+            continue
+        batch = max(int(d.get("batch_size") or 1), 1)
+        if "latency_s" not in d and "seconds" not in d:
+            total = float(total) / batch
+        a = acc.setdefault((rec.method, rec.resolution.key), {"times": [], "mem": [], "kind": None, "stages": {}})
+        a["times"].append(float(total))
+        for k, v in stages.items():
+            a["stages"].setdefault(k, []).append(float(v) / batch)
+        mem = d.get("peak_memory_bytes")
+        if mem is not None:
+            a["mem"].append(int(mem))
+            a["kind"] = d.get("memory_kind", a["kind"])
+    out = []
+    for (method, res), a in sorted(acc.items()):
+        t = sorted(a["times"])
+        out.append({
+            "method": method, "resolution": res, "n": len(t),
+            "mean_s": sum(t) / len(t), "median_s": t[len(t) // 2] if len(t) % 2 else (t[len(t) // 2 - 1] + t[len(t) // 2]) / 2,
+            "min_s": t[0],
+            "stages": {k: sum(v) / len(v) for k, v in a["stages"].items()},
+            "peak_memory_bytes": max(a["mem"]) if a["mem"] else None,
+            "memory_kind": a["kind"],
+        })
+    return out
+
+
+def status_from_records(run_dir: str | Path) -> list[dict[str, Any]]:
+    from ultrabench.runstore import RunStore
+
+    acc: dict[tuple[str, str], dict[str, int]] = {}
+    for rec in RunStore(run_dir).records(statuses=None):
+        if rec.warmup:
+            continue
+        s = acc.setdefault((rec.method, rec.resolution.key), {"ok": 0, "oom": 0, "error": 0, "unsupported": 0, "unreadable": 0})
+        s[rec.status if rec.status in s else "error"] += 1
+    return [{"method": m, "resolution": r, **c} for (m, r), c in sorted(acc.items())]
+
+
+# -- the model --------------------------------------------------------------------------------
+def _failure_reason(st: dict[str, Any] | None) -> str | None:
+    """Why a (method, resolution) has no values at all, from the scorer's status counts."""
+    if not st or int(st.get("ok", 0)) > 0:
+        return None
+    if int(st.get("unsupported", 0)) > 0 and not any(int(st.get(k, 0)) for k in ("oom", "error")):
+        return "not supported by the method at this resolution"
+    if int(st.get("oom", 0)) > 0:
+        return "every image ran out of GPU memory"
+    if int(st.get("error", 0)) > 0:
+        return "generation failed for every image (see the unit records)"
+    if int(st.get("unreadable", 0)) > 0:
+        return "no readable images"
+    return "no images"
+
+
+def _res_key(res: str):
+    try:
+        return (0, parse_resolution(res))
+    except Exception:
+        return (1, res)
+
+
+def build_table(
+    summary: dict[str, Any] | None,
+    *,
+    records_latency: list[dict[str, Any]] | None = None,
+    records_status: list[dict[str, Any]] | None = None,
+    compare_paper: bool = False,
+    ci: bool = False,
+    extra_columns: Iterable[str] = (),
+    reference_method: str = "ultrapixel",
+    display_names: dict[str, str] | None = None,
+) -> Table:
+    columns = build_columns(extra_columns)
+    scored = summary is not None
+    s = summary or {}
+    latency = s.get("latency") or records_latency or []
+    status = s.get("status") or records_status or []
+    table = Table(columns, [], reference_method, compare_paper=compare_paper, ci=ci,
+                  random_weights=bool(s.get("random_weights")), scored=scored)
+    if table.random_weights:
+        table.warnings.append(RANDOM_WEIGHTS_WARNING)
+    if not scored:
+        table.warnings.append("The quality columns are missing because `ultrabench score` has not run on this folder.")
+    for w in s.get("warnings") or []:
+        table.warnings.append(str(w))
+
+    sets = {(e["method"], e["resolution"], e["metric"]): e for e in s.get("sets") or []}
+    wins = {(e["method"], e["resolution"]): e for e in s.get("winrates") or []
+            if e.get("reference_method", reference_method) == reference_method}
+    lat = {(e["method"], e["resolution"]): e for e in latency}
+    stat = {(e["method"], e["resolution"]): e for e in status}
+
+    combos = set(stat) | set(lat) | {(m, r) for m, r, _ in sets} | set(wins)
+    combos |= {(reference_method, r) for _, r in wins}
+
+    paper = {}
+    if compare_paper:
+        from ultrabench.report.paper import paper_index
+
+        paper = paper_index()
+        run_res = {r for _, r in combos}
+        combos |= {(m, r) for (m, r) in paper if r in run_res}
+        if not any((m, r) in paper for m, r in combos):
+            table.warnings.append("--compare-paper: no resolution of this run appears in the paper's Table 1.")
+
+    names = display_names or {}
+    ordered = sorted(combos, key=lambda mr: (_res_key(mr[1]), method_sort_key(mr[0], reference_method)))
+    for method, res in ordered:
+        st = stat.get((method, res))
+        fail = _failure_reason(st)
+        in_run = (method, res) in stat or (method, res) in lat or any(k[:2] == (method, res) for k in sets)
+        cells: dict[str, Cell] = {}
+        for col in columns:
+            cell = Cell()
+            if col.key == "latency" or col.key == "memory":
+                e = lat.get((method, res))
+                v = None
+                if e is not None:
+                    v = e.get("mean_s") if col.key == "latency" else e.get("peak_memory_bytes")
+                    cell.n = e.get("n")
+                if v is not None:
+                    cell.value = float(v) * col.scale
+                else:
+                    cell.note = fail or ("no timing recorded" if col.key == "latency" else "no peak memory recorded")
+            elif col.key == "winrate":
+                e = wins.get((method, res))
+                if method == reference_method:
+                    cell.note = f"reference method ({display_name_for(reference_method)}); no win rate against itself"
+                elif e is not None and e.get("win_rate") is not None:
+                    cell.value = float(e["win_rate"]) * col.scale
+                    cell.n = e.get("n_pairs")
+                    if e.get("ci95"):
+                        cell.ci95 = [float(x) * col.scale for x in e["ci95"]]
+                else:
+                    cell.note = fail or (NOT_SCORED if not scored else "PickScore win rate not computed")
+            else:
+                e = sets.get((method, res, col.key))
+                if e is not None and e.get("value") is not None and not _nan(e["value"]):
+                    cell.value = float(e["value"]) * col.scale
+                    cell.n = e.get("n")
+                    if e.get("ci95"):
+                        cell.ci95 = [float(x) * col.scale for x in e["ci95"]]
+                else:
+                    cell.note = fail or (NOT_SCORED if not scored else f"{col.header} not computed for this set")
+            if not in_run:
+                cell.note = PAPER_ONLY
+            pr = paper.get((method, res))
+            if pr is not None and col.paper:
+                cell.paper = pr.values.get(col.key)
+                if pr.note and col.key in pr.note_columns:
+                    cell.paper_note = f"paper, {pr.label} at {res.replace('x', ' x ')}: {pr.note}"
+                elif cell.paper is None:
+                    cell.paper_note = f"paper, {pr.label} at {res.replace('x', ' x ')}: {pr.note or 'not reported'}"
+            cells[col.key] = cell
+        n = None
+        if st is not None:
+            n = int(st.get("ok", 0))
+        else:
+            ns = [c.n for k, c in cells.items() if c.n is not None and k != "winrate"]
+            n = max(ns) if ns else None
+        display = names.get(method) or display_name_for(method)
+        table.rows.append(Row(res, method, display, n if in_run else None, cells, in_run))
+        if st is not None and int(st.get("ok", 0)) > 0:
+            lost = {k: int(st.get(k, 0)) for k in ("oom", "error", "unsupported", "unreadable") if int(st.get(k, 0))}
+            if lost:
+                total = int(st["ok"]) + sum(lost.values())
+                parts = ", ".join(f"{v} {k}" for k, v in lost.items())
+                table.warnings.append(f"{display} at {res}: {st['ok']} of {total} images usable ({parts}).")
+
+    _mark_best(table)
+    # Allocate footnote marks in reading order so a, b, c appear top to bottom.
+    for row in table.rows:
+        if not row.in_run:
+            table.mark(PAPER_ONLY)
+        for col in columns:
+            c = row.cells[col.key]
+            if c.value is None and c.note and c.note != PAPER_ONLY:
+                table.mark(c.note)
+            if c.paper_note and compare_paper:
+                table.mark(c.paper_note)
+    return table
+
+
+def _nan(v: Any) -> bool:
+    try:
+        return math.isnan(float(v))
+    except (TypeError, ValueError):
+        return True
+
+
+def _mark_best(table: Table) -> None:
+    for _, rows in table.groups():
+        for col in table.columns:
+            if col.higher_is_better is None:
+                continue
+            vals = [(round(r.cells[col.key].value, col.decimals), r) for r in rows
+                    if r.in_run and r.cells[col.key].value is not None]
+            if len(vals) < 2:  # a lone value is not "best" of anything
+                continue
+            best = max(v for v, _ in vals) if col.higher_is_better else min(v for v, _ in vals)
+            for v, r in vals:
+                r.cells[col.key].best = v == best
