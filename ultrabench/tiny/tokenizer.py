@@ -29,14 +29,17 @@ def _bytes_to_unicode() -> dict[int, str]:
     return dict(zip(bs, map(chr, cs)))
 
 
-def write_clip_tokenizer_files(folder: str | Path) -> Path:
-    """Write `vocab.json`, `merges.txt` and the tokenizer config into `folder`; return it."""
+def write_clip_tokenizer_files(folder: str | Path, n_merges: int = _N_MERGES) -> Path:
+    """Write `vocab.json`, `merges.txt` and the tokenizer config into `folder`; return it.
+
+    A smaller `n_merges` gives a smaller vocabulary (256 * 2 + n_merges + 2) for tiny test models.
+    """
     import open_clip.tokenizer as oct
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     lines = gzip.open(oct.default_bpe()).read().decode("utf-8").split("\n")
-    merges = lines[1 : _N_MERGES + 1]
+    merges = lines[1 : min(n_merges, _N_MERGES) + 1]
     byte_chars = list(_bytes_to_unicode().values())
     vocab = byte_chars + [c + "</w>" for c in byte_chars] + ["".join(m.split()) for m in merges]
     vocab += ["<|startoftext|>", "<|endoftext|>"]
@@ -68,9 +71,14 @@ def _cached_folder() -> Path:
     return write_clip_tokenizer_files(Path(tempfile.mkdtemp(prefix="ultrabench-clip-tok-")))
 
 
-def build_clip_tokenizer(folder: str | Path | None = None):
-    """A `transformers.CLIPTokenizer` (vocabulary 49408, 77 tokens) built without downloads."""
+def build_clip_tokenizer(folder: str | Path | None = None, n_merges: int = _N_MERGES):
+    """A `transformers.CLIPTokenizer` (77 tokens; vocabulary 49408 with all merges) built offline."""
     from transformers import CLIPTokenizer
 
-    path = write_clip_tokenizer_files(folder) if folder is not None else _cached_folder()
+    if folder is None and n_merges == _N_MERGES:
+        path = _cached_folder()
+    else:
+        import tempfile
+
+        path = write_clip_tokenizer_files(folder or tempfile.mkdtemp(prefix="ultrabench-clip-tok-"), n_merges)
     return CLIPTokenizer.from_pretrained(str(path))

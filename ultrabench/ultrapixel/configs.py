@@ -1,0 +1,178 @@
+"""Full-size and tiny configurations of every UltraPixel stage (plain data, no torch import).
+
+The full sizes are the official ones: Stage C 3.6B (`modules/model_4stage_lite.py` defaults), the
+UltraPixel guidance blocks (`TransInr_withnorm(ind=2048, ch=1024, n_head=32, n_groups=64,
+f_dim=1024, time_dim=64)`), Stage B lite (700M), Stage A (f4 VQGAN, 20M) and CLIP ViT-bigG text.
+The tiny ones keep every structural feature (two levels, CTA blocks, repeat mappers, guidance at the
+first attention block of each level) at widths that run in milliseconds on a CPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+_CTA = ("SDCascadeResBlock", "SDCascadeTimestepBlock", "SDCascadeAttnBlock")
+_CT = ("SDCascadeResBlock", "SDCascadeTimestepBlock")
+
+
+@dataclass(frozen=True)
+class GuidanceConfig:
+    """One `TransInr_withnorm` block (INR upsampler + fusion + scale-aware norm).
+
+    `tokens` (the INR transformer width) must equal `f_dim`, as in the official module, which
+    concatenates LR tokens of width `ch` with weight tokens of width `f_dim`.
+    """
+
+    ind: int = 2048  # Stage C width
+    ch: int = 1024  # reduced LR token width
+    n_head: int = 32
+    n_groups: int = 64  # weight tokens per hypernetwork layer (capped at that layer's width)
+    f_dim: int = 1024  # INR transformer and hidden MLP width
+    time_dim: int = 64  # width of the timestep embedding that modulates the fused feature
+    scale_dim: int = 64  # width of the sinusoidal scale embedding
+    pe_dim: int = 128  # Fourier features per coordinate of the HR grid
+    pe_sigma: float = 1024.0
+    hypo_depth: int = 2
+    max_lr_tokens: int = 1024  # learned position table of the LR tokenizer (32 x 32)
+
+
+@dataclass(frozen=True)
+class StageCConfig:
+    """Arguments of diffusers' `StableCascadeUNet` for the prior (Stage C)."""
+
+    in_channels: int = 16
+    out_channels: int = 16
+    timestep_ratio_embedding_dim: int = 64
+    patch_size: int = 1
+    conditioning_dim: int = 2048
+    block_out_channels: tuple[int, ...] = (2048, 2048)
+    num_attention_heads: tuple[int, ...] = (32, 32)
+    down_num_layers_per_block: tuple[int, ...] = (8, 24)
+    up_num_layers_per_block: tuple[int, ...] = (24, 8)
+    down_blocks_repeat_mappers: tuple[int, ...] = (1, 1)
+    up_blocks_repeat_mappers: tuple[int, ...] = (1, 1)
+    block_types_per_layer: tuple[tuple[str, ...], ...] = (_CTA, _CTA)
+    clip_text_in_channels: int = 1280
+    clip_text_pooled_in_channels: int = 1280
+    clip_image_in_channels: int = 768
+    clip_seq: int = 4
+    kernel_size: int = 3
+    dropout: tuple[float, ...] = (0.1, 0.1)
+    self_attn: bool = True
+    timestep_conditioning_type: tuple[str, ...] = ("sca", "crp")
+    switch_level: tuple[bool, ...] = (False,)
+
+    def unet_kwargs(self) -> dict[str, Any]:
+        d = asdict(self)
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
+
+
+@dataclass(frozen=True)
+class StageBConfig:
+    """Arguments of diffusers' `StableCascadeUNet` for the decoder (Stage B lite, 700M)."""
+
+    in_channels: int = 4
+    out_channels: int = 4
+    timestep_ratio_embedding_dim: int = 64
+    patch_size: int = 2
+    conditioning_dim: int = 1280
+    block_out_channels: tuple[int, ...] = (320, 576, 1152, 1152)
+    num_attention_heads: tuple[int, ...] = (0, 9, 18, 18)
+    down_num_layers_per_block: tuple[int, ...] = (2, 4, 14, 4)
+    up_num_layers_per_block: tuple[int, ...] = (4, 14, 4, 2)
+    down_blocks_repeat_mappers: tuple[int, ...] = (1, 1, 1, 1)
+    up_blocks_repeat_mappers: tuple[int, ...] = (2, 2, 2, 2)
+    block_types_per_layer: tuple[tuple[str, ...], ...] = (_CT, _CT, _CTA, _CTA)
+    clip_text_pooled_in_channels: int = 1280
+    clip_seq: int = 4
+    effnet_in_channels: int = 16
+    pixel_mapper_in_channels: int = 3
+    kernel_size: int = 3
+    dropout: tuple[float, ...] = (0.0, 0.0, 0.1, 0.1)
+    self_attn: bool = True
+    timestep_conditioning_type: tuple[str, ...] = ("sca",)
+
+    def unet_kwargs(self) -> dict[str, Any]:
+        d = asdict(self)
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
+
+
+@dataclass(frozen=True)
+class StageAConfig:
+    """Arguments of diffusers' `PaellaVQModel` (the Stable Cascade Stage A) plus the official scale."""
+
+    levels: int = 2
+    bottleneck_blocks: int = 12
+    embed_dim: int = 384
+    latent_channels: int = 4
+    num_vq_embeddings: int = 8192
+    # The official Stage A multiplies latents by 0.43 before decoding; diffusers' default config says
+    # 0.3764 (the Wuerstchen v2 value). We always decode with the official 0.43.
+    scale_factor: float = 0.43
+
+    def vq_kwargs(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    """CLIP text tower (`CLIPTextModelWithProjection`); only used to build tiny random encoders."""
+
+    hidden_size: int = 1280
+    intermediate_size: int = 5120
+    num_hidden_layers: int = 32
+    num_attention_heads: int = 20
+    projection_dim: int = 1280
+    max_position_embeddings: int = 77
+    vocab_size: int = 49408
+    hidden_act: str = "gelu"
+
+
+@dataclass(frozen=True)
+class UltraPixelConfig:
+    stage_c: StageCConfig = field(default_factory=StageCConfig)
+    guidance: GuidanceConfig = field(default_factory=GuidanceConfig)
+    stage_b: StageBConfig = field(default_factory=StageBConfig)
+    stage_a: StageAConfig = field(default_factory=StageAConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    lr_std_size: int = 32  # low-resolution pass area: (32 * lr_std_size)^2 pixels
+
+
+def full_config() -> UltraPixelConfig:
+    return UltraPixelConfig()
+
+
+def tiny_config() -> UltraPixelConfig:
+    """Every stage at toy width; same topology, so the same code paths run."""
+    width, cond, text = 32, 32, 32
+    return UltraPixelConfig(
+        stage_c=StageCConfig(
+            conditioning_dim=cond,
+            block_out_channels=(width, width),
+            num_attention_heads=(2, 2),
+            down_num_layers_per_block=(1, 2),
+            up_num_layers_per_block=(2, 1),
+            clip_text_in_channels=text,
+            clip_text_pooled_in_channels=text,
+            clip_image_in_channels=768,
+        ),
+        guidance=GuidanceConfig(ind=width, ch=16, n_head=2, n_groups=4, f_dim=16, pe_dim=8),
+        stage_b=StageBConfig(
+            conditioning_dim=cond,
+            block_out_channels=(8, 16, 16, 16),
+            num_attention_heads=(0, 2, 2, 2),
+            down_num_layers_per_block=(1, 1, 1, 1),
+            up_num_layers_per_block=(1, 1, 1, 1),
+            up_blocks_repeat_mappers=(2, 2, 2, 2),
+            clip_text_pooled_in_channels=text,
+        ),
+        stage_a=StageAConfig(levels=2, bottleneck_blocks=1, embed_dim=16, num_vq_embeddings=16),
+        text=TextConfig(
+            hidden_size=text,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            projection_dim=text,
+        ),
+    )

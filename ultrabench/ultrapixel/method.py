@@ -1,0 +1,198 @@
+"""The `ultrapixel` and `tiny-ultrapixel` methods. No torch / diffusers import at module level: the CLI
+imports this module only to read class attributes and call `plan()`."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Mapping, Sequence
+
+from ultrabench.methods.base import GeneratedImage, Method, SizePlan
+from ultrabench.resolution import Resolution
+from ultrabench.ultrapixel.sizes import MAX_LR_TOKENS, lr_latent_size, stage_c_latent_size
+
+STAGES = ("text_encode", "lr_pass", "hr_pass", "stage_b", "stage_a")
+
+_COMMON_SETTINGS: dict[str, Any] = {
+    "steps": 20,
+    "cfg": 4.0,
+    "cfg_rho": 0.7,
+    "decoder_steps": 10,
+    "decoder_cfg": 1.1,
+    "decoder_cfg_rho": 0.7,
+    "stage_a_tiled": False,
+    "stage_a_tile": 256,  # Stage B latent pixels per tile side (x4 in the image)
+    "stage_a_overlap": 32,
+    "compile": False,
+    "offload": False,
+}
+
+
+def _plan(res: Resolution, max_side: int, min_side: int, what: str) -> SizePlan:
+    if max(res.height, res.width) > max_side:
+        return SizePlan.unsupported(res, f"{what} supports sides up to {max_side} px (6K); {res.key} is larger")
+    if min(res.height, res.width) < min_side:
+        return SizePlan.unsupported(res, f"{what} needs sides of at least {min_side} px")
+    lr_h, lr_w = lr_latent_size(res.height, res.width)
+    if lr_h * lr_w > MAX_LR_TOKENS or min(lr_h, lr_w) < 1:
+        return SizePlan.unsupported(res, f"aspect ratio of {res.key} too extreme for the LR guidance tokenizer")
+    return SizePlan.native_at(res)
+
+
+class _UltraPixelBase(Method):
+    _pipe = None
+    _threads: ClassVar[int | None] = None  # intra-op threads while generating (None: leave as is)
+
+    def plan(self, res: Resolution) -> SizePlan:
+        return _plan(res, 6144, 256, "UltraPixel")
+
+    def _sampler_settings(self):
+        from ultrabench.ultrapixel.pipeline import SamplerSettings
+
+        s = self.settings
+        return SamplerSettings(
+            steps=int(s["steps"]),
+            cfg=float(s["cfg"]),
+            cfg_rho=float(s["cfg_rho"]),
+            decoder_steps=int(s["decoder_steps"]),
+            decoder_cfg=float(s["decoder_cfg"]),
+            decoder_cfg_rho=float(s["decoder_cfg_rho"]),
+            stage_a_tiled=bool(s["stage_a_tiled"]),
+            stage_a_tile=int(s["stage_a_tile"]),
+            stage_a_overlap=int(s["stage_a_overlap"]),
+        )
+
+    def generate(self, prompts: Sequence[str], seeds: Sequence[int], res: Resolution) -> list[GeneratedImage]:
+        import torch
+        from PIL import Image
+
+        from ultrabench.timing import PeakMemory, StageTimer
+
+        if self._pipe is None:
+            self.load()
+        plan = self.plan(res)
+        if plan.native is None:
+            from ultrabench.errors import UsageError
+
+            raise UsageError(f"{self.name}: {plan.reason}")
+        saved_threads = torch.get_num_threads()
+        if self._threads is not None:
+            torch.set_num_threads(self._threads)
+        out = []
+        try:
+            for prompt, seed in zip(prompts, seeds):
+                timer = StageTimer(str(self._pipe.device))
+                with PeakMemory(str(self._pipe.device)) as peak:
+                    img, info = self._pipe.generate(prompt, int(seed), res.height, res.width, timer=timer)
+                arr = (img.permute(1, 2, 0).mul(255).round().clamp(0, 255).to(torch.uint8).cpu().numpy())
+                info.update(
+                    {
+                        "seed": int(seed),
+                        "peak_memory_bytes": peak.bytes,
+                        "peak_memory_kind": peak.kind,
+                        "device": str(self._pipe.device),
+                        **self._extra_info(),
+                    }
+                )
+                stages = {k: round(timer.seconds.get(k, 0.0), 4) for k in STAGES}
+                out.append(GeneratedImage(Image.fromarray(arr), stages=stages, native_size=res, info=info))
+        finally:
+            torch.set_num_threads(saved_threads)
+        return out
+
+    def _extra_info(self) -> dict[str, Any]:
+        return {}
+
+    def unload(self) -> None:
+        self._pipe = None
+
+
+class UltraPixel(_UltraPixelBase):
+    name = "ultrapixel"
+    display_name = "UltraPixel"
+    aliases = ("UltraPixel",)
+    description = (
+        "UltraPixel (NeurIPS 2024) on Stable Cascade: LR pass whose features guide a 20-step HR pass, "
+        "Stage B lite + Stage A decode; official weights, official GDF sampler"
+    )
+    default_settings: ClassVar[Mapping[str, Any]] = {**_COMMON_SETTINGS, "precision": "bf16"}
+    max_batch_size = 1
+
+    def weight_files(self):
+        from ultrabench.weights import WeightFile
+
+        sc = "stabilityai/stable-cascade"
+        return [
+            WeightFile(sc, "stage_c_bf16.safetensors", "stage_c", size_hint="7.2 GB"),
+            WeightFile(sc, "stage_b_lite_bf16.safetensors", "stage_b_lite", size_hint="1.4 GB"),
+            WeightFile(sc, "stage_a.safetensors", "stage_a", size_hint="74 MB"),
+            WeightFile(
+                sc, None, "clip_text_g", size_hint="1.4 GB",
+                allow_patterns=("text_encoder/*", "tokenizer/*"),
+            ),
+            WeightFile("roubaofeipi/UltraPixel", "ultrapixel_t2i.safetensors", "ultrapixel", size_hint="211 MB"),
+        ]
+
+    def _paths(self):
+        from pathlib import Path
+
+        from ultrabench.ultrapixel.build import WeightPaths
+
+        files = {wf.role: wf for wf in self.weight_files()}
+        got = {role: Path(self.weights.resolve(wf)) for role, wf in files.items()}
+        clip = got["clip_text_g"]
+        # A diffusers-format repo has text_encoder/ + tokenizer/; a plain CLIP repo (laion) is both at once.
+        text = clip / "text_encoder" if (clip / "text_encoder").exists() else clip
+        tok = clip / "tokenizer" if (clip / "tokenizer").exists() else clip
+        return WeightPaths(got["stage_c"], got["stage_b_lite"], got["stage_a"], got["ultrapixel"], text, tok)
+
+    def load(self) -> None:
+        import torch
+
+        from ultrabench.ultrapixel.build import build_from_files
+        from ultrabench.ultrapixel.configs import full_config
+        from ultrabench.ultrapixel.pipeline import UltraPixelPipeline
+
+        paths = self._paths()  # raises MissingWeightsError (one line, file + hub repo) before any work
+        precision = str(self.settings["precision"]).lower()
+        dtype = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp32": torch.float32, "float32": torch.float32}[precision]
+        models = build_from_files(paths, full_config(), dtype=dtype)
+        self._pipe = UltraPixelPipeline(
+            models.stage_c, models.stage_b, models.stage_a, models.text_model, models.tokenizer,
+            device=self.device,
+            autocast_dtype=torch.bfloat16 if dtype == torch.bfloat16 else None,
+            settings=self._sampler_settings(),
+            offload=bool(self.settings["offload"]),
+            compile=bool(self.settings["compile"]),
+        )
+
+    def _extra_info(self) -> dict[str, Any]:
+        return {"precision": self.settings["precision"], "weights": "official"}
+
+
+class TinyUltraPixel(_UltraPixelBase):
+    name = "tiny-ultrapixel"
+    family = "tiny"
+    display_name = "UltraPixel (tiny, random weights)"
+    description = "The UltraPixel pipeline code on toy-width stages with deterministic random weights (CPU, no downloads)"
+    default_settings: ClassVar[Mapping[str, Any]] = {**_COMMON_SETTINGS, "model_seed": 0}
+    _threads = 1  # toy-sized ops are dominated by thread hand-offs; one thread is ~10x faster on a busy CPU
+
+    def plan(self, res: Resolution) -> SizePlan:
+        return _plan(res, 2048, 64, "tiny UltraPixel")
+
+    def load(self) -> None:
+        from ultrabench.ultrapixel.build import build_random
+        from ultrabench.ultrapixel.configs import tiny_config
+        from ultrabench.ultrapixel.pipeline import UltraPixelPipeline
+
+        models = build_random(tiny_config(), seed=int(self.settings["model_seed"]), tiny_image_gain=0.005)
+        self._pipe = UltraPixelPipeline(
+            models.stage_c, models.stage_b, models.stage_a, models.text_model, models.tokenizer,
+            device=self.device,
+            autocast_dtype=None,
+            settings=self._sampler_settings(),
+            offload=bool(self.settings["offload"]),
+            compile=bool(self.settings["compile"]),
+        )
+
+    def _extra_info(self) -> dict[str, Any]:
+        return {"weights": "random (tiny)", "model_seed": int(self.settings["model_seed"])}
