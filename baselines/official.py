@@ -1,0 +1,446 @@
+"""ScaleCrafter, FouriScale and ElasticDiffusion run from the user's own checkout, in its own venv.
+
+These official implementations pin old diffusers releases and two carry no licence, so nothing of
+them is copied or re-implemented here. ultrabench writes a job file, runs one of our runner scripts
+(`baselines/runners/`) with the checkout's environment's Python, and validates what comes back:
+
+    job.json       {"protocol": 1, "method", "repo", "model", "height", "width", "dtype", "device",
+                    "settings": {...}, "items": [{"id", "prompt", "seed"}], "output_dir"}
+    response.json  {"protocol": 1, "method", "load_seconds", "device", "versions": {...},
+                    "items": [{"id", "file", "height", "width", "stages": {name: seconds},
+                               "peak_memory_bytes", "error"}]}
+
+A child that crashes (no response) fails the batch with its stderr tail; an item with an `error`
+fails that unit only (`OfficialRunError.partial` keeps the others); a response that does not follow
+the protocol is rejected with a message (`OfficialProtocolError`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+from ultrabench.errors import UltrabenchError, UsageError
+from ultrabench.methods.base import GeneratedImage, Method, SizePlan
+from ultrabench.resolution import Resolution
+
+PROTOCOL = 1
+RUNNERS_DIR = Path(__file__).with_name("runners")
+SDXL_REPO = "stabilityai/stable-diffusion-xl-base-1.0"
+VENV_NAME = ".ultrabench-venv"
+
+
+class OfficialRunError(UltrabenchError):
+    """The child failed. `partial[i]` is the i-th image when that item succeeded, else None."""
+
+    def __init__(self, message: str, partial: list | None = None, errors: list | None = None) -> None:
+        super().__init__(message)
+        self.partial = partial or []
+        self.errors = errors or []
+
+
+class OfficialProtocolError(UltrabenchError):
+    """The child's response does not follow the job/response protocol."""
+
+
+# -- per-method resolution tables (from the official configs) ------------------------------------------
+# ScaleCrafter ships one config per SDXL size (configs/sdxl_*.yaml, pixel_height x pixel_width).
+SCALECRAFTER_CONFIGS: dict[tuple[int, int], str] = {
+    (2048, 2048): "configs/sdxl_2048x2048.yaml",
+    (2560, 2560): "configs/sdxl_2560x2560.yaml",
+    (2048, 4096): "configs/sdxl_4096x2048.yaml",  # pixel_width 4096, pixel_height 2048
+    (4096, 4096): "configs/sdxl_4096x4096.yaml",
+}
+# FouriScale: same config names; any other size reuses the nearest config with its pixel/latent sizes
+# replaced (its padding-then-crop bucket rule handles arbitrary sizes).
+FOURISCALE_CONFIGS = dict(SCALECRAFTER_CONFIGS)
+
+
+def read_config_sizes(repo: Path) -> dict[tuple[int, int], str]:
+    """(pixel_height, pixel_width) -> relative path of every `configs/sdxl_*.yaml` in a checkout."""
+    out: dict[tuple[int, int], str] = {}
+    for p in sorted((repo / "configs").glob("sdxl_*.yaml")):
+        vals: dict[str, int] = {}
+        for line in p.read_text(errors="replace").splitlines():
+            key, _, val = line.partition(":")
+            if key.strip() in ("pixel_height", "pixel_width"):
+                try:
+                    vals[key.strip()] = int(val.strip())
+                except ValueError:
+                    pass
+        if {"pixel_height", "pixel_width"} <= set(vals) and "controlnet" not in p.name and "disperse" not in p.name:
+            out.setdefault((vals["pixel_height"], vals["pixel_width"]), str(p.relative_to(repo)))
+    return out
+
+
+class OfficialMethod(Method):
+    """Common machinery; subclasses set `runner`, `module`, the defaults and `plan()`."""
+
+    family = "baseline"
+    kind = "generate"
+    max_batch_size = 8
+    runner: str = ""  # file in baselines/runners/
+    official_repo: str = ""  # GitHub owner/name, for messages
+    common_settings: dict[str, Any] = {
+        "repo": None,  # path to the official checkout (or env ULTRABENCH_<NAME>_REPO)
+        "python": None,  # interpreter of its environment; None = <repo>/.ultrabench-venv/bin/python
+        "model": SDXL_REPO,  # SDXL base weights: hub id (resolved here) or local folder
+        "timeout_s": 7200,
+        "device": None,  # None = the run's device
+    }
+
+    # -- locations -------------------------------------------------------------------------------
+    def repo_path(self) -> Path | None:
+        value = self.settings.get("repo") or os.environ.get(f"ULTRABENCH_{self.name.upper()}_REPO")
+        return Path(value).expanduser() if value else None
+
+    def python_path(self) -> Path:
+        if self.settings.get("python"):
+            return Path(self.settings["python"]).expanduser()
+        repo = self.repo_path()
+        if repo is None:
+            raise UsageError(f"{self.name}: no official checkout; set the setting repo=PATH "
+                             f"(a clone of github.com/{self.official_repo})")
+        from baselines.envs import venv_python
+
+        return venv_python(repo / VENV_NAME)
+
+    def weight_files(self):
+        from baselines._common import model_location
+
+        wf, _ = model_location(self, self.settings["model"], "sdxl_base")
+        return [wf] if wf is not None else []
+
+    def recorded_settings(self) -> dict[str, Any]:
+        rec = {k: v for k, v in self.settings.items() if k not in ("python", "timeout_s")}
+        rec.update(dtype=self.settings.get("dtype") or self.dtype, watermark=False, runner=self.runner,
+                   official_repo=self.official_repo)
+        commit = _git_head(self.repo_path()) if self.repo_path() else None
+        if commit:
+            rec["repo_commit"] = commit
+        return rec
+
+    def job_settings(self, res: Resolution) -> dict[str, Any]:
+        return {k: v for k, v in self.settings.items() if k not in self.common_settings}
+
+    # -- work --------------------------------------------------------------------------------------
+    def load(self) -> None:
+        repo = self.repo_path()
+        if repo is None or not repo.is_dir():
+            raise UsageError(f"{self.name}: official checkout {repo} is not a folder; clone "
+                             f"github.com/{self.official_repo} and pass repo=PATH")
+        py = self.python_path()
+        if not py.exists():
+            raise UsageError(f"{self.name}: no Python at {py}; run `ultrabench env create {self.name} --repo {repo}`")
+        from baselines._common import model_location
+
+        wf, local = model_location(self, self.settings["model"], "sdxl_base")
+        self._model_path = str(local) if local is not None else str(self.weights.resolve(wf))
+        self._ready = True
+
+    def generate(self, prompts: Sequence[str], seeds: Sequence[int], res: Resolution) -> list[GeneratedImage]:
+        plan = self.plan(res)
+        if plan.native is None:
+            raise UsageError(f"{self.name} cannot generate {res.key}: {plan.reason}")
+        if not getattr(self, "_ready", False):
+            self.load()
+        with tempfile.TemporaryDirectory(prefix=f"ultrabench-{self.name}-") as tmp:
+            job = self.make_job(prompts, seeds, plan.native, Path(tmp), res)
+            response = self.run_job(job, Path(tmp))
+            return collect(job, response, plan, res)
+
+    def make_job(self, prompts, seeds, native: Resolution, folder: Path, res: Resolution) -> dict[str, Any]:
+        items = [{"id": f"{i:04d}", "prompt": str(p), "seed": int(s)} for i, (p, s) in enumerate(zip(prompts, seeds))]
+        return {
+            "protocol": PROTOCOL, "method": self.name, "repo": str(self.repo_path()),
+            "model": getattr(self, "_model_path", self.settings["model"]),
+            "height": native.height, "width": native.width,
+            "dtype": self.settings.get("dtype") or self.dtype, "device": self.settings.get("device") or self.device,
+            "settings": self.job_settings(res), "items": items, "output_dir": str(folder / "out"),
+        }
+
+    def run_job(self, job: dict[str, Any], folder: Path) -> dict[str, Any]:
+        out = Path(job["output_dir"])
+        out.mkdir(parents=True, exist_ok=True)
+        job_file = folder / "job.json"
+        job_file.write_text(json.dumps(job, indent=1))
+        cmd = [str(self.python_path()), str(RUNNERS_DIR / self.runner), str(job_file)]
+        env = dict(os.environ)
+        # The runner imports the checkout's modules by name; nothing of ultrabench is on its path.
+        env["PYTHONPATH"] = str(self.repo_path())
+        env.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+        try:
+            proc = subprocess.run(cmd, cwd=str(self.repo_path()), env=env, capture_output=True, text=True,
+                                  timeout=float(self.settings["timeout_s"]))
+        except subprocess.TimeoutExpired:
+            raise OfficialRunError(f"{self.name}: runner exceeded timeout_s={self.settings['timeout_s']}") from None
+        (folder / "stderr.txt").write_text(proc.stderr or "")
+        resp_file = out / "response.json"
+        if proc.returncode != 0 and not resp_file.is_file():
+            raise OfficialRunError(f"{self.name}: runner exited with code {proc.returncode}: {_tail(proc.stderr)}")
+        if not resp_file.is_file():
+            raise OfficialProtocolError(f"{self.name}: runner wrote no response.json (exit code {proc.returncode})")
+        try:
+            response = json.loads(resp_file.read_text())
+        except json.JSONDecodeError as e:
+            raise OfficialProtocolError(f"{self.name}: response.json is not JSON ({e.msg} at line {e.lineno})") from None
+        response["_returncode"] = proc.returncode
+        response["_stderr_tail"] = _tail(proc.stderr)
+        return response
+
+
+def collect(job: dict[str, Any], response: Any, plan: SizePlan, res: Resolution) -> list[GeneratedImage]:
+    """Validate a response against its job and turn it into images (resized to `res` if planned)."""
+    from PIL import Image
+
+    from baselines._common import resize_exact
+
+    name = job["method"]
+    if not isinstance(response, dict):
+        raise OfficialProtocolError(f"{name}: response is not a JSON object")
+    if response.get("protocol") != PROTOCOL:
+        raise OfficialProtocolError(f"{name}: response protocol {response.get('protocol')!r}, expected {PROTOCOL}")
+    if response.get("error") and not response.get("items"):
+        raise OfficialRunError(f"{name}: runner failed: {response['error']}")
+    items = response.get("items")
+    if not isinstance(items, list):
+        raise OfficialProtocolError(f"{name}: response has no 'items' list")
+    by_id: dict[str, dict] = {}
+    for it in items:
+        if not isinstance(it, dict) or not isinstance(it.get("id"), str):
+            raise OfficialProtocolError(f"{name}: response item without a string 'id': {str(it)[:80]}")
+        if it["id"] in by_id:
+            raise OfficialProtocolError(f"{name}: response item {it['id']} appears twice")
+        by_id[it["id"]] = it
+    want = [it["id"] for it in job["items"]]
+    unknown = sorted(set(by_id) - set(want))
+    if unknown:
+        raise OfficialProtocolError(f"{name}: response has items not in the job: {', '.join(unknown[:5])}")
+    out_dir = Path(job["output_dir"]).resolve()
+    results: list[GeneratedImage | None] = []
+    errors: list[str | None] = []
+    for item_id in want:
+        it = by_id.get(item_id)
+        if it is None:
+            results.append(None)
+            errors.append(f"{name}: runner returned nothing for item {item_id}")
+            continue
+        if it.get("error"):
+            results.append(None)
+            errors.append(f"{name}: {it['error']}")
+            continue
+        stages = it.get("stages")
+        if not isinstance(stages, dict) or not stages or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+            for v in stages.values()
+        ):
+            raise OfficialProtocolError(f"{name}: item {item_id}: 'stages' must map names to seconds >= 0")
+        f = it.get("file")
+        if not isinstance(f, str):
+            raise OfficialProtocolError(f"{name}: item {item_id}: no 'file'")
+        path = (out_dir / f).resolve()
+        if out_dir not in path.parents:
+            raise OfficialProtocolError(f"{name}: item {item_id}: file {f!r} is outside the output folder")
+        if not path.is_file():
+            raise OfficialProtocolError(f"{name}: item {item_id}: file {f} does not exist")
+        try:
+            with Image.open(path) as im:
+                fmt = im.format
+                im.load()
+                image = im.convert("RGB")
+        except Exception as e:  # PIL raises several types for a bad file
+            raise OfficialProtocolError(f"{name}: item {item_id}: {f} is not a readable image ({e})") from None
+        if fmt != "PNG":
+            raise OfficialProtocolError(f"{name}: item {item_id}: {f} is {fmt}, expected PNG")
+        got = Resolution(image.height, image.width)
+        if got != plan.native:
+            raise OfficialProtocolError(
+                f"{name}: item {item_id}: image is {got.key}, the job asked for {plan.native.key}"
+            )
+        final = resize_exact(image, res, plan.resize_filter or "lanczos") if got != res else image
+        info = {"support": plan.support.value, "runner_load_seconds": response.get("load_seconds"),
+                "child_device": response.get("device"), "child_versions": response.get("versions"),
+                "child_peak_memory_bytes": it.get("peak_memory_bytes"), "official": it.get("info") or {}}
+        if plan.support.value != "native":
+            info["resize_filter"] = plan.resize_filter
+        results.append(GeneratedImage(image=final, stages={k: float(v) for k, v in stages.items()},
+                                      native_size=got, info=info))
+        errors.append(None)
+    if any(e is not None for e in errors):
+        first = next(e for e in errors if e)
+        n = sum(e is not None for e in errors)
+        raise OfficialRunError(f"{first}" + (f" (and {n - 1} more)" if n > 1 else ""), results, errors)
+    return results  # type: ignore[return-value]
+
+
+def _tail(text: str | None, n: int = 600) -> str:
+    text = (text or "").strip()
+    lines = [l for l in text.splitlines() if l.strip()]
+    last = " | ".join(lines[-4:])
+    return last[-n:] if last else "(no output)"
+
+
+def _git_head(repo: Path | None) -> str | None:
+    if repo is None:
+        return None
+    head = repo / ".git" / "HEAD"
+    try:
+        ref = head.read_text().strip()
+        if ref.startswith("ref: "):
+            return (repo / ".git" / ref[5:]).read_text().strip()
+        return ref
+    except OSError:
+        return None
+
+
+# -- the three methods ----------------------------------------------------------------------------------
+class ScaleCrafter(OfficialMethod):
+    name = "scalecrafter"
+    display_name = "ScaleCrafter"
+    aliases = ("scale-crafter", "ScaleCrafter")
+    description = "ScaleCrafter (official code, user checkout + its own venv); sizes = its SDXL configs"
+    runner = "scalecrafter.py"
+    official_repo = "YingqingHe/ScaleCrafter"
+    default_settings = {
+        **OfficialMethod.common_settings,
+        "num_inference_steps": 50,
+        "guidance_scale": 5.0,  # the forward's default; the script never passes one
+        "eta": 1.0,  # DDIM, the forward's default (stochastic, global RNG)
+        "freeu": True,  # b1=1.1, b2=1.2, s1=0.6, s2=0.4 as in the script
+        "vae_tiling": True,  # the script always calls enable_vae_tiling()
+        "sync_tiled_decode": False,  # the script's --vae_tiling flag
+        "dtype": "float16",  # --mixed_precision fp16
+        "transposed_configs": True,  # H x W served by the W x H config (dilation is isotropic)
+        "unlisted": "unsupported",  # sizes without a config: "unsupported" | "cog" (predict.py's rule)
+    }
+
+    def _configs(self) -> dict[tuple[int, int], str]:
+        repo = self.repo_path()
+        if repo is not None and (repo / "configs").is_dir():
+            found = read_config_sizes(repo)
+            if found:
+                return found
+        return dict(SCALECRAFTER_CONFIGS)
+
+    def config_for(self, res: Resolution) -> tuple[str | None, str]:
+        cfgs = self._configs()
+        key = (res.height, res.width)
+        if key in cfgs:
+            return cfgs[key], "config"
+        if self.settings["transposed_configs"] and (res.width, res.height) in cfgs:
+            return cfgs[(res.width, res.height)], "transposed config"
+        if self.settings["unlisted"] == "cog":
+            # The authors' Replicate wrapper: 2048 config when either side <= 2560, else the 4096 one.
+            small = res.height <= 2560 or res.width <= 2560
+            return ("configs/sdxl_2048x2048.yaml" if small else "configs/sdxl_4096x4096.yaml"), "cog rule"
+        return None, ""
+
+    def plan(self, res: Resolution) -> SizePlan:
+        if res.height % 8 or res.width % 8:
+            return SizePlan.unsupported(res, "sides must be multiples of 8 (SDXL latents)")
+        cfg, how = self.config_for(res)
+        if cfg is None:
+            return SizePlan.unsupported(res, "no official ScaleCrafter SDXL config for this size "
+                                             "(setting unlisted=cog applies the authors' predict.py rule)")
+        return SizePlan.native_at(res)
+
+    def job_settings(self, res: Resolution) -> dict[str, Any]:
+        s = super().job_settings(res)
+        cfg, how = self.config_for(res)
+        s.update(config=cfg, config_source=how)
+        return s
+
+    def recorded_settings(self) -> dict[str, Any]:
+        rec = super().recorded_settings()
+        rec["sampler"] = "DDIMScheduler"
+        return rec
+
+
+class FouriScale(OfficialMethod):
+    name = "fouriscale"
+    display_name = "FouriScale"
+    aliases = ("fouri-scale", "FouriScale")
+    description = "FouriScale (official code, user checkout + its own venv); any size via its bucket rule"
+    runner = "fouriscale.py"
+    official_repo = "LeonHLJ/FouriScale"
+    default_settings = {
+        **OfficialMethod.common_settings,
+        "num_inference_steps": 50,
+        "guidance_scale": 5.0,
+        "eta": 1.0,
+        "amp_guidance": False,  # README: optional x2.4 CFG before start_step
+        "freeu": True,
+        "vae_tiling": True,
+        "sync_tiled_decode": False,
+        "dtype": "float16",
+    }
+
+    def config_for(self, res: Resolution) -> tuple[str, str]:
+        repo = self.repo_path()
+        cfgs = read_config_sizes(repo) if repo is not None and (repo / "configs").is_dir() else {}
+        cfgs = cfgs or dict(FOURISCALE_CONFIGS)
+        key = (res.height, res.width)
+        if key in cfgs:
+            return cfgs[key], "config"
+        # Every SDXL config shares start/stop steps and settings files; only the sizes differ.
+        near = min(cfgs, key=lambda k: (abs(k[0] * k[1] - res.height * res.width), k))
+        return cfgs[near], "config with sizes replaced"
+
+    def plan(self, res: Resolution) -> SizePlan:
+        if res.height % 8 or res.width % 8:
+            return SizePlan.unsupported(res, "sides must be multiples of 8 (SDXL latents)")
+        return SizePlan.native_at(res)
+
+    def job_settings(self, res: Resolution) -> dict[str, Any]:
+        s = super().job_settings(res)
+        cfg, how = self.config_for(res)
+        s.update(config=cfg, config_source=how)
+        return s
+
+    def recorded_settings(self) -> dict[str, Any]:
+        rec = super().recorded_settings()
+        rec["sampler"] = "DDIMScheduler"
+        return rec
+
+
+class ElasticDiffusion(OfficialMethod):
+    name = "elasticdiffusion"
+    display_name = "ElasticDiffusion"
+    aliases = ("elastic-diffusion", "ElasticDiffusion")
+    description = "ElasticDiffusion (official code, user checkout + its own venv); up to 2048 per side"
+    runner = "elasticdiffusion.py"
+    official_repo = "MoayedHajiAli/ElasticDiffusion-official"
+    MAX_SIDE = 2048  # README: restricted to 2x the training resolution
+    default_settings = {
+        **OfficialMethod.common_settings,
+        # The script's __main__ defaults (elastic_diffusion.py).
+        "num_inference_steps": 50,
+        "guidance_scale": 10.0,
+        "negative_prompt": "blurry, ugly, duplicate, no details, deformed",
+        "cosine_scale": 10.0,
+        "rrg_scale": 1000.0,
+        "resampling_steps": 7,
+        "new_p": 0.3,
+        "rrg_stop_t": 0.2,
+        "view_batch_size": 16,
+        "repaint_sampling": True,
+        "dtype": "float32",  # the class default; low_memory=True would be float16
+    }
+
+    def plan(self, res: Resolution) -> SizePlan:
+        if res.height > self.MAX_SIDE or res.width > self.MAX_SIDE:
+            return SizePlan.unsupported(res, "official code is limited to 2x SDXL's training size (2048 per side)")
+        if res.height % 8 or res.width % 8:
+            return SizePlan.unsupported(res, "sides must be multiples of 8")
+        return SizePlan.native_at(res)
+
+    def recorded_settings(self) -> dict[str, Any]:
+        rec = super().recorded_settings()
+        rec["sampler"] = "DDIMScheduler"
+        return rec

@@ -1,0 +1,170 @@
+"""Tiny random-weight pipelines saved to disk, so adapters load them by path exactly like real weights.
+
+Everything is built locally (no downloads): the CLIP tokenizer from open_clip's shipped BPE file, the
+T5 tokenizer trained on a few sentences with `tokenizers`. Sizes are chosen for CPU tests that run in
+seconds; the images are noise and mean nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_SENTENCES = [
+    "a photo of a cat sitting on a red sofa",
+    "an astronaut riding a horse on the moon, highly detailed",
+    "a watercolor painting of mountains at sunrise",
+    "a city street at night with neon lights and rain",
+    "portrait of an old man with a beard, studio light",
+]
+
+
+def build_clip_tokenizer(out_dir: str | Path, n_merges: int = 2000, max_length: int = 77):
+    """A `CLIPTokenizer` with the first `n_merges` merges of CLIP's BPE (a small vocabulary for tiny models)."""
+    from ultrabench.tiny.tokenizer import build_clip_tokenizer as build
+
+    tok = build(out_dir, n_merges=n_merges)
+    tok.model_max_length = max_length
+    return tok
+
+
+def build_t5_tokenizer(max_length: int = 32, vocab_size: int = 200):
+    """A tiny `T5TokenizerFast` (Unigram trained on a few sentences): pad=0, eos=1, unk=2 like T5."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from transformers import T5TokenizerFast
+
+    tk = Tokenizer(models.Unigram())
+    tk.normalizer = normalizers.NFKC()
+    tk.pre_tokenizer = pre_tokenizers.Metaspace()
+    tk.decoder = decoders.Metaspace()
+    trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>")
+    tk.train_from_iterator(_SENTENCES * 4, trainer=trainer)
+    from tokenizers.processors import TemplateProcessing
+
+    tk.post_processor = TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)])
+    return T5TokenizerFast(tokenizer_object=tk, eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
+                           extra_ids=0, model_max_length=max_length)
+
+
+def tiny_vae(latent_channels: int = 4):
+    """An `AutoencoderKL` with SDXL's x8 factor (four blocks) and a handful of channels."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=latent_channels,
+        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(8, 8, 16, 16), layers_per_block=1, norm_num_groups=4, sample_size=128,
+    )
+
+
+def _clip_text_config(tok, projection: bool = False):
+    from transformers import CLIPTextConfig
+
+    return CLIPTextConfig(
+        vocab_size=len(tok), hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+        max_position_embeddings=77, projection_dim=32, hidden_act="gelu",
+        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+    )
+
+
+def build_tiny_sdxl(out_dir: str | Path, *, sample_size: int = 16, seed: int = 0) -> Path:
+    """A diffusers-format SDXL folder (Euler scheduler, like the real repo) with random weights.
+
+    `sample_size` is the UNet's latent side: the "native" size is `8 * sample_size` pixels (128 by
+    default, the tiny stand-in for SDXL's 1024).
+    """
+    import torch
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
+
+    out = Path(out_dir)
+    torch.manual_seed(seed)
+    import shutil
+    import tempfile
+
+    tmp = tempfile.mkdtemp(prefix="ultrabench-tok-")
+    try:
+        tok = build_clip_tokenizer(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    unet = UNet2DConditionModel(
+        block_out_channels=(16, 32), layers_per_block=1, sample_size=sample_size, in_channels=4, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4), use_linear_projection=True, addition_embed_type="text_time",
+        addition_time_embed_dim=8, transformer_layers_per_block=(1, 1), projection_class_embeddings_input_dim=80,
+        cross_attention_dim=64, norm_num_groups=4,
+    )
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, steps_offset=1, beta_schedule="scaled_linear", timestep_spacing="leading"
+    )
+    te = CLIPTextModel(_clip_text_config(tok))
+    te2 = CLIPTextModelWithProjection(_clip_text_config(tok, projection=True))
+    pipe = StableDiffusionXLPipeline(
+        vae=tiny_vae(), text_encoder=te, text_encoder_2=te2, tokenizer=tok, tokenizer_2=tok, unet=unet,
+        scheduler=scheduler, add_watermarker=False,
+    )
+    pipe.save_pretrained(out)
+    return out
+
+
+def build_tiny_pixart(out_dir: str | Path, *, sample_size: int = 8, seed: int = 0) -> Path:
+    """A diffusers-format PixArt-Sigma folder (T5 + SDXL-style VAE + DPM-Solver) with random weights."""
+    import torch
+    from diffusers import DPMSolverMultistepScheduler, PixArtSigmaPipeline, PixArtTransformer2DModel
+    from transformers import T5Config, T5EncoderModel
+
+    out = Path(out_dir)
+    torch.manual_seed(seed)
+    tok = build_t5_tokenizer()
+    te = T5EncoderModel(T5Config(vocab_size=len(tok), d_model=32, d_ff=37, num_layers=2, num_heads=4, d_kv=8,
+                                 pad_token_id=0, eos_token_id=1, decoder_start_token_id=0))
+    transformer = PixArtTransformer2DModel(
+        sample_size=sample_size, num_layers=2, patch_size=2, attention_head_dim=8, num_attention_heads=3,
+        caption_channels=32, in_channels=4, cross_attention_dim=24, out_channels=8, attention_bias=True,
+        activation_fn="gelu-approximate", num_embeds_ada_norm=1000, norm_type="ada_norm_single",
+        norm_elementwise_affine=False, norm_eps=1e-6,
+    )
+    pipe = PixArtSigmaPipeline(tokenizer=tok, text_encoder=te, vae=tiny_vae(), transformer=transformer,
+                               scheduler=DPMSolverMultistepScheduler())
+    pipe.save_pretrained(out)
+    return out
+
+
+def bsrgan_state_dict(nf: int = 4, nb: int = 1, gc: int = 32, scale: int = 4, seed: int = 0) -> dict:
+    """A small random RRDBNet state dict (spandrel assumes the growth channels are 32) in BSRGAN's ("old ESRGAN") key layout, like BSRGAN.pth."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+
+    def conv(cin, cout):
+        return torch.randn(cout, cin, 3, 3, generator=g) * 0.05, torch.zeros(cout)
+
+    sd: dict = {}
+
+    def put(name, cin, cout):
+        w, b = conv(cin, cout)
+        sd[f"{name}.weight"], sd[f"{name}.bias"] = w, b
+
+    put("conv_first", 3, nf)
+    for i in range(nb):
+        for r in (1, 2, 3):
+            for j in range(1, 6):
+                cin = nf + (j - 1) * gc
+                put(f"RRDB_trunk.{i}.RDB{r}.conv{j}", cin, gc if j < 5 else nf)
+    put("trunk_conv", nf, nf)
+    put("upconv1", nf, nf)
+    if scale == 4:
+        put("upconv2", nf, nf)
+    put("HRconv", nf, nf)
+    put("conv_last", nf, 3)
+    return sd
+
+
+def realesrgan_state_dict(nf: int = 4, nb: int = 1, gc: int = 32, seed: int = 0) -> dict:
+    """The same tiny x4 network in basicsr/Real-ESRGAN key names, wrapped in `params_ema` like the releases."""
+    sd = bsrgan_state_dict(nf, nb, gc, 4, seed)
+    out = {}
+    for k, v in sd.items():
+        k2 = (k.replace("RRDB_trunk", "body").replace(".RDB", ".rdb").replace("trunk_conv", "conv_body")
+              .replace("upconv1", "conv_up1").replace("upconv2", "conv_up2").replace("HRconv", "conv_hr"))
+        out[k2] = v
+    return {"params_ema": out}

@@ -1,0 +1,172 @@
+"""In-process adapters on tiny random-weight pipelines saved to disk (CPU, no downloads)."""
+
+import os
+import random
+import textwrap
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from ultrabench.methods.base import Support  # noqa: E402
+from ultrabench.resolution import Resolution  # noqa: E402
+
+TINY_BINS = {"0.5": (64, 128), "1.0": (96, 96), "2.0": (128, 64)}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    import torch
+
+    from baselines.testing import bsrgan_state_dict, build_tiny_pixart, build_tiny_sdxl
+
+    root = tmp_path_factory.mktemp("tiny")
+    torch.save(bsrgan_state_dict(), root / "BSRGAN.pth")
+    return {"sdxl": build_tiny_sdxl(root / "sdxl"), "pixart": build_tiny_pixart(root / "pixart"),
+            "bsrgan": root / "BSRGAN.pth"}
+
+
+def test_pixart_binning_and_resize(tiny, monkeypatch):
+    import baselines.pixart_sigma as ps
+
+    monkeypatch.setattr(ps, "aspect_bins", lambda name: TINY_BINS)
+    m = ps.PixArtSigma({"base_model": str(tiny["pixart"]), "transformer": str(tiny["pixart"]),
+                        "num_inference_steps": 2, "clean_caption": False})
+    res = Resolution(64, 112)
+    plan = m.plan(res)
+    assert plan.support is Support.RESIZED and plan.native == Resolution(64, 128)
+    assert plan.resize_filter == "bilinear+center-crop"
+    m.load()
+    a, b = m.generate(["a cat", "a dog"], [1, 2], res)
+    assert a.image.size == (112, 64) and a.native_size == Resolution(64, 128)
+    assert set(a.stages) == {"denoise", "decode", "resize"}
+    assert a.info["binned_size"] == [64, 128]
+    again = m.generate(["a cat"], [1], res)[0]
+    assert again.image.tobytes() == a.image.tobytes()  # per-unit seeding, independent of the batch
+    assert a.image.tobytes() != b.image.tobytes()
+    rec = m.recorded_settings()
+    assert rec["sampler"] == "DPMSolverMultistepScheduler" and rec["guidance_scale"] == 4.5
+    assert rec["num_inference_steps"] == 2 and rec["watermark"] is False
+    # At a bucket size nothing is resized.
+    assert m.generate(["a cat"], [1], Resolution(96, 96))[0].native_size == Resolution(96, 96)
+
+
+def test_base_sr_bsrgan_and_lanczos(tiny, monkeypatch):
+    import baselines.base_sr as bs
+
+    monkeypatch.setattr(bs, "aspect_bins", lambda name: TINY_BINS)
+    res = Resolution(200, 400)
+    m = bs.BaseSR({"base_model": str(tiny["sdxl"]), "sr_model": str(tiny["bsrgan"]), "num_inference_steps": 2,
+                   "sr_tile": 32})
+    plan = m.plan(res)
+    assert plan.native == Resolution(256, 512) and plan.resize_filter == "lanczos"
+    m.load()
+    g = m.generate(["a cat"], [3], res)[0]
+    assert g.image.size == (400, 200) and g.native_size == Resolution(256, 512)
+    assert g.info["base_size"] == [64, 128] and g.info["sr"]["arch"] == "ESRGAN" and g.info["sr"]["scale"] == 4
+    assert set(g.stages) == {"base", "sr", "resize"}
+    rec = m.recorded_settings()
+    assert rec["sampler"] == "EulerDiscreteScheduler" and rec["guidance_scale"] == 5.0 and rec["watermark"] is False
+    assert m._pipe.watermark is None  # invisible watermark off
+
+    lz = bs.BaseSR({"base_model": str(tiny["sdxl"]), "upscaler": "lanczos", "num_inference_steps": 2})
+    assert lz.plan(res).native == Resolution(64, 128)
+    lz.load()
+    g2 = lz.generate(["a cat"], [3], res)[0]
+    assert g2.image.size == (400, 200) and g2.native_size == Resolution(64, 128) and "sr" not in g2.stages
+
+
+def test_spandrel_layouts_and_tiling():
+    import torch
+
+    from baselines.sr import load_sr_state_dict, upscale_image, upscale_tensor
+    from baselines.testing import bsrgan_state_dict, realesrgan_state_dict
+
+    bsr = load_sr_state_dict(bsrgan_state_dict())
+    real = load_sr_state_dict(realesrgan_state_dict())
+    x2 = load_sr_state_dict(bsrgan_state_dict(scale=2))
+    assert (bsr.architecture.name, bsr.scale, real.scale, x2.scale) == ("ESRGAN", 4, 4, 2)
+    x = torch.rand(1, 3, 40, 56, generator=torch.Generator().manual_seed(0))
+    # Same weights under both key layouts give the same network.
+    assert torch.allclose(upscale_tensor(bsr, x), upscale_tensor(real, x), atol=1e-6)
+    full = upscale_tensor(bsr, x)
+    tiled = upscale_tensor(bsr, x, tile=16, pad=8)
+    assert full.shape == tiled.shape == (1, 3, 160, 224)
+    assert (full - tiled).abs().max().item() < 1e-4
+    from PIL import Image
+
+    assert upscale_image(bsr, Image.new("RGB", (20, 10)), tile=8, pad=4).size == (80, 40)
+
+
+FAKE_DEMOFUSION = '''
+"""A stand-in for diffusers' community DemoFusion file, written for tests: it follows the same phase
+sizes and RNG usage (generator for phase 1, torch's global RNG and Python's random later) but is
+not DemoFusion."""
+import random
+
+import torch
+import torch.nn.functional as F
+from diffusers import StableDiffusionXLPipeline
+
+
+class DemoFusionSDXLPipeline(StableDiffusionXLPipeline):
+    @torch.no_grad()
+    def __call__(self, prompt, negative_prompt=None, height=None, width=None, num_inference_steps=50,
+                 guidance_scale=5.0, generator=None, view_batch_size=16, multi_decoder=True, stride=64,
+                 cosine_scale_1=3.0, cosine_scale_2=1.0, cosine_scale_3=1.0, sigma=0.8, show_image=False):
+        base = self.unet.config.sample_size * self.vae_scale_factor
+        n = int(max(height / base, width / base))
+        aspect = min(height, width) / max(height, width)
+        lat = super().__call__(prompt, negative_prompt=negative_prompt, height=height // n // 8 * 8, width=width // n // 8 * 8,
+                               num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
+                               generator=generator, output_type="latent").images
+        outs = [lat]
+        for k in range(2, n + 1):
+            h = w = base * k
+            if height > width:
+                w = int(w * aspect)
+            else:
+                h = int(h * aspect)
+            lat = F.interpolate(lat, size=(h // 8, w // 8), mode="bicubic") + 0.1 * torch.randn(1, 4, h // 8, w // 8)
+            lat = torch.roll(lat, random.randint(0, 3), dims=3)
+            outs.append(lat)
+        images = []
+        for l in outs:
+            img = self.vae.decode(l / self.vae.config.scaling_factor, return_dict=False)[0]
+            images.append(self.image_processor.postprocess(img, output_type="pil")[0])
+        return images
+'''
+
+
+def test_demofusion_adapter_on_tiny_sdxl(tiny, tmp_path):
+    from baselines.demofusion import DemoFusion
+
+    f = tmp_path / "pipeline_demofusion_sdxl.py"
+    f.write_text(textwrap.dedent(FAKE_DEMOFUSION))
+    m = DemoFusion({"model": str(tiny["sdxl"]), "pipeline_file": str(f), "base_size": 128,
+                    "num_inference_steps": 2})
+    res = Resolution(272, 480)  # like 2160x3840: the long side is 3.75 base sizes
+    plan = m.plan(res)
+    assert plan.support is Support.RESIZED and plan.native == Resolution(216, 384)
+    m.load()
+    assert m.recorded_settings()["sampler"] == "EulerDiscreteScheduler"
+    g = m.generate(["a castle"], [11], res)[0]
+    assert g.image.size == (480, 272) and g.native_size == Resolution(216, 384)
+    assert g.info["phase_outputs"] == ["88x160", "144x256", "216x384"] == g.info["phases"]
+    # Python's random and torch's global RNG are reseeded per unit: disturbing them changes nothing.
+    random.seed(999)
+    np.random.seed(5)
+    import torch
+
+    torch.manual_seed(123)
+    assert m.generate(["a castle"], [11], res)[0].image.tobytes() == g.image.tobytes()
+    assert m.generate(["a castle"], [12], res)[0].image.tobytes() != g.image.tobytes()
+
+
+def test_demofusion_refuses_wrong_base_and_missing_file(tiny, tmp_path):
+    from baselines.demofusion import DemoFusion
+    from ultrabench.errors import UsageError
+
+    with pytest.raises(UsageError, match="pipeline_file"):
+        DemoFusion({"model": str(tiny["sdxl"]), "pipeline_file": str(tmp_path / "nope.py"), "base_size": 128}).load()
