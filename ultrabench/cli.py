@@ -84,11 +84,13 @@ def handled(fn):
 
 
 def _device() -> str:
+    from ultrabench.shard import launcher_device
+
     if G.device:
-        return G.device
+        return launcher_device(G.device)
     from ultrabench.api import default_device
 
-    return default_device()
+    return launcher_device(default_device())
 
 
 def _weights(allow_download: bool = False):
@@ -156,9 +158,13 @@ def generate(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help=field_help("batch_size")),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo units that are already finished."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Redo units recorded as oom or error."),
+    shard: Optional[str] = typer.Option(
+        None, "--shard", help="Do only shard i of n (e.g. 0/4), for job arrays; under torchrun/accelerate the rank is used."
+    ),
 ) -> None:
     """Generate images into the run folder; finished units are skipped, so rerunning resumes."""
     from ultrabench.generate import generate as run_generate
+    from ultrabench.shard import parse_shard
 
     the_spec = _spec(spec, out=out, prompts=prompts, num_prompts=num_prompts, seed=seed, batch_size=batch_size)
     resolutions = _parse_res(res)
@@ -166,7 +172,7 @@ def generate(
         _echo_resolutions(resolutions)
     summary = run_generate(
         the_spec, methods=method, resolutions=resolutions, device=_device(), dtype=G.dtype, weights=_weights(),
-        overwrite=overwrite, retry_failed=retry_failed, progress=not G.quiet,
+        overwrite=overwrite, retry_failed=retry_failed, progress=not G.quiet, shard=parse_shard(shard),
     )
     _print_generate_summary(summary, the_spec.out)
 
@@ -176,7 +182,9 @@ def _print_generate_summary(summary, out) -> None:
         typer.echo(f"note: {note}")
     for key, counts in summary.counts.items():
         typer.echo(f"{key}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-    typer.echo(f"{summary.generated} generated, {summary.skipped} already done; run folder: {out}")
+    shard = f" (shard {summary.shard})" if summary.shard else ""
+    elsewhere = f", {summary.elsewhere} held by another process" if summary.elsewhere else ""
+    typer.echo(f"{summary.generated} generated, {summary.skipped} already done{elsewhere}{shard}; run folder: {out}")
     if summary.interrupted:
         typer.echo("stopped early on request; rerun the same command to resume")
     if summary.failures:
@@ -285,6 +293,24 @@ def methods(
     from ultrabench.support import render_matrix
 
     _console().print(render_matrix(rows, resolutions))
+
+
+@app.command()
+@handled
+def status(
+    run_dir: Optional[Path] = typer.Argument(None, help="Run folder (default: the default spec's out folder)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Count done / pending / oom / error / unsupported units per method and resolution."""
+    from ultrabench.status import COLUMNS, run_status
+
+    rows = run_status(run_dir or Path(_spec(None).out))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(f"{'method':<22} {'H x W':<11} " + " ".join(f"{c:>11}" for c in COLUMNS))
+    for r in rows:
+        typer.echo(f"{r['method']:<22} {r['resolution']:<11} " + " ".join(f"{r[c]:>11}" for c in COLUMNS))
 
 
 @prompts_app.command("show")

@@ -23,12 +23,15 @@ from ultrabench.prompts import Prompt, load_prompts, sample_prompts
 from ultrabench.resolution import Resolution
 from ultrabench.runstore import RunStore, Unit
 from ultrabench.seeding import seed_everything, unit_seed
+from ultrabench.shard import Shard, launcher_shard
 
 
 @dataclass
 class GenerateSummary:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # "method HxW" -> status -> n
     skipped: int = 0  # already finished before this invocation
+    elsewhere: int = 0  # claimed by another live process (an overlapping launch)
+    shard: str | None = None
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # methods that could not run at all
     interrupted: bool = False
@@ -157,19 +160,25 @@ def generate(
     retry_failed: bool = False,
     progress: bool = True,
     console=None,
+    shard: Shard | None = None,
 ) -> GenerateSummary:
     from ultrabench import provenance
     from ultrabench.timing import PeakMemory, free_cached_memory
 
+    shard = shard or launcher_shard()
     work = select_work(spec, methods, resolutions)
     prompts = spec_prompts(spec)
     store = RunStore(spec.out)
     store.ensure_writable()
+    store.clean_leftovers()
     _merge_prompts(store, prompts)
     info = {
         "kind": "generate",
         "spec": spec.to_dict(),
-        "selection": {"methods": [e.name for e, _ in work], "resolutions": sorted({r.key for _, rs in work for r in rs})},
+        # exactly what this invocation covers, so `ultrabench status` can count what is still pending
+        "work": [{"name": e.name, "method": e.registry_name, "resolutions": [r.key for r in rs]} for e, rs in work],
+        "prompt_ids": [p.id for p in prompts],
+        "shard": str(shard) if shard else None,
         "device": device,
         "dtype": dtype,
         "provenance": provenance.collect(device),
@@ -177,8 +186,9 @@ def generate(
     }
     store.write_run_info(info)
 
-    summary = GenerateSummary()
+    summary = GenerateSummary(shard=str(shard) if shard else None)
     plan_rows = []
+    mine = _shard_filter(work, prompts, spec, shard)
     for entry, res_list in work:
         cls = get_method_class(entry.registry_name)
         if method_kind(cls) == "import":
@@ -186,7 +196,7 @@ def generate(
             continue
         method = cls(entry.settings, device=device, dtype=dtype, weights=weights)
         for res in res_list:
-            units = units_for(entry, res, prompts, spec)
+            units = [u for u in units_for(entry, res, prompts, spec) if mine is None or u.unit_id in mine]
             pending = [u for u in units if overwrite or not store.is_finished(u, retry_failed)]
             summary.skipped += len(units) - len(pending)
             plan_rows.append((entry, method, res, pending))
@@ -216,8 +226,12 @@ def generate(
             }
             if plan.support is Support.UNSUPPORTED:
                 for u in pending:
-                    store.write_unit(u, {**base, "status": "unsupported", "error": plan.reason, "finished_at": _now()})
-                summary.add(key, "unsupported", len(pending))
+                    if store.claim(u):
+                        store.write_unit(u, {**base, "status": "unsupported", "error": plan.reason, "finished_at": _now()})
+                        store.release(u)
+                        summary.add(key, "unsupported")
+                    else:
+                        summary.elsewhere += 1
                 if prog:
                     prog.advance(task, len(pending))
                 continue
@@ -233,18 +247,26 @@ def generate(
                     summary.failures.append(f"{entry.name}: {e}")
                     continue
                 loaded.add(id(method))
+                _quiet_model_libraries()
                 info["weights"][entry.name] = _weights_provenance(method)
                 store.write_run_info(info)
             if prog:
                 prog.update(task, description=f"{entry.name} {res.key}")
             bs = max(1, min(spec.batch_size, method.max_batch_size))
+            batches_done = 0
             for i in range(0, len(pending), bs):
-                batch = pending[i : i + bs]
-                warm = i // bs < spec.warmup
-                _run_batch(method, batch, res, store, base, warm, summary, key, PeakMemory, device)
-                free_cached_memory(device)
+                batch = _claim(store, pending[i : i + bs], overwrite, retry_failed, summary)
+                if batch:
+                    warm = batches_done < spec.warmup
+                    try:
+                        _run_batch(method, batch, res, store, base, warm, summary, key, PeakMemory, device)
+                    finally:
+                        for u in batch:
+                            store.release(u)
+                    batches_done += 1
+                    free_cached_memory(device)
                 if prog:
-                    prog.advance(task, len(batch))
+                    prog.advance(task, len(pending[i : i + bs]))
                 if stop.requested:
                     summary.interrupted = True
                     break
@@ -253,6 +275,28 @@ def generate(
         for m in {id(m): m for _, m, _, _ in plan_rows}.values():
             m.unload()
     return summary
+
+
+def _shard_filter(work, prompts, spec, shard: Shard | None) -> set[str] | None:
+    """Unit ids of this shard, chosen from every unit of the invocation (see `ultrabench.shard`)."""
+    if shard is None:
+        return None
+    everything = [u.unit_id for entry, res_list in work for res in res_list for u in units_for(entry, res, prompts, spec)]
+    return set(shard.take(everything))
+
+
+def _claim(store: RunStore, units: list[Unit], overwrite: bool, retry_failed: bool, summary) -> list[Unit]:
+    """Claim each unit; drop those another process holds or finished since the listing."""
+    mine = []
+    for u in units:
+        if not store.claim(u):
+            summary.elsewhere += 1
+        elif not overwrite and store.is_finished(u, retry_failed):
+            store.release(u)
+            summary.skipped += 1
+        else:
+            mine.append(u)
+    return mine
 
 
 def _run_batch(method, batch, res, store, base, warm, summary, key, PeakMemory, device) -> None:
@@ -294,6 +338,17 @@ def _run_batch(method, batch, res, store, base, warm, summary, key, PeakMemory, 
             continue
         store.write_unit(u, {**rec, "status": "ok", "error": None}, image=gi.image.convert("RGB"))
         summary.add(key, "ok")
+
+
+def _quiet_model_libraries() -> None:
+    # Per-prompt warnings (e.g. CLIP's 77-token truncation) would bury the progress bar; the
+    # scorer flags truncated prompts per image instead.
+    import sys
+
+    for name in ("transformers", "diffusers"):
+        mod = sys.modules.get(name)
+        if mod is not None:
+            mod.logging.set_verbosity_error()
 
 
 def _now() -> str:

@@ -21,7 +21,9 @@ import hashlib
 import json
 import os
 import re
+import socket
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -128,9 +130,29 @@ class UnitRecord:
         return bool(self.data.get("warmup", False))
 
 
+HOST = socket.gethostname().replace("-", "_")
+# How long a claim from another machine is honoured (its process cannot be checked from here).
+STALE_CLAIM_SECONDS = 6 * 3600
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _temp_prefix(name: str) -> str:
+    # host and pid in the name let a later run tell a crashed writer's leftovers from a live one's.
+    return f".tmp-{HOST}-{os.getpid()}-{name}."
+
+
 def _atomic_write_bytes(path: Path, payload: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name), dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
@@ -268,6 +290,72 @@ class RunStore:
             rec["image"] = self.image_path(unit).name
             rec["delivered"] = [image.height, image.width]
         atomic_write_json(self.record_path(unit), rec)
+
+    # -- claims: two processes never produce the same unit ---------------------------------------
+    def lock_path(self, unit: Unit) -> Path:
+        return self.unit_dir(unit.method, unit.resolution) / f"{unit.stem}.lock"
+
+    def claim(self, unit: Unit) -> bool:
+        """Take the unit's lock; False when a live process holds it. Stale locks are recovered."""
+        path = self.lock_path(unit)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = json.dumps({"host": HOST, "pid": os.getpid(), "time": time.time()}).encode()
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if not self._lock_is_stale(path):
+                    return False
+                # Renaming first makes recovery atomic: of two recoverers only one moves the lock.
+                try:
+                    os.replace(path, path.with_name(f"{path.name}.stale-{HOST}-{os.getpid()}"))
+                    os.unlink(path.with_name(f"{path.name}.stale-{HOST}-{os.getpid()}"))
+                except FileNotFoundError:
+                    pass
+                continue
+            with os.fdopen(fd, "wb") as f:
+                f.write(payload)
+            return True
+        return False
+
+    def release(self, unit: Unit) -> None:
+        try:
+            os.unlink(self.lock_path(unit))
+        except FileNotFoundError:
+            pass
+
+    @staticmethod
+    def _lock_is_stale(path: Path) -> bool:
+        try:
+            info = json.loads(path.read_text())
+            host, pid, t = info["host"], int(info["pid"]), float(info["time"])
+        except FileNotFoundError:
+            return False
+        except (ValueError, KeyError, TypeError, OSError):
+            return True  # a lock cut short by a crash
+        if host == HOST:
+            return not _pid_alive(pid)
+        return time.time() - t > STALE_CLAIM_SECONDS
+
+    def clean_leftovers(self) -> int:
+        """Remove temporary files of writers that died (this host) or went silent (elsewhere)."""
+        removed = 0
+        if not self.root.is_dir():
+            return 0
+        for p in [*self.root.glob(".tmp-*"), *self.root.glob("*/*/.tmp-*")]:
+            parts = p.name.split("-", 3)
+            try:
+                host, pid = parts[1], int(parts[2])
+            except (IndexError, ValueError):
+                continue
+            dead = (not _pid_alive(pid)) if host == HOST else (time.time() - p.stat().st_mtime > STALE_CLAIM_SECONDS)
+            if dead:
+                try:
+                    p.unlink()
+                    removed += 1
+                except FileNotFoundError:
+                    pass
+        return removed
 
     def write_prompts(self, prompts) -> None:
         lines = [json.dumps({k: v for k, v in p.to_dict().items() if v is not None}, ensure_ascii=False) for p in prompts]

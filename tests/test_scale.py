@@ -1,0 +1,133 @@
+"""Sharding, overlapping launches, claims and crash safety (issue: scale out and survive faults)."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ultrabench.errors import UsageError
+from ultrabench.resolution import Resolution
+from ultrabench.runstore import HOST, RunStore, Unit
+from ultrabench.shard import Shard, parse_shard
+
+ARGS = ["-q", "--device", "cpu", "generate", "-m", "tiny-sd", "-m", "tiny-sd-sr", "--res", "64x64,64x96", "-n", "6"]
+
+
+def cli(out, *extra, wait=True, env=None):
+    cmd = [sys.executable, "-m", "ultrabench", *ARGS, "--out", str(out), *extra]
+    e = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    if not wait:
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
+    return subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=600)
+
+
+def snapshot(root):
+    """Every finished unit: name -> (record without timings, image pixels hash)."""
+    out = {}
+    for rec in RunStore(root).records(statuses=None):
+        d = {k: v for k, v in rec.data.items() if k in ("method", "resolution", "prompt_id", "seed", "status", "delivered")}
+        pix = np.asarray(Image.open(rec.image_path)).tobytes() if rec.image_path else b""
+        out[rec.record_path.relative_to(root).as_posix()] = (json.dumps(d, sort_keys=True), hash(pix))
+    return out
+
+
+def test_shard_parsing_and_split_are_exact():
+    assert parse_shard("1/4") == Shard(1, 4)
+    for bad in ("4/4", "-1/2", "1", "a/b", "0/0"):
+        with pytest.raises(UsageError):
+            parse_shard(bad)
+    items = [f"u{i:03d}" for i in range(23)]
+    for n in (1, 2, 3, 5):
+        parts = [Shard(i, n).take(reversed(items)) for i in range(n)]
+        assert sorted(sum(parts, [])) == items  # no gaps, no duplicates, order-independent
+
+
+def test_parallel_shards_equal_one_process_bit_for_bit(tmp_path):
+    single = cli(tmp_path / "single")
+    assert single.returncode == 0, single.stderr
+    procs = [cli(tmp_path / "sharded", "--shard", f"{i}/3", wait=False) for i in range(3)]
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err
+    a, b = snapshot(tmp_path / "single"), snapshot(tmp_path / "sharded")
+    assert len(a) == 24 and a == b
+    # a rerun with another shard count finds nothing left to do
+    again = cli(tmp_path / "sharded", "--shard", "0/2")
+    assert "0 generated" in again.stdout
+
+
+def test_launcher_environment_selects_the_shard(tmp_path):
+    r = cli(tmp_path / "run", env={"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"})
+    assert r.returncode == 0, r.stderr
+    assert "(shard 1/2)" in r.stdout and len(snapshot(tmp_path / "run")) == 12
+
+
+def test_kill_nine_at_random_moments_then_resume(tmp_path):
+    out = tmp_path / "run"
+    rng = random.Random(7)
+    for _ in range(3):
+        p = cli(out, wait=False)
+        time.sleep(rng.uniform(4.0, 9.0))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    final = cli(out)
+    assert final.returncode == 0, final.stderr
+    store = RunStore(out)
+    recs = list(store.records(statuses=None))
+    assert len(recs) == 24 and all(r.status == "ok" for r in recs)
+    for r in recs:
+        Image.open(r.image_path).load()  # complete PNGs only
+    names = [p.name for p in out.rglob("*") if p.is_file()]
+    assert not [n for n in names if n.startswith(".tmp-") or n.endswith(".lock")]
+    assert len([n for n in names if n.endswith(".png")]) == 24
+
+
+def test_claims_keep_two_processes_off_the_same_unit(tmp_path):
+    store = RunStore(tmp_path)
+    u = Unit("m", Resolution(64, 64), "p1", "x", 1)
+    assert store.claim(u) and not store.claim(u)
+    store.release(u)
+    # a lock left by a dead process on this host is recovered
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    store.lock_path(u).write_text(json.dumps({"host": HOST, "pid": int(dead.stdout), "time": time.time()}))
+    assert store.claim(u)
+    # a fresh lock from another machine is honoured; a very old one is not
+    store.lock_path(u).write_text(json.dumps({"host": "other", "pid": 1, "time": time.time()}))
+    assert not store.claim(u)
+    store.lock_path(u).write_text(json.dumps({"host": "other", "pid": 1, "time": time.time() - 10 * 86400}))
+    assert store.claim(u)
+    # a lock file cut short by a crash is recovered
+    store.lock_path(u).write_text('{"host": "vm", "pi')
+    assert store.claim(u)
+
+
+def test_leftover_temp_files_of_dead_writers_are_removed(tmp_path):
+    store = RunStore(tmp_path)
+    d = tmp_path / "m" / "64x64"
+    d.mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = d / f".tmp-{HOST}-{int(dead.stdout)}-p1__s1.png.abc"
+    live = d / f".tmp-{HOST}-{os.getpid()}-p2__s1.png.abc"
+    stale.write_bytes(b"half a png")
+    live.write_bytes(b"being written")
+    assert store.clean_leftovers() == 1
+    assert not stale.exists() and live.exists()
+    assert list(store.records(statuses=None)) == []
+
+
+def test_status_counts_pending_from_recorded_invocations(tmp_path):
+    r = cli(tmp_path / "run", "--shard", "0/2")
+    assert r.returncode == 0, r.stderr
+    from ultrabench.status import run_status
+
+    rows = run_status(tmp_path / "run")
+    assert sum(x["done"] for x in rows) == 12 and sum(x["pending"] for x in rows) == 12
+    assert {(x["method"], x["resolution"]) for x in rows} == {
+        (m, res) for m in ("tiny-sd", "tiny-sd-sr") for res in ("64x64", "64x96")}
