@@ -21,6 +21,8 @@ CASCADE_DECODER = "stabilityai/stable-cascade"
 # BSRGAN.pth is released on GitHub (cszn/KAIR v1.0), not the hub: put it in the weights folder under
 # this repo id, or give `sr_model` as a file path.
 BSRGAN = ("cszn/KAIR", "BSRGAN.pth")
+# BSRGAN is published as a GitHub release of KAIR, not on the HF hub.
+BSRGAN_URL = "https://github.com/cszn/KAIR/releases/download/v1.0/BSRGAN.pth"
 
 BASE_DEFAULTS = {
     "sdxl": {"num_inference_steps": 50, "guidance_scale": 5.0},  # StableDiffusionXLPipeline defaults
@@ -86,7 +88,7 @@ class BaseSR(Method):
 
         if self.settings["sr_model"]:
             return None, Path(self.settings["sr_model"]).expanduser()
-        return WeightFile(BSRGAN[0], BSRGAN[1], "bsrgan", size_hint="67 MB"), None
+        return WeightFile(BSRGAN[0], BSRGAN[1], "bsrgan", size_hint="67 MB", url=BSRGAN_URL), None
 
     def weight_files(self):
         out = []

@@ -241,15 +241,10 @@ def report(
     kw = {"formats": tuple(fmt)} if fmt else {}
     result = run_report(folder, compare_paper=compare_paper, ci=ci, extra_columns=tuple(extra or ()),
                         reference_method=the_spec.reference_method, console=_console(), **kw)
-    _print_files(result.get("files", {}))
+    from ultrabench.report import iter_files
 
-
-def _print_files(files: dict) -> None:
-    for name, path in files.items():
-        if isinstance(path, dict):
-            _print_files({f"{name}/{k}": v for k, v in path.items()})
-        else:
-            typer.echo(f"{name}: {path}")
+    for name, path in iter_files(result.get("files", {})):
+        typer.echo(f"{name}: {path}")
 
 
 @app.command("run")

@@ -94,10 +94,10 @@ def run_demo(out: str | Path = "runs/demo", *, device: str = "cpu", fresh: bool 
             crop_seed=spec.crop_seed, reference_method=spec.reference_method, stand_ins=True, progress=progress,
         )
         echo(f"score: done ({time.perf_counter() - t0:.1f} s)")
-    from ultrabench.report import build_report
+    from ultrabench.report import build_report, iter_files
 
     result["report"] = build_report(out, reference_method=spec.reference_method, console=console)
-    for name, path in result["report"].get("files", {}).items():
+    for name, path in iter_files(result["report"].get("files", {})):
         echo(f"{name}: {path}")
     echo(f"demo finished in {time.perf_counter() - t0:.1f} s; run folder {out}")
     echo(BANNER)

@@ -28,6 +28,7 @@ class WeightFile:
     size_hint: str = ""  # human size, shown by `doctor`
     optional: bool = False
     allow_patterns: tuple[str, ...] = ()  # for snapshots: only these files
+    url: str | None = None  # for files published outside the HF hub (GitHub releases)
 
     @property
     def label(self) -> str:
@@ -39,6 +40,11 @@ class WeightStatus:
     file: WeightFile
     path: Path | None
     source: str  # "override" | "weights-dir" | "hf-cache" | "missing"
+
+
+def url_cache_dir() -> Path:
+    """Where files published outside the hub land (`weights fetch`) when no --weights-dir is given."""
+    return Path(os.environ.get("ULTRABENCH_CACHE", Path.home() / ".cache" / "ultrabench")).expanduser() / "weights"
 
 
 def hub_offline() -> bool:
@@ -61,12 +67,16 @@ class WeightResolver:
 
     # -- lookup -----------------------------------------------------------------------------------
     def _local_candidates(self, wf: WeightFile) -> list[Path]:
-        if self.weights_dir is None:
-            return []
-        base = self.weights_dir
-        if wf.filename is None:
-            return [base / wf.repo_id, base / wf.repo_id.split("/")[-1]]
-        return [base / wf.repo_id / wf.filename, base / Path(wf.filename).name]
+        out: list[Path] = []
+        if self.weights_dir is not None:
+            base = self.weights_dir
+            if wf.filename is None:
+                out += [base / wf.repo_id, base / wf.repo_id.split("/")[-1]]
+            else:
+                out += [base / wf.repo_id / wf.filename, base / Path(wf.filename).name]
+        if wf.url and wf.filename:
+            out.append(url_cache_dir() / wf.repo_id / wf.filename)
+        return out
 
     def _from_cache(self, wf: WeightFile) -> Path | None:
         try:
@@ -95,7 +105,7 @@ class WeightResolver:
         for p in self._local_candidates(wf):
             if p.exists():
                 return WeightStatus(wf, p, "weights-dir")
-        p = self._from_cache(wf)
+        p = None if wf.url else self._from_cache(wf)
         if p is not None and p.exists():
             return WeightStatus(wf, p, "hf-cache")
         return WeightStatus(wf, None, "missing")
@@ -112,11 +122,21 @@ class WeightResolver:
         for key in (wf.role, wf.label, wf.repo_id):
             if key in self.overrides:
                 return f"weights for {wf.role}: {self.overrides[key]} does not exist (given as an explicit path)"
-        where = [str(p) for p in self._local_candidates(wf)[:1]] + ["the Hugging Face cache"]
-        what = f"file {wf.filename} of hub repo {wf.repo_id}" if wf.filename else f"hub repo {wf.repo_id}"
+        where = [str(p) for p in self._local_candidates(wf)[:1]] + ([] if wf.url else ["the Hugging Face cache"])
+        if wf.url:
+            what = f"file {wf.filename} ({wf.url})"
+        else:
+            what = f"file {wf.filename} of hub repo {wf.repo_id}" if wf.filename else f"hub repo {wf.repo_id}"
         return f"missing {what} ({wf.role}); looked in {' and '.join(where)}; fetch it with: {self.fetch_hint}"
 
     def download(self, wf: WeightFile) -> Path:
+        if wf.url:
+            import torch.hub
+
+            target = (self.weights_dir or url_cache_dir()) / wf.repo_id / wf.filename
+            target.parent.mkdir(parents=True, exist_ok=True)
+            torch.hub.download_url_to_file(wf.url, str(target), progress=True)
+            return target
         import huggingface_hub as hf
 
         if wf.filename is None:

@@ -48,8 +48,9 @@ _ALL = (
                description="PickScore_v1; win rates of the reference method on matched (prompt, seed) pairs"),
     MetricInfo("glcm", "GLCM", True, "per_image", "native, 64x64 patches of 64 grey levels",
                description="Diffusion-4K GLCM score (texture richness)"),
-    MetricInfo("compression-ratio", "Compression ratio", False, "per_image", "native, JPEG q95 in memory",
-               description="Diffusion-4K compression ratio: raw bytes / JPEG bytes (detail compresses badly)"),
+    MetricInfo("compression-ratio", "Compression ratio", False, "per_image", "native, lossless PNG re-encode in memory",
+               description="Diffusion-4K compression ratio: raw RGB bytes / encoded bytes (PNG level 6 by default, "
+                           "JPEG q95 optional; detail compresses badly)"),
 )
 
 METRICS: dict[str, MetricInfo] = {m.name: m for m in _ALL}

@@ -14,7 +14,16 @@ from typing import Any, Iterable
 from ultrabench.report.table import Table, build_table, latency_from_records, load_summary, status_from_records
 
 FORMATS = ("terminal", "md", "latex", "csv", "json", "html", "figures")
-__all__ = ["build_report", "build_table", "FORMATS", "Table"]
+__all__ = ["build_report", "build_table", "iter_files", "FORMATS", "Table"]
+
+
+def iter_files(files: dict, prefix: str = ""):
+    """(name, path) for every file `build_report` wrote, figures included."""
+    for name, path in files.items():
+        if isinstance(path, dict):
+            yield from iter_files(path, f"{prefix}{name}/")
+        else:
+            yield f"{prefix}{name}", path
 
 
 def _display_names(run_dir: Path) -> dict[str, str]:

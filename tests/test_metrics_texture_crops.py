@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+
+from ultrabench.metrics.crops import CropError, crop_positions, image_key, take_crops
+from ultrabench.metrics.texture import compression_ratio, glcm_score, glcm_scores, rgb_to_gray_cv2
+
+
+def _skimage_score(p):
+    from skimage.feature import graycomatrix
+    from skimage.measure import shannon_entropy
+
+    g = graycomatrix(p, [1, 2, 3, 4], [0, np.pi / 4, np.pi / 2, 3 * np.pi / 4], levels=64, normed=True)
+    return shannon_entropy(g)
+
+
+def test_glcm_oracles():
+    const = np.zeros((64, 64), np.uint8)
+    checker = (np.indices((64, 64)).sum(0) % 2 * 63).astype(np.uint8)
+    noise = np.random.default_rng(0).integers(0, 64, (64, 64)).astype(np.uint8)
+    assert glcm_scores(const)[0] == pytest.approx(0.0032818650, abs=1e-10)
+    assert glcm_scores(checker)[0] == pytest.approx(0.0068926454, abs=1e-10)
+    assert glcm_scores(noise)[0] == pytest.approx(3.534562, abs=1e-6)
+
+
+def test_glcm_vectorised_equals_skimage_per_patch():
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 64, (130, 200)).astype(np.uint8)
+    img[:64] //= 8
+    img[64:, :64] = np.tile(np.arange(64, dtype=np.uint8), (66, 1))
+    ours = glcm_scores(img)
+    ref = [_skimage_score(img[i * 64:(i + 1) * 64, j * 64:(j + 1) * 64]) for i in range(2) for j in range(3)]
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-12)
+
+
+def test_gray_conversion_and_compression_ratio():
+    rgb = np.random.default_rng(2).integers(0, 256, (70, 90, 3), dtype=np.uint8)
+    from PIL import Image
+
+    pil = np.asarray(Image.fromarray(rgb).convert("L")).astype(int)
+    assert np.abs(rgb_to_gray_cv2(rgb).astype(int) - pil).max() <= 1
+    flat = np.zeros((128, 128, 3), np.uint8)
+    assert compression_ratio(flat) > 50 > compression_ratio(rgb)
+    assert compression_ratio(flat, "jpeg-q95") > 10
+    assert np.isfinite(glcm_score(np.zeros((64, 64, 3), np.uint8)))
+
+
+def test_crop_positions_deterministic_inside_and_keyed():
+    a = crop_positions(2048, 4096, image_key("p001", 7), n=10, seed=0)
+    assert a == crop_positions(2048, 4096, image_key("p001", 7), n=10, seed=0)
+    assert a != crop_positions(2048, 4096, image_key("p002", 7), n=10, seed=0)
+    assert a != crop_positions(2048, 4096, image_key("p001", 7), n=10, seed=1)
+    assert len(a) == 10
+    for t, l, h, w in a:
+        assert (h, w) == (299, 299) and 0 <= t <= 2048 - 299 and 0 <= l <= 4096 - 299
+    assert crop_positions(299, 299, "k", n=2) == [[0, 0, 299, 299]] * 2
+    img = np.arange(300 * 310 * 3, dtype=np.uint32).reshape(300, 310, 3).astype(np.uint8)
+    boxes = crop_positions(300, 310, "k", n=3)
+    c = take_crops(img, boxes)
+    assert c.shape == (3, 299, 299, 3)
+    t, l, _, _ = boxes[1]
+    np.testing.assert_array_equal(c[1], img[t:t + 299, l:l + 299])
+
+
+def test_small_image_is_a_clear_error():
+    with pytest.raises(CropError, match="smaller than the 299x299"):
+        crop_positions(256, 1024, "tiny", n=3)

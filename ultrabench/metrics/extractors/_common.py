@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def center_crop(img: np.ndarray, size: int, rounding: str) -> np.ndarray:
+    """Centre crop of an (H, W, C) array; 'round' is torchvision's offset rule, 'floor' transformers'."""
+    h, w = img.shape[:2]
+    if h < size or w < size:
+        raise ValueError(f"cannot centre-crop {h}x{w} to {size}")
+    if rounding == "round":
+        top, left = int(round((h - size) / 2.0)), int(round((w - size) / 2.0))
+    else:
+        top, left = (h - size) // 2, (w - size) // 2
+    return img[top:top + size, left:left + size]
+
+
+def normalize_batch(crops: list[np.ndarray], mean, std):
+    import torch
+
+    x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255.0
+    m = torch.tensor(mean).view(1, 3, 1, 1)
+    s = torch.tensor(std).view(1, 3, 1, 1)
+    return (x - m) / s
+
+
+def path_sha256(path: str | Path) -> str:
+    """sha256 of a file, or of the sorted (name, sha256) list of the weight files in a folder."""
+    p = Path(path)
+    files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file()
+                                            and f.suffix in (".bin", ".safetensors", ".pt", ".pth", ".json"))
+    h = hashlib.sha256()
+    for f in files:
+        fh = hashlib.sha256()
+        with open(f, "rb") as fp:
+            while block := fp.read(1 << 22):
+                fh.update(block)
+        h.update(f"{f.relative_to(p) if p.is_dir() else f.name}:{fh.hexdigest()}\n".encode())
+    return h.hexdigest() if p.is_dir() else fh.hexdigest()
