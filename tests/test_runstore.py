@@ -67,7 +67,7 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(UltrabenchError, match="No space left on device"):
         store.write_unit(u, {"status": "ok"}, image=Image.new("RGB", (96, 64)))
     assert list(tmp_path.rglob("*.png")) == [] and list(tmp_path.rglob(".tmp-*")) == []
 
@@ -86,14 +86,28 @@ def test_records_listing_is_filtered_and_ordered(tmp_path):
     assert store.methods() == ["a", "b"]
 
 
-def test_read_only_folder_fails_with_one_clear_line(tmp_path):
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o500)
-    try:
-        if os.access(ro, os.W_OK):  # root ignores permission bits
-            pytest.skip("running as root: permission bits are not enforced")
-        with pytest.raises(UltrabenchError, match="cannot write to run folder"):
-            RunStore(ro / "run").ensure_writable()
-    finally:
-        ro.chmod(0o700)
+def test_read_only_folder_fails_with_one_clear_line(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    def denied(self, data):
+        raise PermissionError(13, "Permission denied")
+
+    # chmod is no protection when the tests run as root, so the denial is simulated at the write.
+    monkeypatch.setattr(Path, "write_bytes", denied)
+    with pytest.raises(UltrabenchError, match="cannot write to run folder .*Permission denied"):
+        RunStore(tmp_path / "run").ensure_writable()
+
+
+def test_full_disk_mid_run_stops_with_one_line_and_keeps_finished_units(tmp_path, monkeypatch):
+    from ultrabench import runstore
+
+    store = RunStore(tmp_path)
+    store.write_unit(_unit(pid="done"), {"status": "ok"}, image=Image.new("RGB", (96, 64)))
+
+    def full(path, payload):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(runstore, "_atomic_write_bytes", full)
+    with pytest.raises(UltrabenchError, match="cannot write unit m/64x96/p2__s7 .*No space left on device"):
+        store.write_unit(_unit(pid="p2"), {"status": "ok"}, image=Image.new("RGB", (96, 64)))
+    assert [r.prompt_id for r in store.records()] == ["done"]

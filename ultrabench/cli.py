@@ -185,10 +185,11 @@ def _print_generate_summary(summary, out) -> None:
     shard = f" (shard {summary.shard})" if summary.shard else ""
     elsewhere = f", {summary.elsewhere} held by another process" if summary.elsewhere else ""
     typer.echo(f"{summary.generated} generated, {summary.skipped} already done{elsewhere}{shard}; run folder: {out}")
-    if summary.interrupted:
-        typer.echo("stopped early on request; rerun the same command to resume")
     if summary.failures:
         raise UltrabenchError(f"{len(summary.failures)} method(s) could not run: " + "; ".join(summary.failures))
+    if summary.interrupted:
+        typer.echo("stopped early on request (Ctrl-C); rerun the same command to resume")
+        raise typer.Exit(130)
 
 
 @app.command()
@@ -202,20 +203,33 @@ def score(
     batch_size: int = typer.Option(16, "--batch-size", help="Images per network forward."),
     workers: int = typer.Option(2, "--workers", help="Parallel decoding workers."),
     stand_ins: bool = typer.Option(False, "--stand-ins", help="Use random-weight extractors (tests/demos: numbers mean nothing)."),
+    shard: Optional[str] = typer.Option(
+        None, "--shard", help="Only extract features of shard i of n (e.g. 0/4); a later unsharded `score` merges."
+    ),
 ) -> None:
     """Score a run folder: FID, FID-patch, IS, IS-patch, KID, CLIP, PickScore win rates, GLCM, latency."""
     from ultrabench.api import score as run_score
+    from ultrabench.shard import launcher_shard, parse_shard
 
     the_spec = _spec(spec, reference=reference, patch_crops=patch_crops)
     folder = run_dir or Path(the_spec.out)
     if not folder.is_dir():
         raise UsageError(f"run folder {folder} does not exist (generate first, or pass the folder)")
     metrics = list(metric) if metric else list(the_spec.metrics)
-    summary = run_score(
-        folder, metrics=metrics, reference=the_spec.reference, device=_device(), batch_size=batch_size,
-        workers=workers, patch_crops=the_spec.patch_crops, crop_seed=the_spec.crop_seed,
-        reference_method=the_spec.reference_method, stand_ins=stand_ins, weights=_weights(), progress=not G.quiet,
-    )
+    kw = dict(metrics=metrics, reference=the_spec.reference, device=_device(), batch_size=batch_size,
+              workers=workers, patch_crops=the_spec.patch_crops, crop_seed=the_spec.crop_seed,
+              reference_method=the_spec.reference_method, stand_ins=stand_ins, weights=_weights(), progress=not G.quiet)
+    explicit, launched = parse_shard(shard), launcher_shard()
+    if explicit or launched:
+        part = run_score(folder, shard=explicit or launched, **kw)
+        typer.echo(f"shard {part['shard']}: features of {part['images']} images cached")
+        if explicit or launched.index != 0:
+            return
+        # Under torchrun/accelerate rank 0 waits for the other ranks, then merges from the cache.
+        from ultrabench.scoring.api import wait_for_shards
+
+        wait_for_shards(folder, launched)
+    summary = run_score(folder, **kw)
     for w in summary.get("warnings", []):
         typer.echo(f"warning: {w}")
     typer.echo(f"scored {len(summary.get('sets', []))} values; wrote {folder / 'scores'}")

@@ -285,11 +285,17 @@ class RunStore:
         }
         if rec.get("status") not in STATUSES:
             raise ValueError(f"bad status {rec.get('status')!r}")
-        if image is not None:
-            atomic_save_png(self.image_path(unit), image)
-            rec["image"] = self.image_path(unit).name
-            rec["delivered"] = [image.height, image.width]
-        atomic_write_json(self.record_path(unit), rec)
+        try:
+            if image is not None:
+                atomic_save_png(self.image_path(unit), image)
+                rec["image"] = self.image_path(unit).name
+                rec["delivered"] = [image.height, image.width]
+            atomic_write_json(self.record_path(unit), rec)
+        except OSError as e:
+            # Full disk, read-only mount, quota: stop with one line; finished units stay as they are.
+            raise UltrabenchError(
+                f"cannot write unit {unit.unit_id} in {self.root}: {e.strerror or e}; finished units are kept"
+            ) from e
 
     # -- claims: two processes never produce the same unit ---------------------------------------
     def lock_path(self, unit: Unit) -> Path:

@@ -184,20 +184,56 @@ def _is_set(logits, groups, resamples, seed):
 
 
 # --------------------------------------------------------------------------------------------
+def _select_records(run_dir, methods=None, resolutions=None) -> list:
+    from ultrabench.resolution import parse_resolution
+    from ultrabench.runstore import RunStore
+
+    res_keys = {parse_resolution(r).key if not hasattr(r, "key") else r.key for r in resolutions} if resolutions else None
+    return [r for r in RunStore(run_dir).records(statuses=None)
+            if (not methods or r.method in methods) and (not res_keys or r.data.get("resolution") in res_keys)]
+
+
+def shard_marker(out_dir: Path, tasks, shard) -> Path:
+    """A file saying shard i/n finished this exact image list (so stale markers never count)."""
+    token = hashlib.sha1("\n".join(sorted(str(t.path) for t in tasks)).encode()).hexdigest()[:12]
+    return Path(out_dir) / "shards" / f"{token}-{shard.index}-of-{shard.count}.done"
+
+
+def wait_for_shards(run_dir, shard, *, methods=None, resolutions=None, timeout_s: float = 24 * 3600,
+                    poll_s: float = 2.0) -> None:
+    """Block until every shard of this launch has written its marker (rank 0 under torchrun)."""
+    import time
+
+    from ultrabench.shard import Shard
+
+    ok = [r for r in _select_records(run_dir, methods, resolutions) if r.status == "ok" and r.image_path is not None]
+    tasks = [E.ImageTask(r.image_path, key="") for r in ok]
+    out_dir = Path(run_dir) / "scores"
+
+    markers = [shard_marker(out_dir, tasks, Shard(i, shard.count)) for i in range(shard.count)]
+    deadline = time.monotonic() + timeout_s
+    while not all(m.exists() for m in markers):
+        if time.monotonic() > deadline:
+            missing = [m.name for m in markers if not m.exists()]
+            raise UsageError(f"timed out waiting for scoring shards: {', '.join(missing)}")
+        time.sleep(poll_s)
+
+
 def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolutions=None, device="cpu", batch_size=16,
               workers=2, patch_crops=3, crop_seed=0, reference_method="ultrapixel", tau=0.0, stand_ins=False,
               weights=None, clip_model=("ViT-L-14", "openai"), bootstrap=1000, progress=True, cache_dir=None,
-              extractors=None, codec="png", bootstrap_seed=0) -> dict:
+              extractors=None, codec="png", bootstrap_seed=0, shard=None) -> dict:
     """Score a run folder into <run_dir>/scores/{per_image.parquet, summary.json}; returns the summary.
 
     Extra keyword arguments beyond the contract: `cache_dir` (a shared feature cache), `extractors`
     (inject ready extractor objects: {"inception", "clip", "pickscore"}), `codec` for the compression
-    ratio ("png" lossless, or "jpeg-q95" as Diffusion-4K), `bootstrap_seed`.
+    ratio ("png" lossless, or "jpeg-q95" as Diffusion-4K), `bootstrap_seed`, and `shard`
+    (an `ultrabench.shard.Shard`): then only that shard's images are decoded and their features
+    cached, and a partial summary is returned; an unsharded call afterwards merges from the cache.
     """
     import pandas as pd
 
-    from ultrabench.resolution import parse_resolution
-    from ultrabench.runstore import RunStore, atomic_write_json
+    from ultrabench.runstore import atomic_write_json
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -223,12 +259,20 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
     proto = E.protocols(patch_crops, crop_seed, codec, ex.clip.info() if ex.clip else None,
                         ex.pickscore.info() if ex.pickscore else None)
 
-    store = RunStore(run_dir)
-    res_keys = {parse_resolution(r).key if not hasattr(r, "key") else r.key for r in resolutions} if resolutions else None
-    all_recs = [r for r in store.records(statuses=None)
-                if (not methods or r.method in methods) and (not res_keys or r.data.get("resolution") in res_keys)]
+    all_recs = _select_records(run_dir, methods, resolutions)
     ok = [r for r in all_recs if r.status == "ok" and r.image_path is not None]
     tasks = [E.ImageTask(r.image_path, key=E.cropmod.image_key(r.prompt_id, r.seed)) for r in ok]
+
+    if shard is not None:
+        # Feature extraction only: set statistics need every image, so the merge run computes them.
+        mine = shard.take(tasks, key=lambda t: str(t.path))
+        counts = E.run_pass(mine, ex, cache, need=need, patch_crops=patch_crops, crop_seed=crop_seed, codec=codec,
+                            batch_size=batch_size, workers=workers, progress=progress, proto=proto)
+        cache.save_index()
+        marker = shard_marker(out_dir, tasks, shard)
+        atomic_write_json(marker, {"shard": str(shard), "images": len(mine), "counts": counts})
+        return {"schema": 1, "partial": True, "shard": str(shard), "images": len(mine), "counts": counts,
+                "warnings": warnings_out}
 
     ref = None
     if reference is not None and metric_set & REF_METRICS:
