@@ -21,7 +21,6 @@ import json
 import math
 import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Sequence
@@ -300,7 +299,25 @@ def _git_head(repo: Path | None) -> str | None:
 
 
 # -- the three methods ----------------------------------------------------------------------------------
-class ScaleCrafter(OfficialMethod):
+class _ConfiguredSDXL(OfficialMethod):
+    """ScaleCrafter and FouriScale: DDIM on SDXL with a per-resolution config file of the checkout."""
+
+    def config_for(self, res: Resolution) -> tuple[str | None, str]:
+        raise NotImplementedError
+
+    def job_settings(self, res: Resolution) -> dict[str, Any]:
+        s = super().job_settings(res)
+        cfg, how = self.config_for(res)
+        s.update(config=cfg, config_source=how)
+        return s
+
+    def recorded_settings(self) -> dict[str, Any]:
+        rec = super().recorded_settings()
+        rec["sampler"] = "DDIMScheduler"
+        return rec
+
+
+class ScaleCrafter(_ConfiguredSDXL):
     name = "scalecrafter"
     display_name = "ScaleCrafter"
     aliases = ("scale-crafter", "ScaleCrafter")
@@ -350,19 +367,8 @@ class ScaleCrafter(OfficialMethod):
                                              "(setting unlisted=cog applies the authors' predict.py rule)")
         return SizePlan.native_at(res)
 
-    def job_settings(self, res: Resolution) -> dict[str, Any]:
-        s = super().job_settings(res)
-        cfg, how = self.config_for(res)
-        s.update(config=cfg, config_source=how)
-        return s
 
-    def recorded_settings(self) -> dict[str, Any]:
-        rec = super().recorded_settings()
-        rec["sampler"] = "DDIMScheduler"
-        return rec
-
-
-class FouriScale(OfficialMethod):
+class FouriScale(_ConfiguredSDXL):
     name = "fouriscale"
     display_name = "FouriScale"
     aliases = ("fouri-scale", "FouriScale")
@@ -396,17 +402,6 @@ class FouriScale(OfficialMethod):
         if res.height % 8 or res.width % 8:
             return SizePlan.unsupported(res, "sides must be multiples of 8 (SDXL latents)")
         return SizePlan.native_at(res)
-
-    def job_settings(self, res: Resolution) -> dict[str, Any]:
-        s = super().job_settings(res)
-        cfg, how = self.config_for(res)
-        s.update(config=cfg, config_source=how)
-        return s
-
-    def recorded_settings(self) -> dict[str, Any]:
-        rec = super().recorded_settings()
-        rec["sampler"] = "DDIMScheduler"
-        return rec
 
 
 class ElasticDiffusion(OfficialMethod):

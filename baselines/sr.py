@@ -15,7 +15,6 @@ def load_sr_model(path: str | Path, device: str = "cpu", dtype: str = "float32")
     """A spandrel `ImageModelDescriptor` in eval mode (BSRGAN.pth, RealESRGAN_x4plus.pth, ...)."""
     from spandrel import ImageModelDescriptor, ModelLoader
 
-    from baselines._common import torch_dtype
     from ultrabench.errors import UsageError
 
     desc = ModelLoader().load_from_file(str(path))

@@ -5,7 +5,6 @@ import struct
 import zlib
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from ultrabench.scoring.decode import prepare, to_rgb

@@ -179,3 +179,15 @@ def enable_vae_tiling(pipe):
         pipe.enable_vae_tiling()
     else:
         pipe.vae.enable_tiling()
+
+
+def apply_freeu_and_tiled_decode(pipe, mod, settings):
+    """The FreeU and synchronised tiled-VAE set-up that ScaleCrafter's and FouriScale's scripts share,
+    through the helpers of the user's checkout (`mod`)."""
+    if settings.get("freeu", True):
+        mod.register_free_upblock2d(pipe, b1=1.1, b2=1.2, s1=0.6, s2=0.4)
+        mod.register_free_crossattn_upblock2d(pipe, b1=1.1, b2=1.2, s1=0.6, s2=0.4)
+    if settings.get("sync_tiled_decode"):
+        enable_vae_tiling(pipe)
+        mod.apply_sync_tiled_decode(pipe.vae)
+        mod.apply_tiled_processors(pipe.vae.decoder)

@@ -20,13 +20,7 @@ def load(job):
     pipe = P.sdxl_components(job, dtype)
     pipe.unet.set_attn_processor({name: mod.TrainingFreeAttnProcessor(name) for name in mod.list_layers})
     pipe = pipe.to(dev)
-    if s.get("freeu", True):
-        mod.register_free_upblock2d(pipe, b1=1.1, b2=1.2, s1=0.6, s2=0.4)
-        mod.register_free_crossattn_upblock2d(pipe, b1=1.1, b2=1.2, s1=0.6, s2=0.4)
-    if s.get("sync_tiled_decode"):
-        P.enable_vae_tiling(pipe)
-        mod.apply_sync_tiled_decode(pipe.vae)
-        mod.apply_tiled_processors(pipe.vae.decoder)
+    P.apply_freeu_and_tiled_decode(pipe, mod, s)
     layers = mod.read_layer_settings(cfg["layer_settings"]) if cfg.get("layer_settings") else []
     bases = mod.read_base_settings(cfg["base_settings"]) if cfg.get("base_settings") else {}
     pipe.unet.eval()

@@ -5,7 +5,6 @@ size's config (dilation settings, taus, progressive), `torch.randn` latents afte
 script's own `pipeline_processor` forward.
 """
 
-import math
 import sys
 
 import _protocol as P
@@ -20,13 +19,7 @@ def load(job):
     dev = P.device_of(job)
     dtype = P.torch_dtype(job["dtype"])
     pipe = P.sdxl_components(job, dtype).to(dev)
-    if s.get("freeu", True):
-        mod.register_free_upblock2d(pipe, b1=1.1, b2=1.2, s1=0.6, s2=0.4)
-        mod.register_free_crossattn_upblock2d(pipe, b1=1.1, b2=1.2, s1=0.6, s2=0.4)
-    if s.get("sync_tiled_decode"):
-        P.enable_vae_tiling(pipe)
-        mod.apply_sync_tiled_decode(pipe.vae)
-        mod.apply_tiled_processors(pipe.vae.decoder)
+    P.apply_freeu_and_tiled_decode(pipe, mod, s)
     dilate = mod.read_dilate_settings(cfg["dilate_settings"]) if cfg.get("dilate_settings") else {}
     ndcfg = mod.read_dilate_settings(cfg["ndcfg_dilate_settings"]) if cfg.get("ndcfg_dilate_settings") else {}
     inflate = mod.read_module_list(cfg["disperse_settings"]) if cfg.get("disperse_settings") else []

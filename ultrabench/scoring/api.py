@@ -295,7 +295,6 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
     pk_full = proto["fid"]["version"].split("@")[1]
     pk_patch = proto["fid-patch"]["version"].split("@")[1] + f"-seed{crop_seed}"
     rows, feats = [], []
-    clip_img, clip_txt, pick_img, pick_txt = {}, {}, {}, {}
     for rec, t in zip(ok, tasks):
         row = {"method": rec.method, "resolution": rec.data.get("resolution"), "prompt_id": rec.prompt_id,
                "seed": rec.seed, "image": str(t.path.relative_to(run_dir)), "image_sha256": t.sha,

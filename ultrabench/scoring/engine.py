@@ -9,16 +9,14 @@ import hashlib
 import json
 import os
 import sys
-import warnings
 import zlib
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import numpy as np
 
-from ultrabench.errors import UsageError
 from ultrabench.metrics import crops as cropmod
 from ultrabench.metrics import texture
 from ultrabench.scoring.decode import prepare
@@ -234,7 +232,6 @@ def make_extractors(need: set[str], *, device="cpu", stand_ins=False, weights=No
         if stand_ins:
             ex.pickscore = ps.PickScorer.standin(sdir, device)
         else:
-            from ultrabench.weights import WeightFile
 
             r = _resolver(weights)
             model_wf, proc_wf = pickscore_weight_files()

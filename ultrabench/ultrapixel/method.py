@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 from ultrabench.methods.base import GeneratedImage, Method, SizePlan
 from ultrabench.resolution import Resolution
-from ultrabench.ultrapixel.sizes import MAX_LR_TOKENS, lr_latent_size, stage_c_latent_size
+from ultrabench.ultrapixel.sizes import MAX_LR_TOKENS, lr_latent_size
 
 STAGES = ("text_encode", "lr_pass", "hr_pass", "stage_b", "stage_a")
 

@@ -43,3 +43,21 @@ def path_sha256(path: str | Path) -> str:
                 fh.update(block)
         h.update(f"{f.relative_to(p) if p.is_dir() else f.name}:{fh.hexdigest()}\n".encode())
     return h.hexdigest() if p.is_dir() else fh.hexdigest()
+
+
+class EmbeddingScorer:
+    """State shared by the CLIP and PickScore scorers: model on its device, provenance, text cache."""
+
+    def __init__(self, model, tokenizer, device="cpu", model_id="", weights_sha256="injected",
+                 random_weights=False, mean=OPENAI_MEAN, std=OPENAI_STD, image_size=224):
+        import torch
+
+        self.model = model.to(device).eval()
+        self.tokenizer = tokenizer
+        self.device = torch.device(device)
+        self.model_id = model_id
+        self.weights_sha256 = weights_sha256
+        self.random_weights = random_weights
+        self.mean, self.std, self.image_size = mean, std, image_size
+        self.calls = 0
+        self._text_cache: dict = {}

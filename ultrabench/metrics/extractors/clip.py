@@ -7,13 +7,19 @@ tokenizer with context 77; longer prompts are truncated (EOT kept last) and flag
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ultrabench.metrics.extractors._common import OPENAI_MEAN, OPENAI_STD, center_crop, normalize_batch, path_sha256
+from ultrabench.metrics.extractors._common import (
+    OPENAI_MEAN,
+    OPENAI_STD,
+    EmbeddingScorer,
+    center_crop,
+    normalize_batch,
+    path_sha256,
+)
 
 CONTEXT = 77
 
@@ -44,18 +50,9 @@ def token_count(tokenizer, text: str) -> int:
     return len(tokenizer.encode(text)) + 2
 
 
-class ClipScorer:
-    def __init__(self, model, tokenizer, device="cpu", model_id=("ViT-L-14", "openai"), weights_sha256="injected",
-                 random_weights=False, mean=OPENAI_MEAN, std=OPENAI_STD, image_size=224):
-        self.model = model.to(device).eval()
-        self.tokenizer = tokenizer
-        self.device = torch.device(device)
-        self.model_id = tuple(model_id)
-        self.weights_sha256 = weights_sha256
-        self.random_weights = random_weights
-        self.mean, self.std, self.image_size = mean, std, image_size
-        self.calls = 0
-        self._text_cache: dict[str, np.ndarray] = {}
+class ClipScorer(EmbeddingScorer):
+    def __init__(self, model, tokenizer, device="cpu", model_id=("ViT-L-14", "openai"), *args, **kw):
+        super().__init__(model, tokenizer, device, tuple(model_id), *args, **kw)
 
     @classmethod
     def standin(cls, cache_dir: Path, device="cpu"):

@@ -13,7 +13,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ultrabench.metrics.extractors._common import OPENAI_MEAN, OPENAI_STD, center_crop, normalize_batch, path_sha256
+from ultrabench.metrics.extractors._common import (
+    EmbeddingScorer,
+    center_crop,
+    normalize_batch,
+    path_sha256,
+)
 
 MODEL_REPO = "yuvalkirstain/PickScore_v1"
 PROCESSOR_REPO = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
@@ -65,18 +70,9 @@ class _HFTokenizer:
         return len(self.tok(text, truncation=False)["input_ids"])
 
 
-class PickScorer:
-    def __init__(self, model, tokenizer, device="cpu", model_id=MODEL_REPO, weights_sha256="injected",
-                 random_weights=False, mean=OPENAI_MEAN, std=OPENAI_STD, image_size=224):
-        self.model = model.to(device).eval()
-        self.tokenizer = tokenizer
-        self.device = torch.device(device)
-        self.model_id = model_id
-        self.weights_sha256 = weights_sha256
-        self.random_weights = random_weights
-        self.mean, self.std, self.image_size = mean, std, image_size
-        self.calls = 0
-        self._text_cache: dict[str, np.ndarray] = {}
+class PickScorer(EmbeddingScorer):
+    def __init__(self, model, tokenizer, device="cpu", model_id=MODEL_REPO, *args, **kw):
+        super().__init__(model, tokenizer, device, model_id, *args, **kw)
 
     @classmethod
     def standin(cls, cache_dir: Path, device="cpu"):
