@@ -145,7 +145,7 @@ class BaseSR(Method):
         self._sr_info = {"upscaler": self.settings["upscaler"]}
         if self.settings["upscaler"] == "bsrgan":
             from baselines.sr import load_sr_model
-            from ultrabench.weights import sha256_file
+            from ultrabench.hashing import sha256_file
 
             wf, local = self._sr_file()
             path = local if local is not None else Path(self.weights.resolve(wf))

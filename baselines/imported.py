@@ -110,7 +110,7 @@ def import_images(
 
     from baselines._common import resize_exact
     from ultrabench.runstore import RunStore, Unit, check_method_name
-    from ultrabench.weights import sha256_file
+    from ultrabench.hashing import sha256_file
 
     check_method_name(name)
     if policy not in POLICIES:

@@ -66,6 +66,9 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--data", default=None)
     ap.add_argument("--out", default="reports/perf")
+    ap.add_argument("--clip-arch", default="ViT-L-14",
+                    help="open_clip architecture built with random weights (the default metric model's shape); "
+                         "'tiny' for the test stand-in")
     a = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
@@ -81,8 +84,16 @@ def main():
     files = make_images(tmp / f"png{a.size}", a.n, a.size)
     sdir = tmp / "standins"
     inc = InceptionExtractor(random_inception_file(sdir), random_weights=True)
-    clip = ClipScorer.standin(sdir)
-    res = {"n_images": a.n, "size": a.size, "crops": a.crops, "workers": a.workers, "machine": machine()}
+    if a.clip_arch == "tiny":
+        clip = ClipScorer.standin(sdir)
+    else:
+        import open_clip
+
+        # Timing does not depend on the values: the real architecture with random weights, no download.
+        clip = ClipScorer(open_clip.create_model(a.clip_arch, pretrained=None), open_clip.get_tokenizer(a.clip_arch),
+                          "cpu", (a.clip_arch, "random"), random_weights=True)
+    res = {"n_images": a.n, "size": a.size, "crops": a.crops, "workers": a.workers, "clip_arch": a.clip_arch,
+           "machine": machine()}
 
     # decode only
     t = time.perf_counter()
@@ -165,7 +176,7 @@ def main():
     res["ratio_to_decode_plus_network"] = res["ultrabench_s"] / (res["decode_s"] + res["network_s"])
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    name = f"perf_scoring_n{a.n}_s{a.size}"
+    name = f"perf_scoring_n{a.n}_s{a.size}_{a.clip_arch}"
     (out / f"{name}.json").write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps(res, indent=2))
 

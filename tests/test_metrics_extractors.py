@@ -32,7 +32,8 @@ def _images(n, seed):
 def test_random_file_is_stable_and_keys_match(inception_file, tmp_path):
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-    from ultrabench.metrics.extractors.inception import FIDInceptionV3, file_sha256, random_inception_file
+    from ultrabench.hashing import sha256_file as file_sha256
+    from ultrabench.metrics.extractors.inception import FIDInceptionV3, random_inception_file
 
     assert file_sha256(random_inception_file(tmp_path)) == file_sha256(inception_file)
     sd = torch.load(inception_file, weights_only=True)

@@ -163,7 +163,7 @@ def generate(
     shard: Shard | None = None,
 ) -> GenerateSummary:
     from ultrabench import provenance
-    from ultrabench.timing import PeakMemory, free_cached_memory
+    from ultrabench.timing import free_cached_memory
 
     shard = shard or launcher_shard()
     work = select_work(spec, methods, resolutions)
@@ -185,6 +185,7 @@ def generate(
         "weights": dict(store.read_run_info().get("weights", {})),
     }
     store.write_run_info(info)
+    store.log_invocation(info)
 
     summary = GenerateSummary(shard=str(shard) if shard else None)
     plan_rows = []
@@ -207,7 +208,7 @@ def generate(
     stop = _StopFlag()
     with stop.installed(), (prog or _null()):
         loaded: set[int] = set()
-        broken: dict[int, str] = {}
+        broken: set[int] = set()
         for entry, method, res, pending in plan_rows:
             key = f"{entry.name} {res.key}"
             if not pending:
@@ -243,7 +244,7 @@ def generate(
                 try:
                     method.load()
                 except UltrabenchError as e:
-                    broken[id(method)] = str(e)
+                    broken.add(id(method))
                     summary.failures.append(f"{entry.name}: {e}")
                     continue
                 loaded.add(id(method))
@@ -259,7 +260,7 @@ def generate(
                 if batch:
                     warm = batches_done < spec.warmup
                     try:
-                        _run_batch(method, batch, res, store, base, warm, summary, key, PeakMemory, device)
+                        _run_batch(method, batch, res, store, base, warm, summary, key, device)
                     finally:
                         for u in batch:
                             store.release(u)
@@ -299,7 +300,9 @@ def _claim(store: RunStore, units: list[Unit], overwrite: bool, retry_failed: bo
     return mine
 
 
-def _run_batch(method, batch, res, store, base, warm, summary, key, PeakMemory, device) -> None:
+def _run_batch(method, batch, res, store, base, warm, summary, key, device) -> None:
+    from ultrabench.timing import PeakMemory, cuda_sync
+
     seed_everything(batch[0].seed)
     error = None
     images = []
@@ -307,9 +310,7 @@ def _run_batch(method, batch, res, store, base, warm, summary, key, PeakMemory, 
     with PeakMemory(device) as mem:
         try:
             images = method.generate([u.prompt for u in batch], [u.seed for u in batch], res)
-            from ultrabench.timing import _cuda_sync
-
-            _cuda_sync(device)
+            cuda_sync(device)
         except KeyboardInterrupt:
             raise
         except Exception as e:  # recorded per unit; the run goes on

@@ -369,6 +369,13 @@ class RunStore:
 
     def write_run_info(self, info: dict[str, Any]) -> None:
         atomic_write_json(self.root / "run.json", info)
+
+    def log_invocation(self, info: dict[str, Any]) -> None:
+        """Append one line to the history (one write call, so concurrent appends do not interleave)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / "invocations.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(info, sort_keys=True, default=str) + "\n")
+        line = (json.dumps(info, sort_keys=True, default=str) + "\n").encode()
+        fd = os.open(self.root / "invocations.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)

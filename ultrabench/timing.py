@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 
-def _cuda_sync(device: str) -> None:
+def cuda_sync(device: str) -> None:
     if "torch" not in sys.modules:  # nothing can be queued on a GPU without torch imported
         return
     import torch
@@ -26,12 +26,12 @@ class StageTimer:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        _cuda_sync(self.device)
+        cuda_sync(self.device)
         t0 = time.perf_counter()
         try:
             yield
         finally:
-            _cuda_sync(self.device)
+            cuda_sync(self.device)
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
 
     def total(self) -> float:

@@ -8,7 +8,6 @@ where it was looked for, and the command that fetches it.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,17 +149,12 @@ class WeightResolver:
         return Path(hf.hf_hub_download(wf.repo_id, wf.filename, revision=wf.revision, local_dir=target))
 
 
-def sha256_file(path: str | Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def sha256_path(path: str | Path) -> dict[str, str]:
-    """sha256 of a file, or of every file below a folder (relative names), for provenance."""
-    p = Path(path)
-    if p.is_file():
-        return {p.name: sha256_file(p)}
-    return {str(f.relative_to(p)): sha256_file(f) for f in sorted(p.rglob("*")) if f.is_file()}
+    """sha256 of a weight file or of every file of a model folder, remembered across runs."""
+    from ultrabench.hashing import default_index, sha256_tree
+
+    index = default_index()
+    try:
+        return sha256_tree(path, index)
+    finally:
+        index.save()

@@ -5,7 +5,6 @@ set metrics, per-image metrics, win rates, latency and status from the cache.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -78,13 +77,10 @@ class FeatureCache:
     """npz files under <root>/<extractor>-<weights hash>/<protocol>/<sha[:2]>/<sha>[__<key crc>].npz."""
 
     def __init__(self, root: Path):
+        from ultrabench.hashing import HashIndex
+
         self.root = Path(root)
-        self._index_path = self.root / "sha256-index.json"
-        try:
-            self._index = json.loads(self._index_path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            self._index = {}
-        self._index_dirty = False
+        self._hashes = HashIndex(self.root / "sha256-index.json")
 
     def path(self, extractor: str, protocol: str, sha: str, key: str | None = None) -> Path:
         name = sha if key is None else f"{sha}__{zlib.crc32(key.encode()):08x}"
@@ -110,22 +106,10 @@ class FeatureCache:
 
     def file_sha256(self, path: Path) -> str:
         """Content hash, remembered by (path, size, mtime) so unchanged files are not re-read."""
-        st = path.stat()
-        k = str(path.resolve())
-        hit = self._index.get(k)
-        if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
-            return hit[2]
-        h = hashlib.sha256(path.read_bytes()).hexdigest()
-        self._index[k] = [st.st_size, st.st_mtime_ns, h]
-        self._index_dirty = True
-        return h
+        return self._hashes.sha256(path)
 
     def save_index(self) -> None:
-        if self._index_dirty:
-            from ultrabench.runstore import atomic_write_json
-
-            atomic_write_json(self._index_path, self._index)
-            self._index_dirty = False
+        self._hashes.save()
 
 
 # --------------------------------------------------------------------------------------------

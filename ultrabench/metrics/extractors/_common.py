@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -31,18 +30,10 @@ def normalize_batch(crops: list[np.ndarray], mean, std):
 
 
 def path_sha256(path: str | Path) -> str:
-    """sha256 of a file, or of the sorted (name, sha256) list of the weight files in a folder."""
-    p = Path(path)
-    files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file()
-                                            and f.suffix in (".bin", ".safetensors", ".pt", ".pth", ".json"))
-    h = hashlib.sha256()
-    for f in files:
-        fh = hashlib.sha256()
-        with open(f, "rb") as fp:
-            while block := fp.read(1 << 22):
-                fh.update(block)
-        h.update(f"{f.relative_to(p) if p.is_dir() else f.name}:{fh.hexdigest()}\n".encode())
-    return h.hexdigest() if p.is_dir() else fh.hexdigest()
+    """One digest for a weight file, or for a model folder's weight and config files."""
+    from ultrabench.hashing import combined_sha256
+
+    return combined_sha256(path)
 
 
 class EmbeddingScorer:

@@ -9,13 +9,14 @@ and input scaling (x - 128) / 128 on [0, 255] data. This module takes 299x299 in
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ultrabench.hashing import sha256_file
 
 WEIGHTS_FILENAME = "weights-inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + WEIGHTS_FILENAME
@@ -230,14 +231,6 @@ def torch_hub_candidate() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILENAME
 
 
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 22):
-            h.update(block)
-    return h.hexdigest()
-
-
 class InceptionExtractor:
     """Batched forwards on a device; accepts a weights path or an injected module."""
 
@@ -247,7 +240,7 @@ class InceptionExtractor:
             raise ValueError("InceptionExtractor needs a weights path or a module")
         self.module = (module if module is not None else load_inception(weights)).to(device).eval()
         self.device = torch.device(device)
-        self.weights_sha256 = weights_sha256 or (file_sha256(weights) if weights else "injected")
+        self.weights_sha256 = weights_sha256 or (sha256_file(weights) if weights else "injected")
         self.random_weights = random_weights
         self.calls = 0  # images forwarded, for tests of the cache
         self.id = EXTRACTOR_ID
