@@ -90,3 +90,102 @@ def test_doctor_passes_for_tiny_methods(tmp_path):
     r = invoke("doctor", "--spec", "table1", "--method", "tiny-sd", "--res", "64x64", "--metric", "glcm")
     assert r.exit_code == 0, r.output
     assert "ready" in r.output
+
+
+def test_import_fills_prompts_and_checks_sizes(tmp_path):
+    from PIL import Image
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    for pid, size in (("b0001", (1792, 1024)), ("b0002", (1024, 1024))):
+        Image.new("RGB", size).save(imgs / f"{pid}.png")
+    (tmp_path / "map.csv").write_text("prompt_id,file\nb0001,b0001.png\nb0002,b0002.png\n")
+    out = tmp_path / "run"
+    r = invoke("import", "dall-e-3", str(imgs), "--mapping", str(tmp_path / "map.csv"), "--res", "1024x1792",
+               "--out", str(out), "--display-name", "DALL-E 3")
+    assert r.exit_code == 0, r.output
+    assert "1024x1792: 1024 high, 1792 wide" in r.output and "1 imported" in r.output and "1 rejected" in r.output
+    rec = json.loads((out / "dall-e-3" / "1024x1792" / next(p.name for p in (out / "dall-e-3" / "1024x1792").glob("b0001*.json"))).read_text())
+    assert rec["prompt"] and rec["display_name"] == "DALL-E 3"
+    st = invoke("status", str(out), "--json")
+    assert json.loads(st.output) == [{"method": "dall-e-3", "resolution": "1024x1792", "done": 1, "pending": 0,
+                                      "oom": 0, "error": 1, "unsupported": 0}]
+
+
+def test_env_create_dry_run_lists_the_pinned_install(tmp_path):
+    repo = tmp_path / "ScaleCrafter"
+    repo.mkdir()
+    (repo / "requirements.txt").write_text("diffusers==0.20.2\ntransformers~=4.25.1\nxformers~=0.0.18\n")
+    r = invoke("env", "create", "scalecrafter", "--repo", str(repo), "--dry-run")
+    assert r.exit_code == 0, r.output
+    assert "diffusers==0.20.2" in r.output and "venv" in r.output
+    bad = invoke("env", "create", "scalecrafter", "--repo", str(tmp_path / "nope"), "--dry-run")
+    assert bad.exit_code == 2
+
+
+def test_score_and_report_on_a_generated_run(tmp_path):
+    from ultrabench.demo import synthetic_reference
+
+    out = tmp_path / "run"
+    ref = synthetic_reference(tmp_path / "ref", n=4)
+    gen = invoke("-q", "--device", "cpu", "generate", "-m", "tiny-sd", "-m", "tiny-sd-sr", "--res", "320x320",
+                 "-n", "3", "--out", str(out))
+    assert gen.exit_code == 0, gen.output
+    r = invoke("-q", "--device", "cpu", "score", str(out), "--stand-ins", "--reference", str(ref),
+               "--metric", "fid", "--metric", "fid-patch", "--metric", "clip", "--metric", "pickscore")
+    assert r.exit_code == 0, r.output
+    summary = json.loads((out / "scores" / "summary.json").read_text())
+    assert {(s["method"], s["metric"]) for s in summary["sets"]} >= {("tiny-sd", "fid"), ("tiny-sd-sr", "fid-patch")}
+    rep = invoke("report", str(out), "--format", "md", "--format", "csv", "--compare-paper", "--ci")
+    assert rep.exit_code == 0, rep.output
+    md = (out / "report" / "table1.md").read_text()
+    assert "mean nothing" in md and "tiny-sd" in md and "±" in md
+    assert invoke("report", str(out), "--format", "pdf").exit_code == 2
+
+
+def test_reference_build_caches_statistics(tmp_path):
+    from ultrabench.demo import synthetic_reference
+
+    ref = synthetic_reference(tmp_path / "ref", n=3)
+    stats = tmp_path / "stats.npz"
+    r = invoke("-q", "--device", "cpu", "reference", "build", str(ref), "--stand-ins", "--out", str(stats))
+    assert r.exit_code == 0, r.output
+    assert r.output.strip() == f"reference statistics: {stats}" and stats.stat().st_size > 0
+    import numpy as np
+
+    with np.load(stats, allow_pickle=False) as z:
+        assert any(k.startswith("full") or "pool" in k for k in z.files)
+    again = invoke("-q", "--device", "cpu", "reference", "build", str(ref), "--stand-ins", "--out", str(stats))
+    assert again.output == r.output
+    missing = invoke("reference", "build", str(tmp_path / "nothing"), "--stand-ins")
+    assert missing.exit_code == 2
+
+
+def test_run_does_generate_score_report_from_one_spec(tmp_path):
+    spec = tmp_path / "small.toml"
+    spec.write_text(f"""
+name = "small"
+out = "{tmp_path / 'run'}"
+num_prompts = 2
+resolutions = ["320x320"]
+metrics = ["clip", "is-patch", "glcm", "pickscore"]
+reference_method = "tiny-sd"
+
+[[methods]]
+name = "tiny-sd"
+
+[[methods]]
+name = "tiny-lanczos"
+method = "tiny-sd-sr"
+display_name = "Tiny upscaled"
+""")
+    r = invoke("-q", "--device", "cpu", "run", str(spec), "--stand-ins")
+    assert r.exit_code == 0, r.output
+    assert "4 generated" in r.output
+    summary = json.loads((tmp_path / "run" / "scores" / "summary.json").read_text())
+    assert {s["method"] for s in summary["sets"]} == {"tiny-sd", "tiny-lanczos"}
+    assert [w["method"] for w in summary["winrates"]] == ["tiny-lanczos"]
+    assert "Tiny upscaled" in (tmp_path / "run" / "report" / "table1.md").read_text()
+    frozen = json.loads((tmp_path / "run" / "run.json").read_text())["spec"]
+    assert frozen["methods"][1] == {"name": "tiny-lanczos", "method": "tiny-sd-sr", "display_name": "Tiny upscaled",
+                                    "resolutions": [], "settings": {}}

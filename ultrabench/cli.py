@@ -414,7 +414,7 @@ def demo(
 @handled
 def reference_build(
     source: str = typer.Argument(..., help="Folder of real high-resolution images, or hf:<dataset>[:split[:column]]."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write the statistics (default: the cache)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Statistics file to write (.npz; default: in the cache)."),
     patch_crops: int = typer.Option(3, "--patch-crops", help=field_help("patch_crops")),
     stand_ins: bool = typer.Option(False, "--stand-ins", help="Random-weight extractors (numbers mean nothing)."),
 ) -> None:
@@ -439,11 +439,19 @@ def import_cmd(
 ) -> None:
     """Bring images made elsewhere (DALL-E 3, Midjourney, ...) into the run folder."""
     from baselines.imported import import_images
+    from ultrabench.generate import spec_prompts
     from ultrabench.resolution import parse_resolution
+    from ultrabench.runstore import RunStore
 
     r = parse_resolution(res)
     _echo_resolutions([r])
-    result = import_images(out or _spec(None).out, name, folder, mapping, r, policy=policy, display_name=display_name)
+    the_spec = _spec(None, out=out)
+    store = RunStore(the_spec.out)
+    if not store.read_prompts():
+        # Imported images are scored against prompt texts: a fresh run folder gets the spec's prompt set.
+        store.ensure_writable()
+        store.write_prompts(spec_prompts(the_spec))
+    result = import_images(the_spec.out, name, folder, mapping, r, policy=policy, display_name=display_name)
     typer.echo(str(result))
 
 
