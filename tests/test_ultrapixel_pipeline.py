@@ -103,3 +103,29 @@ def test_tiled_decode_matches_whole():
         tiled = decode_stage_a(vq, lat, 0.43, tiled=True, tile=32, overlap=16)
     assert tiled.shape == whole.shape == (1, 3, 192, 288)
     assert (tiled - whole).abs().max() < 0.05 * whole.abs().max()
+
+
+def _tiny_image(**settings):
+    import numpy as np
+
+    from ultrabench.resolution import Resolution
+    from ultrabench.ultrapixel.method import TinyUltraPixel
+
+    m = TinyUltraPixel({"steps": 2, "decoder_steps": 2, **settings})
+    m.load()
+    return np.asarray(m.generate(["a lighthouse at dawn"], [7], Resolution(320, 320))[0].image).astype(int)
+
+
+def test_model_offload_gives_the_same_image():
+    import numpy as np
+
+    assert np.array_equal(_tiny_image(), _tiny_image(offload=True))
+
+
+@pytest.mark.slow
+def test_compiled_stages_match_eager():
+    # torch.compile on CPU (inductor + the C compiler) takes about a minute for the tiny stages.
+    import numpy as np
+
+    diff = np.abs(_tiny_image() - _tiny_image(compile=True))
+    assert diff.max() <= 2 and diff.mean() < 0.05
