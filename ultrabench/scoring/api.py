@@ -475,11 +475,10 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
                         "memory_kind": kinds[0] if len(kinds) == 1 else (",".join(kinds) or None)})
     for (m, res), c in sorted(st.items()):
         status.append({"method": m, "resolution": res, **c})
-    for t in tasks:
-        if t.error:
-            warnings_out.append(t.error)
-    for r in rows:
-        if r["error"] and r["error"] != next((t.error for t in tasks if t.sha == r["image_sha256"]), None):
+    warnings_out.extend(t.error for t in tasks if t.error)
+    decode_errors = {t.sha: t.error for t in tasks if t.error}
+    for r in rows:  # errors after decoding (e.g. an image smaller than the crop), each named once
+        if r["error"] and r["error"] != decode_errors.get(r["image_sha256"]):
             warnings_out.append(f"{r['image']}: {r['error']}")
 
     ref_block = None
