@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ultrabench.errors import UltrabenchError, UsageError
-from ultrabench.methods.base import GeneratedImage, Method, SizePlan
+from ultrabench.methods.base import GeneratedImage, Method, PartialBatchError, SizePlan
 from ultrabench.resolution import Resolution
 
 PROTOCOL = 1
@@ -35,13 +35,8 @@ SDXL_REPO = "stabilityai/stable-diffusion-xl-base-1.0"
 VENV_NAME = ".ultrabench-venv"
 
 
-class OfficialRunError(UltrabenchError):
+class OfficialRunError(PartialBatchError, UltrabenchError):
     """The child failed. `partial[i]` is the i-th image when that item succeeded, else None."""
-
-    def __init__(self, message: str, partial: list | None = None, errors: list | None = None) -> None:
-        super().__init__(message)
-        self.partial = partial or []
-        self.errors = errors or []
 
 
 class OfficialProtocolError(UltrabenchError):

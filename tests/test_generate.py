@@ -138,3 +138,27 @@ def test_resolution_filter_follows_the_spec(tmp_path):
     # a method named explicitly runs where asked
     work = select_work(spec, methods=["tiny-sd"], resolutions=[Resolution(32, 32)])
     assert [(e.name, [r.key for r in rs]) for e, rs in work] == [("tiny-sd", ["32x32"])]
+
+
+class HalfFails(Method):
+    """Like an official-code child that wrote some images before one item raised."""
+
+    name = "half-fails"
+    max_batch_size = 4
+
+    def generate(self, prompts, seeds, res):
+        from ultrabench.methods.base import PartialBatchError
+
+        images = [GeneratedImage(Image.new("RGB", (res.width, res.height)), {"child": 1.0}) for _ in prompts]
+        images[1] = None
+        raise PartialBatchError("item 1 failed", images, [None, "RuntimeError: NaN in latents\ntraceback", None])
+
+
+def test_partial_batch_failures_keep_the_good_images(tmp_path, register_method):
+    register_method(HalfFails)
+    spec = _spec(tmp_path, ["half-fails"], batch_size=3)
+    s = generate(spec, progress=False)
+    assert s.counts["half-fails 64x96"] == {"ok": 2, "error": 1}
+    recs = sorted(RunStore(spec.out).records(statuses=None), key=lambda r: r.data["error"] or "")
+    assert [r.status for r in recs] == ["ok", "ok", "error"]
+    assert recs[2].data["error"] == "RuntimeError: NaN in latents"

@@ -17,7 +17,7 @@ from typing import Any, Iterator, Sequence
 
 from ultrabench.config import BenchmarkSpec, MethodEntry
 from ultrabench.errors import UltrabenchError, UsageError
-from ultrabench.methods.base import Method, Support
+from ultrabench.methods.base import Method, PartialBatchError, Support
 from ultrabench.methods.registry import get_method_class, method_kind
 from ultrabench.prompts import Prompt, load_prompts, sample_prompts
 from ultrabench.resolution import Resolution
@@ -318,6 +318,13 @@ def _run_batch(method, batch, res, store, base, warm, summary, key, device) -> N
     wall = time.perf_counter() - t0
     common = {**base, "batch_size": len(batch), "batch_seconds": wall, "seconds": wall / len(batch),
               "peak_memory_bytes": mem.bytes, "memory_kind": mem.kind, "warmup": warm}
+    per_unit_errors: list[str | None] = [None] * len(batch)
+    if isinstance(error, PartialBatchError) and len(error.partial) == len(batch):
+        # Some images of the batch exist: keep them, and record each failure with its own reason.
+        images = list(error.partial)
+        per_unit_errors = [None if im is not None else str(msg or error) for im, msg in
+                           zip(images, list(error.errors) + [None] * len(batch))]
+        error = None
     if error is None and len(images) != len(batch):
         error = UltrabenchError(f"{method.name} returned {len(images)} images for {len(batch)} prompts")
     if error is not None:
@@ -328,7 +335,12 @@ def _run_batch(method, batch, res, store, base, warm, summary, key, device) -> N
                                  "traceback": traceback.format_exception(error)[-5:], "finished_at": _now()})
         summary.add(key, status, len(batch))
         return
-    for u, gi in zip(batch, images):
+    for u, gi, unit_error in zip(batch, images, per_unit_errors):
+        if unit_error is not None:
+            store.write_unit(u, {**common, "status": "error", "error": unit_error.splitlines()[0][:2000],
+                                 "finished_at": _now()})
+            summary.add(key, "error")
+            continue
         rec = {**common, "stages": gi.stages, "info": gi.info, "finished_at": _now()}
         if gi.native_size is not None:
             rec["native"] = [gi.native_size.height, gi.native_size.width]

@@ -20,6 +20,19 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from ultrabench.weights import WeightFile, WeightResolver
 
 
+class PartialBatchError(Exception):
+    """Raised by `generate` when some images of a batch failed and others did not.
+
+    `partial[i]` is the i-th `GeneratedImage` when that item succeeded, else None; `errors[i]` says
+    why it failed. The generation loop records each unit on its own.
+    """
+
+    def __init__(self, message: str, partial: list | None = None, errors: list | None = None) -> None:
+        super().__init__(message)
+        self.partial = partial or []
+        self.errors = errors or []
+
+
 class Support(str, Enum):
     NATIVE = "native"
     RESIZED = "native-then-resized"
