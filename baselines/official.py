@@ -260,7 +260,10 @@ def collect(job: dict[str, Any], response: Any, plan: SizePlan, res: Resolution)
         final = resize_exact(image, res, plan.resize_filter or "lanczos") if got != res else image
         info = {"support": plan.support.value, "runner_load_seconds": response.get("load_seconds"),
                 "child_device": response.get("device"), "child_versions": response.get("versions"),
-                "child_peak_memory_bytes": it.get("peak_memory_bytes"), "official": it.get("info") or {}}
+                "official": it.get("info") or {}}
+        if it.get("peak_memory_bytes") is not None:
+            # The work ran in the child: its own CUDA peak is the figure, not this process's.
+            info.update(peak_memory_bytes=int(it["peak_memory_bytes"]), peak_memory_kind="child_cuda_max_allocated")
         if plan.support.value != "native":
             info["resize_filter"] = plan.resize_filter
         results.append(GeneratedImage(image=final, stages={k: float(v) for k, v in stages.items()},

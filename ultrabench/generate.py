@@ -342,6 +342,10 @@ def _run_batch(method, batch, res, store, base, warm, summary, key, device) -> N
             summary.add(key, "error")
             continue
         rec = {**common, "stages": gi.stages, "info": gi.info, "finished_at": _now()}
+        if gi.info.get("peak_memory_bytes") is not None:
+            # A method that measures per image (or in a child process) knows better than the batch.
+            rec.update(peak_memory_bytes=gi.info["peak_memory_bytes"],
+                       memory_kind=gi.info.get("peak_memory_kind", rec["memory_kind"]))
         if gi.native_size is not None:
             rec["native"] = [gi.native_size.height, gi.native_size.width]
         if (gi.image.height, gi.image.width) != (res.height, res.width):
