@@ -113,8 +113,6 @@ def main(load, generate_one, argv=None):
             if str(dev).startswith("cuda"):
                 torch.cuda.reset_peak_memory_stats()
             seed_all(int(item["seed"]))
-            if str(dev).startswith("cuda"):
-                torch.cuda.reset_peak_memory_stats()  # the peak of this item, not of the whole job
             _sync(dev)
             t = time.perf_counter()
             image, info = generate_one(state, job, item)
