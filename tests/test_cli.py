@@ -189,3 +189,22 @@ display_name = "Tiny upscaled"
     frozen = json.loads((tmp_path / "run" / "run.json").read_text())["spec"]
     assert frozen["methods"][1] == {"name": "tiny-lanczos", "method": "tiny-sd-sr", "display_name": "Tiny upscaled",
                                     "resolutions": [], "settings": {}}
+
+
+def test_weights_are_found_in_weights_dir_and_torch_hub(tmp_path, monkeypatch):
+    from ultrabench.scoring.engine import inception_weight_file
+    from ultrabench.weights import WeightResolver
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    wf = inception_weight_file()
+    r = WeightResolver(tmp_path / "w")
+    assert r.status(wf).source == "missing"
+    assert "weights-inception-2015-12-05-6726825d.pth" in r.missing_message(wf) and "github.com" in r.missing_message(wf)
+    hub = tmp_path / "torch" / "hub" / "checkpoints"
+    hub.mkdir(parents=True)
+    (hub / wf.filename).write_bytes(b"x")
+    assert r.status(wf).path == hub / wf.filename
+    local = tmp_path / "w" / "toshas" / "torch-fidelity" / wf.filename
+    local.parent.mkdir(parents=True)
+    local.write_bytes(b"y")
+    assert r.status(wf).path == local and r.status(wf).source == "weights-dir"

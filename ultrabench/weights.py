@@ -46,6 +46,14 @@ def url_cache_dir() -> Path:
     return Path(os.environ.get("ULTRABENCH_CACHE", Path.home() / ".cache" / "ultrabench")).expanduser() / "weights"
 
 
+def torch_hub_checkpoints() -> Path:
+    """torch.hub's checkpoint folder, found the way torch does, without importing torch."""
+    if os.environ.get("TORCH_HUB"):
+        return Path(os.environ["TORCH_HUB"]).expanduser() / "checkpoints"
+    home = os.environ.get("TORCH_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "torch")
+    return Path(home).expanduser() / "hub" / "checkpoints"
+
+
 def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -74,7 +82,8 @@ class WeightResolver:
             else:
                 out += [base / wf.repo_id / wf.filename, base / Path(wf.filename).name]
         if wf.url and wf.filename:
-            out.append(url_cache_dir() / wf.repo_id / wf.filename)
+            # Where `weights fetch` puts it, and where torch.hub-based tools (torch-fidelity) keep it.
+            out += [url_cache_dir() / wf.repo_id / wf.filename, torch_hub_checkpoints() / Path(wf.filename).name]
         return out
 
     def _from_cache(self, wf: WeightFile) -> Path | None:

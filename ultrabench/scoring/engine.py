@@ -199,10 +199,7 @@ def make_extractors(need: set[str], *, device="cpu", stand_ins=False, weights=No
             p = inc.random_inception_file(sdir)
             ex.inception = inc.InceptionExtractor(p, device=device, random_weights=True)
         else:
-            path = inc.torch_hub_candidate()
-            if not path.is_file():
-                path = _resolver(weights).resolve(inception_weight_file())
-            ex.inception = inc.InceptionExtractor(path, device=device)
+            ex.inception = inc.InceptionExtractor(_resolver(weights).resolve(inception_weight_file()), device=device)
     if "clip" in need and ex.clip is None:
         from ultrabench.metrics.extractors.clip import ClipScorer
 

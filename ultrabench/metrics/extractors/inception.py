@@ -227,10 +227,6 @@ def load_inception(path: str | Path) -> FIDInceptionV3:
     return m.eval().requires_grad_(False)
 
 
-def torch_hub_candidate() -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILENAME
-
-
 class InceptionExtractor:
     """Batched forwards on a device; accepts a weights path or an injected module."""
 
