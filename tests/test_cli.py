@@ -208,3 +208,14 @@ def test_weights_are_found_in_weights_dir_and_torch_hub(tmp_path, monkeypatch):
     local.parent.mkdir(parents=True)
     local.write_bytes(b"y")
     assert r.status(wf).path == local and r.status(wf).source == "weights-dir"
+
+
+def test_doctor_checks_the_reference_set(tmp_path):
+    spec = tmp_path / "s.toml"
+    spec.write_text(f'name = "s"\nreference = "{tmp_path / "no-such-folder"}"\nmetrics = ["fid", "glcm"]\n'
+                    '[[methods]]\nname = "tiny-sd"\n')
+    r = invoke("doctor", "--spec", str(spec), "--res", "64x64")
+    assert r.exit_code == 1 and "no-such-folder does not exist (needed by fid)" in r.output
+    spec.write_text('name = "s"\nmetrics = ["fid", "glcm"]\n[[methods]]\nname = "tiny-sd"\n')
+    r = invoke("doctor", "--spec", str(spec), "--res", "64x64", "--metric", "fid")
+    assert "no reference images set: fid will be skipped" in r.output

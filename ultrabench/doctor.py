@@ -61,6 +61,24 @@ def fetch_weights(resolver: WeightResolver, methods: Sequence[str] | None = None
             yield f"{owner} {wf.role}: FAILED ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
 
 
+def _check_reference(spec, metrics, echo) -> bool:
+    from pathlib import Path
+
+    from ultrabench.metrics.registry import get_metric
+
+    needs = [m for m in metrics if get_metric(m).needs_reference]
+    if not needs:
+        return True
+    if spec.reference is None:
+        echo(f"  no reference images set: {', '.join(needs)} will be skipped (set `reference` in the spec, or --reference)")
+        return True
+    if not str(spec.reference).startswith("hf:") and not Path(spec.reference).expanduser().exists():
+        echo(f"  reference {spec.reference} does not exist (needed by {', '.join(needs)})")
+        return False
+    echo(f"  reference images: {spec.reference}")
+    return True
+
+
 def run_doctor(spec, *, weights: WeightResolver, methods=None, resolutions=None, metrics=None,
                echo: Callable[[str], None] = print) -> bool:
     """Print the environment and the weights the requested benchmark needs; False if it can't run."""
@@ -84,8 +102,9 @@ def run_doctor(spec, *, weights: WeightResolver, methods=None, resolutions=None,
     rows = weight_rows(weights, sorted(set(names)), what=("methods",))
     metric_rows = weight_rows(weights, metrics=metrics or list(spec.metrics), what=("metrics",))
     for row in rows + metric_rows:
-        echo(f"  {row['owner']:<18} {row['role']:<16} {row['status']:<8} {row['where']}")
+        echo(f"  {row['owner']:<18} {row['role']:<20} {row['status']:<8} {row['where']}")
         ok &= row["status"] != "MISSING"
+    ok &= _check_reference(spec, metrics or list(spec.metrics), echo)
     echo("ready" if ok else "not ready: fetch the MISSING files with `ultrabench weights fetch` on a machine with network, "
          "or point --weights-dir at a folder that has them")
     return ok
