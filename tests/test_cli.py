@@ -214,8 +214,8 @@ def test_doctor_checks_the_reference_set(tmp_path):
     spec = tmp_path / "s.toml"
     spec.write_text(f'name = "s"\nreference = "{tmp_path / "no-such-folder"}"\nmetrics = ["fid", "glcm"]\n'
                     '[[methods]]\nname = "tiny-sd"\n')
-    r = invoke("doctor", "--spec", str(spec), "--res", "64x64")
+    r = invoke("doctor", "--spec", str(spec), "--method", "tiny-sd", "--res", "64x64")
     assert r.exit_code == 1 and "no-such-folder does not exist (needed by fid)" in r.output
     spec.write_text('name = "s"\nmetrics = ["fid", "glcm"]\n[[methods]]\nname = "tiny-sd"\n')
-    r = invoke("doctor", "--spec", str(spec), "--res", "64x64", "--metric", "fid")
+    r = invoke("doctor", "--spec", str(spec), "--method", "tiny-sd", "--res", "64x64", "--metric", "fid")
     assert "no reference images set: fid will be skipped" in r.output
