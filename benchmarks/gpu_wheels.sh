@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Wheels the lent GPU machine lacks for benchmarks/gpu_ultrapixel.py (it has torch, transformers,
+# safetensors, huggingface_hub, numpy, pillow, regex; not diffusers, open_clip or ftfy).
+# Run here, in the repository root; the folder .whl is git-ignored and carried to the device:
+#   bash benchmarks/gpu_wheels.sh
+# then, on the device (carry: [".whl"]):
+#   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+#     && export PYTHONPATH=/tmp/site:$PWD && python3 benchmarks/gpu_ultrapixel.py --out $OUT
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .whl
+python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+  --platform any -d .whl \
+  "diffusers==$(python3 -c 'import diffusers; print(diffusers.__version__)' 2>/dev/null || echo 0.42.1)" \
+  open_clip_torch==3.3.0 ftfy wcwidth importlib_metadata
+ls -la .whl
