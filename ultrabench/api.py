@@ -54,10 +54,8 @@ def run(spec: BenchmarkSpec | str | None = None, *, device: str | None = None, d
     device = device or default_device()
     summary = _generate(spec, methods=methods, resolutions=resolutions, device=device, dtype=dtype,
                         weights=weights, progress=progress, console=console)
-    scores = score(spec.out, metrics=list(spec.metrics), reference=spec.reference, device=device,
-                   patch_crops=spec.patch_crops, crop_seed=spec.crop_seed,
-                   reference_method=spec.reference_method, stand_ins=stand_ins, weights=weights,
-                   progress=progress)
+    scores = score(spec.out, device=device, stand_ins=stand_ins, weights=weights, progress=progress,
+                   **spec.score_options())
     kw = {"formats": report_formats} if report_formats else {}
     rep = report(spec.out, reference_method=spec.reference_method, console=console, **kw)
     return {"generate": summary, "scores": scores, "report": rep}

@@ -215,10 +215,10 @@ def score(
     folder = run_dir or Path(the_spec.out)
     if not folder.is_dir():
         raise UsageError(f"run folder {folder} does not exist (generate first, or pass the folder)")
-    metrics = list(metric) if metric else list(the_spec.metrics)
-    kw = dict(metrics=metrics, reference=the_spec.reference, device=_device(), batch_size=batch_size,
-              workers=workers, patch_crops=the_spec.patch_crops, crop_seed=the_spec.crop_seed,
-              reference_method=the_spec.reference_method, stand_ins=stand_ins, weights=_weights(), progress=not G.quiet)
+    kw = {**the_spec.score_options(), "device": _device(), "batch_size": batch_size, "workers": workers,
+          "stand_ins": stand_ins, "weights": _weights(), "progress": not G.quiet}
+    if metric:
+        kw["metrics"] = list(metric)
     explicit, launched = parse_shard(shard), launcher_shard()
     if explicit or launched:
         part = run_score(folder, shard=explicit or launched, **kw)

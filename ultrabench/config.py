@@ -99,6 +99,11 @@ class BenchmarkSpec:
             d[f.name] = v
         return d
 
+    def score_options(self) -> dict[str, Any]:
+        """The spec's scoring settings as keyword arguments of `score_run`."""
+        return {"metrics": list(self.metrics), "reference": self.reference, "patch_crops": self.patch_crops,
+                "crop_seed": self.crop_seed, "reference_method": self.reference_method}
+
     def replace(self, **overrides: Any) -> "BenchmarkSpec":
         """CLI overrides: `None` means "not given" and keeps the spec's value."""
         given = {k: v for k, v in overrides.items() if v is not None}

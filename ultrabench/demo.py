@@ -89,10 +89,7 @@ def run_demo(out: str | Path = "runs/demo", *, device: str = "cpu", fresh: bool 
     except ImportError:  # scoring not installed in this build: latency only
         score_run = None
     if score_run is not None:
-        result["scores"] = score_run(
-            out, metrics=list(spec.metrics), reference=spec.reference, device=device, patch_crops=spec.patch_crops,
-            crop_seed=spec.crop_seed, reference_method=spec.reference_method, stand_ins=True, progress=progress,
-        )
+        result["scores"] = score_run(out, device=device, stand_ins=True, progress=progress, **spec.score_options())
         echo(f"score: done ({time.perf_counter() - t0:.1f} s)")
     from ultrabench.report import build_report, iter_files
 
