@@ -247,3 +247,18 @@ def test_second_ctrl_c_stops_at_once_without_corrupt_files(tmp_path):
     assert p.returncode == 130
     assert b"interrupted; finished units are kept" in stderr and b"generated" not in stdout
     assert len(_all_valid(out)) == 1
+
+
+def test_torchrun_splits_generation_across_processes(tmp_path):
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    if not os.path.exists(torchrun):
+        pytest.skip("torchrun is not installed beside this Python")
+    out = tmp_path / "run"
+    cmd = [torchrun, "--standalone", "--nproc_per_node", "3", "-m", "ultrabench", *ARGS, "--out", str(out)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert {f"(shard {i}/3)" for i in range(3)} <= {line[line.index("(shard"):line.index(")") + 1]
+                                                    for line in r.stdout.splitlines() if "(shard" in line}
+    single = cli(tmp_path / "single")
+    assert single.returncode == 0
+    assert snapshot(out) == snapshot(tmp_path / "single")
