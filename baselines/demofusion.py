@@ -19,8 +19,20 @@ SDXL_REPO = "stabilityai/stable-diffusion-xl-base-1.0"
 COMMUNITY_NAME = "pipeline_demofusion_sdxl"
 
 
+def demofusion_request(height: int, width: int, base: int = 1024, vae_factor: int = 8) -> Resolution | None:
+    """The size to ask the pipeline for: the long side in whole multiples of `base` (the pipeline
+    refuses anything else), the short side at the requested aspect ratio; None below one base."""
+    scale = int(max(height, width) / base)
+    if scale < 1:
+        return None
+    long = base * scale
+    short = int(long * min(height, width) / max(height, width)) // vae_factor * vae_factor
+    return Resolution(long, short) if height > width else Resolution(short, long)
+
+
 def demofusion_phases(height: int, width: int, base: int = 1024, vae_factor: int = 8) -> list[Resolution]:
-    """The size of each phase's output, by the pipeline's rule (the last one is what it returns).
+    """The size of each phase's output for a call at (height, width), by the pipeline's own rule
+    (the last one is what it returns), with the same float arithmetic so predictions match.
 
     scale = int(max(H, W) / base); phase 1 runs at (H // scale, W // scale); phase k at base*k on the
     long side and int(base*k*aspect) on the short one; latents are int(size / 8).
@@ -69,8 +81,12 @@ class DemoFusion(Method):
         "resize_filter": "lanczos",
     }
 
+    def call_size(self, res: Resolution) -> Resolution | None:
+        return demofusion_request(res.height, res.width, int(self.settings["base_size"]))
+
     def phases(self, res: Resolution) -> list[Resolution]:
-        return demofusion_phases(res.height, res.width, int(self.settings["base_size"]))
+        call = self.call_size(res)
+        return demofusion_phases(call.height, call.width, int(self.settings["base_size"])) if call else []
 
     def plan(self, res: Resolution) -> SizePlan:
         ph = self.phases(res)
@@ -150,8 +166,11 @@ class DemoFusion(Method):
             seed_unit(seed)
             timer = StageTimer(self.device)
             with timer.stage("demofusion"):
+                # Ask for a size DemoFusion accepts: the pipeline refuses a long side that is not a
+                # whole multiple of 1024 (e.g. 3840 or 1792); its phases then end at `plan.native`.
+                call = self.call_size(res)
                 images = self._pipe(
-                    prompt, negative_prompt=s["negative_prompt"] or None, height=res.height, width=res.width,
+                    prompt, negative_prompt=s["negative_prompt"] or None, height=call.height, width=call.width,
                     num_inference_steps=s["num_inference_steps"], guidance_scale=s["guidance_scale"],
                     generator=cpu_generators([seed])[0], view_batch_size=s["view_batch_size"], stride=s["stride"],
                     cosine_scale_1=s["cosine_scale_1"], cosine_scale_2=s["cosine_scale_2"],
