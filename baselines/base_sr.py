@@ -31,6 +31,39 @@ BASE_DEFAULTS = {
 }
 
 
+def cascade_base_size(res: Resolution, area: int = 1024 * 1024, step: int = 128) -> Resolution:
+    """About 1 MP at the requested aspect ratio, sides in multiples of 128.
+
+    diffusers' decoder takes int(ceil(side / 42.67) * 10.67) latents per side and Stage B's patch
+    size 2 needs that even; SDXL's buckets break it (1344 px -> 341), multiples of 128 never do.
+    """
+    aspect = res.height / res.width
+    h = max(step, round((area * aspect) ** 0.5 / step) * step)
+    w = max(step, round((area / aspect) ** 0.5 / step) * step)
+    return Resolution(int(h), int(w))
+
+
+def _cascade_decoder(path, dtype):
+    """Stable Cascade's decoder pipeline, assembled from its folders.
+
+    Current diffusers keeps Stage A's class (`PaellaVQModel`) under `deprecated` and refuses the
+    repository's model_index entry for it, even when the component is passed in, so
+    `StableCascadeDecoderPipeline.from_pretrained` cannot load the repo: each part is loaded by hand.
+    """
+    from diffusers import DDPMWuerstchenScheduler, StableCascadeDecoderPipeline
+    from diffusers.models import StableCascadeUNet
+    from diffusers.pipelines.deprecated.wuerstchen.modeling_paella_vq_model import PaellaVQModel
+    from transformers import AutoTokenizer, CLIPTextModelWithProjection
+
+    return StableCascadeDecoderPipeline(
+        decoder=StableCascadeUNet.from_pretrained(path, subfolder="decoder", dtype=dtype),
+        tokenizer=AutoTokenizer.from_pretrained(path, subfolder="tokenizer"),
+        text_encoder=CLIPTextModelWithProjection.from_pretrained(path, subfolder="text_encoder", dtype=dtype),
+        scheduler=DDPMWuerstchenScheduler.from_pretrained(path, subfolder="scheduler"),
+        vqgan=PaellaVQModel.from_pretrained(path, subfolder="vqgan", dtype=dtype),
+    )
+
+
 class BaseSR(Method):
     name = "base-sr"
     display_name = "Base + BSRGAN"
@@ -63,6 +96,8 @@ class BaseSR(Method):
         return int(self.settings["sr_scale"])
 
     def base_size(self, res: Resolution) -> Resolution:
+        if self.settings["base"] == "stable-cascade":
+            return cascade_base_size(res)
         return nearest_bin(res, aspect_bins(self.settings["bins"]))
 
     def plan(self, res: Resolution) -> SizePlan:
@@ -130,11 +165,11 @@ class BaseSR(Method):
             self._pipe = StableDiffusionXLPipeline.from_pretrained(path, dtype=dtype, add_watermarker=False)
             self._decoder = None
         else:
-            from diffusers import StableCascadeDecoderPipeline, StableCascadePriorPipeline
+            from diffusers import StableCascadePriorPipeline
 
             (pv, pr), (dv, dr) = self._base_ids()
             self._pipe = StableCascadePriorPipeline.from_pretrained(resolve_model(self, pv, pr), dtype=dtype)
-            self._decoder = StableCascadeDecoderPipeline.from_pretrained(resolve_model(self, dv, dr), dtype=dtype)
+            self._decoder = _cascade_decoder(resolve_model(self, dv, dr), dtype)
             self._decoder.to(self.device)
             self._decoder.set_progress_bar_config(disable=True)
         self._pipe.to(self.device)

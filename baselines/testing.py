@@ -168,3 +168,32 @@ def realesrgan_state_dict(nf: int = 4, nb: int = 1, gc: int = 32, seed: int = 0)
               .replace("upconv1", "conv_up1").replace("upconv2", "conv_up2").replace("HRconv", "conv_hr"))
         out[k2] = v
     return {"params_ema": out}
+
+
+def build_tiny_stable_cascade(out_dir: str | Path, seed: int = 0) -> tuple[Path, Path]:
+    """Diffusers-format Stable Cascade prior and decoder folders with toy-width random stages.
+
+    The stages have UltraPixel's tiny configuration (the same diffusers classes as the real ones);
+    the folders are laid out like `stabilityai/stable-cascade-prior` and `stabilityai/stable-cascade`.
+    """
+    import torch
+    from diffusers import DDPMWuerstchenScheduler, StableCascadePriorPipeline
+    from diffusers.models import StableCascadeUNet
+
+    from ultrabench.tiny.tokenizer import build_clip_tokenizer
+    from ultrabench.ultrapixel import build
+    from ultrabench.ultrapixel.configs import tiny_config
+
+    out = Path(out_dir)
+    cfg = tiny_config()
+    torch.manual_seed(seed)
+    prior = StableCascadeUNet(**cfg.stage_c.unet_kwargs())
+    decoder, vqgan, text = build._stage_b(cfg), build._stage_a(cfg), build._text_model_from_config(cfg)
+    tok = build_clip_tokenizer()
+    StableCascadePriorPipeline(tokenizer=tok, text_encoder=text, prior=prior,
+                               scheduler=DDPMWuerstchenScheduler()).save_pretrained(out / "prior")
+    # The decoder folder is written part by part, as the hub repo has it (see base_sr._cascade_decoder).
+    for name, part in (("decoder", decoder), ("vqgan", vqgan), ("text_encoder", text), ("tokenizer", tok),
+                       ("scheduler", DDPMWuerstchenScheduler())):
+        part.save_pretrained(out / "decoder" / name)
+    return out / "prior", out / "decoder"

@@ -175,3 +175,25 @@ def test_demofusion_refuses_wrong_base_and_missing_file(tiny, tmp_path):
 
     with pytest.raises(UsageError, match="pipeline_file"):
         DemoFusion({"model": str(tiny["sdxl"]), "pipeline_file": str(tmp_path / "nope.py"), "base_size": 128}).load()
+
+
+def test_base_sr_on_a_tiny_stable_cascade(tmp_path):
+    from baselines.base_sr import BaseSR, cascade_base_size
+    from baselines.testing import build_tiny_stable_cascade
+
+    prior, decoder = build_tiny_stable_cascade(tmp_path / "sc")
+    m = BaseSR({"base": "stable-cascade", "base_model": str(prior), "decoder_model": str(decoder),
+                "upscaler": "lanczos"})
+    res = Resolution(540, 960)
+    base = cascade_base_size(res)
+    assert base == Resolution(768, 1408) and m.plan(res).native == base
+    m.load()
+    g = m.generate(["a harbour at dusk"], [5], res)[0]
+    assert g.image.size == (960, 540) and g.info["base_size"] == [768, 1408]
+    assert m.generate(["a harbour at dusk"], [5], res)[0].image.tobytes() == g.image.tobytes()
+    # every side the helper picks decodes: diffusers' Stage B needs an even latent side
+    import math
+
+    for h, w in ((2160, 3840), (1024, 1792), (4096, 2048), (2048, 2048)):
+        b = cascade_base_size(Resolution(h, w))
+        assert all(int(math.ceil(s / 42.67) * 10.67) % 2 == 0 for s in (b.height, b.width))
