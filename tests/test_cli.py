@@ -186,6 +186,14 @@ display_name = "Tiny upscaled"
     assert {s["method"] for s in summary["sets"]} == {"tiny-sd", "tiny-lanczos"}
     assert [w["method"] for w in summary["winrates"]] == ["tiny-lanczos"]
     assert "Tiny upscaled" in (tmp_path / "run" / "report" / "table1.md").read_text()
+    # report on the folder alone takes the reference method from the run's frozen spec
+    rep = invoke("report", str(tmp_path / "run"), "--format", "csv", "--extra", "winrate")
+    assert rep.exit_code == 0, rep.output
+    import csv as _csv
+
+    rows = {r["method"]: r for r in _csv.DictReader((tmp_path / "run" / "report" / "table1.csv").open())}
+    assert rows["tiny-lanczos"]["winrate"] != "" and rows["tiny-sd"]["winrate"] == ""
+    assert "reference method (tiny-sd)" in rows["tiny-sd"]["notes"]
     frozen = json.loads((tmp_path / "run" / "run.json").read_text())["spec"]
     assert frozen["methods"][1] == {"name": "tiny-lanczos", "method": "tiny-sd-sr", "display_name": "Tiny upscaled",
                                     "resolutions": [], "settings": {}}

@@ -112,6 +112,20 @@ def _spec(spec: Optional[str], **overrides):
     return load_spec(spec).replace(**overrides)
 
 
+def _run_spec(spec: Optional[str], run_dir: Optional[Path], **overrides):
+    """(spec, folder) for commands that work on a run: without --spec, a given run folder's own
+    frozen spec (run.json) supplies the metrics, reference and reference method it was set up with."""
+    if spec is None and run_dir is not None:
+        from ultrabench.config import spec_from_dict
+        from ultrabench.runstore import RunStore
+
+        frozen = RunStore(run_dir).read_run_info().get("spec")
+        if frozen:
+            return spec_from_dict(frozen, where=f"{run_dir}/run.json").replace(**overrides), run_dir
+    the_spec = _spec(spec, **overrides)
+    return the_spec, run_dir or Path(the_spec.out)
+
+
 def _parse_res(res: Optional[List[str]]):
     if not res:
         return None
@@ -195,7 +209,7 @@ def _print_generate_summary(summary, out) -> None:
 @app.command()
 @handled
 def score(
-    run_dir: Optional[Path] = typer.Argument(None, help="Run folder (default: the default spec's out folder)."),
+    run_dir: Optional[Path] = typer.Argument(None, help="Run folder (default: the default spec's out folder); its run.json supplies the spec."),
     spec: Optional[str] = SPEC_OPT,
     metric: Optional[List[str]] = typer.Option(None, "--metric", help="Metric(s) to compute (default: the spec's)."),
     reference: Optional[str] = typer.Option(None, "--reference", help=field_help("reference")),
@@ -211,8 +225,7 @@ def score(
     from ultrabench.api import score as run_score
     from ultrabench.shard import launcher_shard, parse_shard
 
-    the_spec = _spec(spec, reference=reference, patch_crops=patch_crops)
-    folder = run_dir or Path(the_spec.out)
+    the_spec, folder = _run_spec(spec, run_dir, reference=reference, patch_crops=patch_crops)
     if not folder.is_dir():
         raise UsageError(f"run folder {folder} does not exist (generate first, or pass the folder)")
     kw = {**the_spec.score_options(), "device": _device(), "batch_size": batch_size, "workers": workers,
@@ -248,8 +261,7 @@ def report(
     """Print Table 1 and write Markdown, LaTeX, CSV, JSON, figures and an HTML report."""
     from ultrabench.api import report as run_report
 
-    the_spec = _spec(spec)
-    folder = run_dir or Path(the_spec.out)
+    the_spec, folder = _run_spec(spec, run_dir)
     if not folder.is_dir():
         raise UsageError(f"run folder {folder} does not exist")
     kw = {"formats": tuple(fmt)} if fmt else {}
