@@ -162,3 +162,12 @@ def test_partial_batch_failures_keep_the_good_images(tmp_path, register_method):
     recs = sorted(RunStore(spec.out).records(statuses=None), key=lambda r: r.data["error"] or "")
     assert [r.status for r in recs] == ["ok", "ok", "error"]
     assert recs[2].data["error"] == "RuntimeError: NaN in latents"
+
+
+def test_method_aliases_on_the_command_line_use_the_registered_name():
+    from ultrabench.config import load_spec
+    from ultrabench.generate import select_work
+
+    spec = load_spec("table1")
+    work = select_work(spec, methods=["PixArt-Sigma", "UltraPixel"], resolutions=[Resolution(2048, 2048)])
+    assert [e.name for e, _ in work] == ["pixart-sigma", "ultrapixel"]

@@ -18,7 +18,7 @@ from typing import Any, Iterator, Sequence
 from ultrabench.config import BenchmarkSpec, MethodEntry
 from ultrabench.errors import UltrabenchError, UsageError
 from ultrabench.methods.base import Method, PartialBatchError, Support
-from ultrabench.methods.registry import get_method_class, method_kind
+from ultrabench.methods.registry import canonical_method, get_method_class, method_kind
 from ultrabench.prompts import Prompt, load_prompts, sample_prompts
 from ultrabench.resolution import Resolution
 from ultrabench.runstore import RunStore, Unit
@@ -57,7 +57,9 @@ def select_work(
     work = []
     if methods:
         for name in methods:
-            entry = spec.entry(name) or MethodEntry(name=name)
+            # "PixArt-Sigma" or "pixart_sigma" on the command line mean the registered "pixart-sigma"
+            canon = canonical_method(name) or name
+            entry = spec.entry(name) or spec.entry(canon) or MethodEntry(name=canon)
             get_method_class(entry.registry_name)  # fail early on a typo
             res = tuple(resolutions) if resolutions else spec.resolutions_for(entry)
             work.append((entry, res))
