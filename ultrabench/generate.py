@@ -216,18 +216,8 @@ def generate(
             if not pending:
                 continue
             plan = method.plan(res)
-            base = {
-                "display_name": entry.display_name or method.display_name or entry.name,
-                "method_registry": method.name,
-                "support": plan.support.value,
-                "native": [plan.native.height, plan.native.width] if plan.native else None,
-                "resize_filter": plan.resize_filter,
-                "reason": plan.reason,
-                "device": device,
-                "dtype": dtype,
-                "settings": method.recorded_settings(),
-            }
             if plan.support is Support.UNSUPPORTED:
+                base = _base_record(entry, method, plan, device, dtype)
                 for u in pending:
                     if store.claim(u):
                         store.write_unit(u, {**base, "status": "unsupported", "error": plan.reason, "finished_at": _now()})
@@ -255,6 +245,8 @@ def generate(
                 store.write_run_info(info)
             if prog:
                 prog.update(task, description=f"{entry.name} {res.key}")
+            # after load(): some settings (the scheduler a checkpoint ships, the SR model) are known only then
+            base = _base_record(entry, method, plan, device, dtype)
             bs = max(1, min(spec.batch_size, method.max_batch_size))
             batches_done = 0
             for i in range(0, len(pending), bs):
@@ -278,6 +270,21 @@ def generate(
         for m in {id(m): m for _, m, _, _ in plan_rows}.values():
             m.unload()
     return summary
+
+
+def _base_record(entry: MethodEntry, method: Method, plan, device: str, dtype: str) -> dict[str, Any]:
+    """Fields every unit record of one (method, resolution) shares."""
+    return {
+        "display_name": entry.display_name or method.display_name or entry.name,
+        "method_registry": method.name,
+        "support": plan.support.value,
+        "native": [plan.native.height, plan.native.width] if plan.native else None,
+        "resize_filter": plan.resize_filter,
+        "reason": plan.reason,
+        "device": device,
+        "dtype": dtype,
+        "settings": method.recorded_settings(),
+    }
 
 
 def _shard_filter(work, prompts, spec, shard: Shard | None) -> set[str] | None:
