@@ -111,7 +111,9 @@ def make_demo_run(run_dir: str | Path, *, scored: bool = True, random_weights: b
                 if st["ok"]:
                     e = lat[(method, res_key)]
                     img = _pattern(mi, pi, res.height // SCALE, res.width // SCALE)
+                    # as the generation loop writes them: wall seconds per image beside the stages
                     store.write_unit(unit, {"status": "ok", "stages": e["stages"], "batch_size": 1,
+                                            "seconds": sum(e["stages"].values()),
                                             "peak_memory_bytes": e["peak_memory_bytes"],
                                             "memory_kind": e["memory_kind"]}, image=img)
                 else:

@@ -152,59 +152,18 @@ def load_summary(run_dir: str | Path) -> dict[str, Any] | None:
 
 
 def latency_from_records(run_dir: str | Path) -> list[dict[str, Any]]:
-    """`summary.json`-style latency entries computed from unit records (for unscored runs).
-
-    Records carry `stages` (seconds for the batch the image came from); dividing by the batch size
-    gives seconds per image. Warm-up units are left out, as the scorer does.
-    """
+    """`summary.json`-style latency entries from unit records, for runs that were never scored."""
     from ultrabench.runstore import RunStore
+    from ultrabench.runsummary import latency_rows
 
-    acc: dict[tuple[str, str], dict[str, Any]] = {}
-    for rec in RunStore(run_dir).records():
-        if rec.warmup:
-            continue
-        d = rec.data
-        stages = d.get("stages") or {}
-        total = d.get("latency_s", d.get("seconds"))
-        if total is None and stages:
-            total = sum(float(v) for v in stages.values())
-        if total is None:
-            continue
-        batch = max(int(d.get("batch_size") or 1), 1)
-        if "latency_s" not in d and "seconds" not in d:
-            total = float(total) / batch
-        a = acc.setdefault((rec.method, rec.resolution.key), {"times": [], "mem": [], "kind": None, "stages": {}})
-        a["times"].append(float(total))
-        for k, v in stages.items():
-            a["stages"].setdefault(k, []).append(float(v) / batch)
-        mem = d.get("peak_memory_bytes")
-        if mem is not None:
-            a["mem"].append(int(mem))
-            a["kind"] = d.get("memory_kind", a["kind"])
-    out = []
-    for (method, res), a in sorted(acc.items()):
-        t = sorted(a["times"])
-        out.append({
-            "method": method, "resolution": res, "n": len(t),
-            "mean_s": sum(t) / len(t), "median_s": t[len(t) // 2] if len(t) % 2 else (t[len(t) // 2 - 1] + t[len(t) // 2]) / 2,
-            "min_s": t[0],
-            "stages": {k: sum(v) / len(v) for k, v in a["stages"].items()},
-            "peak_memory_bytes": max(a["mem"]) if a["mem"] else None,
-            "memory_kind": a["kind"],
-        })
-    return out
+    return latency_rows(RunStore(run_dir).records(statuses=None))
 
 
 def status_from_records(run_dir: str | Path) -> list[dict[str, Any]]:
     from ultrabench.runstore import RunStore
+    from ultrabench.runsummary import status_rows
 
-    acc: dict[tuple[str, str], dict[str, int]] = {}
-    for rec in RunStore(run_dir).records(statuses=None):
-        if rec.warmup:
-            continue
-        s = acc.setdefault((rec.method, rec.resolution.key), {"ok": 0, "oom": 0, "error": 0, "unsupported": 0, "unreadable": 0})
-        s[rec.status if rec.status in s else "error"] += 1
-    return [{"method": m, "resolution": r, **c} for (m, r), c in sorted(acc.items())]
+    return status_rows(RunStore(run_dir).records(statuses=None))
 
 
 # -- the model --------------------------------------------------------------------------------

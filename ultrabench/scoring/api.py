@@ -448,33 +448,13 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
             warnings_out.append(f"no PickScore win rates: reference method {reference_method!r} has no matched pairs")
 
     # ---------------- latency and status
-    latency, status = [], []
-    lat = defaultdict(list)
-    st = defaultdict(lambda: {"ok": 0, "oom": 0, "error": 0, "unsupported": 0, "unreadable": 0})
-    for r in all_recs:
-        key = (r.method, r.data.get("resolution"))
-        st[key][r.status if r.status in ("ok", "oom", "error", "unsupported") else "error"] += 1
-        if r.status == "ok" and not r.warmup and r.data.get("seconds") is not None:
-            lat[key].append(r)
+    from ultrabench.runsummary import latency_rows, status_rows
+
+    unreadable: dict[tuple, int] = defaultdict(int)
     for rec, t in zip(ok, tasks):
         if t.error:
-            st[(rec.method, rec.data.get("resolution"))]["unreadable"] += 1
-    for (m, res), recs in sorted(lat.items()):
-        secs = np.array([float(r.data["seconds"]) for r in recs])
-        stages = defaultdict(list)
-        for r in recs:
-            for k, v in (r.data.get("stages") or {}).items():
-                if v is not None:
-                    stages[k].append(float(v))
-        mems = [r.data.get("peak_memory_bytes") for r in recs if r.data.get("peak_memory_bytes") is not None]
-        kinds = sorted({r.data.get("memory_kind") for r in recs if r.data.get("memory_kind")})
-        latency.append({"method": m, "resolution": res, "n": len(secs), "mean_s": float(secs.mean()),
-                        "median_s": float(np.median(secs)), "min_s": float(secs.min()),
-                        "stages": {k: float(np.median(v)) for k, v in sorted(stages.items())},
-                        "peak_memory_bytes": int(max(mems)) if mems else None,
-                        "memory_kind": kinds[0] if len(kinds) == 1 else (",".join(kinds) or None)})
-    for (m, res), c in sorted(st.items()):
-        status.append({"method": m, "resolution": res, **c})
+            unreadable[(rec.method, rec.data.get("resolution"))] += 1
+    latency, status = latency_rows(all_recs), status_rows(all_recs, unreadable)
     warnings_out.extend(t.error for t in tasks if t.error)
     decode_errors = {t.sha: t.error for t in tasks if t.error}
     for r in rows:  # errors after decoding (e.g. an image smaller than the crop), each named once
