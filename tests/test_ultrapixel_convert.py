@@ -115,3 +115,45 @@ def test_read_state_dict_pickle_and_safetensors(tmp_path):
     real = tmp_path / "real.safetensors"
     save_file(sd, str(real))
     assert torch.equal(convert.read_state_dict(real)["module.64.0.wtokens"], sd["module.64.0.wtokens"])
+
+
+def test_diffusers_format_folders_load_strictly(tmp_path):
+    """The diffusers repos (prior/, decoder_lite/, vqgan/, sharded) plus the UltraPixel file."""
+    from safetensors.torch import save_file
+
+    from ultrabench.tiny.tokenizer import build_clip_tokenizer
+    from ultrabench.ultrapixel.build import WeightPaths, _text_model_from_config, build_from_files
+
+    cfg = tiny_config()
+    torch.manual_seed(1)
+    c, b, a, text = _stage_c(cfg), _stage_b(cfg), _stage_a(cfg), _text_model_from_config(cfg)
+    prior = tmp_path / "prior"
+    prior.mkdir()
+    base = [(k, v.contiguous()) for k, v in c.state_dict().items() if not convert.is_guidance_key(k)]
+    half = len(base) // 2  # two shards, as the real prior/ folder has several
+    save_file(dict(base[:half]), str(prior / "diffusion_pytorch_model-00001-of-00002.safetensors"))
+    save_file(dict(base[half:]), str(prior / "diffusion_pytorch_model-00002-of-00002.safetensors"))
+    torch.save(official_ultrapixel(c.state_dict()), tmp_path / "ultrapixel_t2i.safetensors")  # a pickle, as released
+    b.save_pretrained(tmp_path / "decoder_lite", max_shard_size="200KB")
+    a.save_pretrained(tmp_path / "vqgan")
+    text.save_pretrained(tmp_path / "text_encoder")
+    build_clip_tokenizer(tmp_path / "tokenizer")
+    assert len(list((tmp_path / "decoder_lite").glob("*.safetensors"))) > 1
+    models = build_from_files(
+        WeightPaths(prior, tmp_path / "decoder_lite", tmp_path / "vqgan", tmp_path / "ultrapixel_t2i.safetensors",
+                    tmp_path / "text_encoder", tmp_path / "tokenizer"), cfg, dtype=torch.float32)
+    for got, want in ((models.stage_c, c), (models.stage_b, b), (models.stage_a, a)):
+        ref = want.state_dict()
+        assert set(got.state_dict()) == set(ref)
+        assert all(torch.equal(v, ref[k]) for k, v in got.state_dict().items())
+
+
+def test_diffusers_layout_names_the_repo_folders():
+    from ultrabench.errors import UsageError
+    from ultrabench.ultrapixel.method import UltraPixel
+
+    files = {wf.role: wf for wf in UltraPixel({"layout": "diffusers"}).weight_files()}
+    assert files["stage_c"].repo_id == "stabilityai/stable-cascade-prior" and files["stage_c"].allow_patterns == ("prior/*",)
+    assert files["stage_b_lite"].allow_patterns == ("decoder_lite/*",) and files["stage_a"].allow_patterns == ("vqgan/*",)
+    with pytest.raises(UsageError, match="layout 'both'"):
+        UltraPixel({"layout": "both"}).weight_files()

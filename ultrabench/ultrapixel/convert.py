@@ -118,10 +118,21 @@ def is_guidance_key(key: str) -> bool:
 
 
 def read_state_dict(path: str | Path) -> dict:
-    """Read a real safetensors file, or a pickle (the UltraPixel file) with `weights_only=True` only."""
+    """Read a real safetensors file, a pickle (the UltraPixel file) with `weights_only=True` only, or a
+    diffusers model folder (`prior/`, `decoder_lite/`, `vqgan/`: one or several safetensors shards)."""
     import torch
 
     path = Path(path)
+    if path.is_dir():
+        shards = sorted(path.glob("*.safetensors"))
+        if not shards:
+            raise CheckpointMismatchError(f"{path} holds no .safetensors weights")
+        from safetensors.torch import load_file
+
+        state: dict = {}
+        for shard in shards:
+            state.update(load_file(str(shard)))
+        return state
     with open(path, "rb") as f:
         head = f.read(9)
     is_safetensors = len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < 100_000_000

@@ -113,22 +113,40 @@ class UltraPixel(_UltraPixelBase):
         "UltraPixel (NeurIPS 2024) on Stable Cascade: LR pass whose features guide a 20-step HR pass, "
         "Stage B lite + Stage A decode; official weights, official GDF sampler"
     )
-    default_settings: ClassVar[Mapping[str, Any]] = {**_COMMON_SETTINGS, "precision": "bf16"}
+    # layout "official": the single files of the StableCascade release, as the UltraPixel scripts use;
+    # layout "diffusers": the diffusers-format repos (stable-cascade-prior's prior/, stable-cascade's
+    # decoder_lite/ and vqgan/), which hold the same weights in diffusers' key names.
+    default_settings: ClassVar[Mapping[str, Any]] = {**_COMMON_SETTINGS, "precision": "bf16", "layout": "official"}
     max_batch_size = 1
+
+    # role -> subfolder of the snapshot that holds it, for the diffusers layout
+    _DIFFUSERS_SUBFOLDERS = {"stage_c": "prior", "stage_b_lite": "decoder_lite", "stage_a": "vqgan"}
 
     def weight_files(self):
         from ultrabench.weights import WeightFile
 
         sc = "stabilityai/stable-cascade"
+        up = WeightFile("roubaofeipi/UltraPixel", "ultrapixel_t2i.safetensors", "ultrapixel", size_hint="211 MB")
+        clip = WeightFile(sc, None, "clip_text_g", size_hint="1.4 GB", allow_patterns=("text_encoder/*", "tokenizer/*"))
+        layout = self.settings["layout"]
+        if layout == "diffusers":
+            return [
+                WeightFile(sc + "-prior", None, "stage_c", size_hint="7.2 GB (bf16 variant)", allow_patterns=("prior/*",)),
+                WeightFile(sc, None, "stage_b_lite", size_hint="1.4 GB", allow_patterns=("decoder_lite/*",)),
+                WeightFile(sc, None, "stage_a", size_hint="74 MB", allow_patterns=("vqgan/*",)),
+                clip,
+                up,
+            ]
+        if layout != "official":
+            from ultrabench.errors import UsageError
+
+            raise UsageError(f"ultrapixel: layout {layout!r} is not 'official' or 'diffusers'")
         return [
             WeightFile(sc, "stage_c_bf16.safetensors", "stage_c", size_hint="7.2 GB"),
             WeightFile(sc, "stage_b_lite_bf16.safetensors", "stage_b_lite", size_hint="1.4 GB"),
             WeightFile(sc, "stage_a.safetensors", "stage_a", size_hint="74 MB"),
-            WeightFile(
-                sc, None, "clip_text_g", size_hint="1.4 GB",
-                allow_patterns=("text_encoder/*", "tokenizer/*"),
-            ),
-            WeightFile("roubaofeipi/UltraPixel", "ultrapixel_t2i.safetensors", "ultrapixel", size_hint="211 MB"),
+            clip,
+            up,
         ]
 
     def _paths(self):
@@ -138,6 +156,10 @@ class UltraPixel(_UltraPixelBase):
 
         files = {wf.role: wf for wf in self.weight_files()}
         got = {role: Path(self.weights.resolve(wf)) for role, wf in files.items()}
+        if self.settings["layout"] == "diffusers":
+            for role, sub in self._DIFFUSERS_SUBFOLDERS.items():
+                if (got[role] / sub).is_dir():  # a snapshot; an explicit override may name the subfolder itself
+                    got[role] = got[role] / sub
         clip = got["clip_text_g"]
         # A diffusers-format repo has text_encoder/ + tokenizer/; a plain CLIP repo (laion) is both at once.
         text = clip / "text_encoder" if (clip / "text_encoder").exists() else clip
