@@ -126,9 +126,12 @@ class OfficialMethod(Method):
     # -- work --------------------------------------------------------------------------------------
     def load(self) -> None:
         repo = self.repo_path()
-        if repo is None or not repo.is_dir():
+        if repo is None:
+            raise UsageError(f"{self.name} runs the official code: clone github.com/{self.official_repo} and set "
+                             f"repo = \"PATH\" in the method's settings (or ULTRABENCH_{self.name.upper()}_REPO)")
+        if not repo.is_dir():
             raise UsageError(f"{self.name}: official checkout {repo} is not a folder; clone "
-                             f"github.com/{self.official_repo} and pass repo=PATH")
+                             f"github.com/{self.official_repo} there or fix repo=PATH")
         py = self.python_path()
         if not py.exists():
             raise UsageError(f"{self.name}: no Python at {py}; run `ultrabench env create {self.name} --repo {repo}`")

@@ -227,3 +227,19 @@ def test_doctor_checks_the_reference_set(tmp_path):
     spec.write_text('name = "s"\nmetrics = ["fid", "glcm"]\n[[methods]]\nname = "tiny-sd"\n')
     r = invoke("doctor", "--spec", str(spec), "--method", "tiny-sd", "--res", "64x64", "--metric", "fid")
     assert "no reference images set: fid will be skipped" in r.output
+
+
+def test_a_method_that_cannot_load_is_named_and_the_others_still_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    r = invoke("-q", "--device", "cpu", "--weights-dir", str(tmp_path / "w"), "generate", "-m", "ultrapixel",
+               "-m", "tiny-sd", "-m", "scalecrafter", "--res", "2048x2048", "-n", "1", "--out", str(tmp_path / "run"))
+    assert r.exit_code == 1
+    lines = r.output.splitlines()
+    assert any(line.startswith("error: ultrapixel: missing file stage_c_bf16.safetensors") for line in lines)
+    assert any(line.startswith("error: scalecrafter runs the official code: clone github.com/YingqingHe/ScaleCrafter")
+               for line in lines)
+    assert lines[-1] == "error: 2 method(s) could not run (see above); their units stay pending"
+    assert "tiny-sd 2048x2048: 1 unsupported" in r.output  # tiny-sd stops at 1 MP: recorded, not skipped
+    st = json.loads(invoke("status", str(tmp_path / "run"), "--json").output)
+    assert {(x["method"], x["pending"], x["unsupported"]) for x in st} == {
+        ("ultrapixel", 1, 0), ("scalecrafter", 1, 0), ("tiny-sd", 0, 1)}

@@ -200,7 +200,9 @@ def _print_generate_summary(summary, out) -> None:
     elsewhere = f", {summary.elsewhere} held by another process" if summary.elsewhere else ""
     typer.echo(f"{summary.generated} generated, {summary.skipped} already done{elsewhere}{shard}; run folder: {out}")
     if summary.failures:
-        raise UltrabenchError(f"{len(summary.failures)} method(s) could not run: " + "; ".join(summary.failures))
+        for failure in summary.failures:  # one line each, so a long list stays readable
+            _err(failure)
+        raise UltrabenchError(f"{len(summary.failures)} method(s) could not run (see above); their units stay pending")
     if summary.interrupted:
         typer.echo("stopped early on request (Ctrl-C); rerun the same command to resume")
         raise typer.Exit(130)

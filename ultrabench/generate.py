@@ -237,7 +237,8 @@ def generate(
                     method.load()
                 except UltrabenchError as e:
                     broken.add(id(method))
-                    summary.failures.append(f"{entry.name}: {e}")
+                    msg = str(e)
+                    summary.failures.append(msg if msg.startswith(f"{entry.name}") else f"{entry.name}: {msg}")
                     continue
                 loaded.add(id(method))
                 _quiet_model_libraries()
