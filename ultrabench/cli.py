@@ -380,7 +380,7 @@ def weights_list(
     from ultrabench.doctor import weight_rows
 
     for row in weight_rows(_weights(), method, what=("methods",) if method else ("methods", "metrics")):
-        typer.echo(f"{row['owner']:<18} {row['role']:<16} {row['status']:<8} {row['label']}  {row['where']}")
+        typer.echo(f"{row['owner']:<18} {row['role']:<20} {row['status']:<8} {row['label']}  ({row['where']})")
 
 
 @weights_app.command("fetch")

@@ -40,7 +40,7 @@ def weight_rows(resolver: WeightResolver, methods: Sequence[str] | None = None, 
         rows.append({
             "owner": owner, "role": wf.role, "label": wf.label, "optional": wf.optional,
             "status": "ok" if st.path else ("optional" if wf.optional else "MISSING"),
-            "where": str(st.path) if st.path else resolver.missing_message(wf).split("; fetch")[0],
+            "where": str(st.path) if st.path else "not in " + " or ".join(resolver.looked_in(wf)),
         })
     return rows
 
@@ -102,7 +102,7 @@ def run_doctor(spec, *, weights: WeightResolver, methods=None, resolutions=None,
     rows = weight_rows(weights, sorted(set(names)), what=("methods",))
     metric_rows = weight_rows(weights, metrics=metrics or list(spec.metrics), what=("metrics",))
     for row in rows + metric_rows:
-        echo(f"  {row['owner']:<18} {row['role']:<20} {row['status']:<8} {row['where']}")
+        echo(f"  {row['owner']:<18} {row['role']:<20} {row['status']:<8} {row['label']}  ({row['where']})")
         ok &= row["status"] != "MISSING"
     ok &= _check_reference(spec, metrics or list(spec.metrics), echo)
     echo("ready" if ok else "not ready: fetch the MISSING files with `ultrabench weights fetch` on a machine with network, "

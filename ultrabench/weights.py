@@ -130,12 +130,16 @@ class WeightResolver:
         for key in (wf.role, wf.label, wf.repo_id):
             if key in self.overrides:
                 return f"weights for {wf.role}: {self.overrides[key]} does not exist (given as an explicit path)"
-        where = [str(p) for p in self._local_candidates(wf)[:1]] + ([] if wf.url else ["the Hugging Face cache"])
+        where = self.looked_in(wf)
         if wf.url:
             what = f"file {wf.filename} ({wf.url})"
         else:
             what = f"file {wf.filename} of hub repo {wf.repo_id}" if wf.filename else f"hub repo {wf.repo_id}"
         return f"missing {what} ({wf.role}); looked in {' and '.join(where)}; fetch it with: {self.fetch_hint}"
+
+    def looked_in(self, wf: WeightFile) -> list[str]:
+        """Where a file is looked for, first place first (for messages and `weights list`)."""
+        return [str(p) for p in self._local_candidates(wf)[:1]] + ([] if wf.url else ["the Hugging Face cache"])
 
     def download(self, wf: WeightFile) -> Path:
         if wf.url:
