@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 _CHUNK = 1 << 22
@@ -55,8 +54,9 @@ class HashIndex:
 
 
 def default_index() -> HashIndex:
-    root = Path(os.environ.get("ULTRABENCH_CACHE", Path.home() / ".cache" / "ultrabench")).expanduser()
-    return HashIndex(root / "sha256-index.json")
+    from ultrabench.weights import cache_root
+
+    return HashIndex(cache_root() / "sha256-index.json")
 
 
 def sha256_tree(path: str | Path, index: HashIndex | None = None) -> dict[str, str]:

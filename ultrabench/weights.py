@@ -41,9 +41,15 @@ class WeightStatus:
     source: str  # "override" | "weights-dir" | "hf-cache" | "missing"
 
 
+def cache_root() -> Path:
+    """ultrabench's own cache (`ULTRABENCH_CACHE`, default ~/.cache/ultrabench): stand-in weights,
+    reference statistics, hashes, and weights published outside the hub."""
+    return Path(os.environ.get("ULTRABENCH_CACHE", Path.home() / ".cache" / "ultrabench")).expanduser()
+
+
 def url_cache_dir() -> Path:
     """Where files published outside the hub land (`weights fetch`) when no --weights-dir is given."""
-    return Path(os.environ.get("ULTRABENCH_CACHE", Path.home() / ".cache" / "ultrabench")).expanduser() / "weights"
+    return cache_root() / "weights"
 
 
 def torch_hub_checkpoints() -> Path:

@@ -63,7 +63,9 @@ def build_reference(source, *, out=None, device="cpu", patch_crops=3, crop_seed=
     ext_need, need = _needs(metrics & REF_METRICS)
     ex = E.make_extractors(ext_need | {"inception"}, device=device, stand_ins=stand_ins, weights=weights,
                            given=extractors)
-    cache_root = Path(cache_dir) if cache_dir else (Path(os.environ.get("ULTRABENCH_CACHE", Path.home() / ".cache" / "ultrabench")) / "features")
+    from ultrabench.weights import cache_root as ub_cache
+
+    cache_root = Path(cache_dir) if cache_dir else ub_cache() / "features"
     cache = E.FeatureCache(cache_root)
     if src.startswith("hf:"):
         folder = _materialise_hf(src[3:], split, image_column, limit, cache_root)

@@ -133,11 +133,10 @@ class Extractors:
         return f"{e.id}-{e.weights_sha256[:16]}"
 
 
-def _standin_dir(cache_dir: Path | None) -> Path:
-    from ultrabench.metrics.extractors.inception import default_cache_dir
+def _standin_dir() -> Path:
+    from ultrabench.weights import cache_root
 
-    env = os.environ.get("ULTRABENCH_CACHE")
-    return Path(env) / "stand-ins" if env else default_cache_dir() / "stand-ins"
+    return cache_root() / "stand-ins"
 
 
 def inception_weight_file():
@@ -191,7 +190,7 @@ def make_extractors(need: set[str], *, device="cpu", stand_ins=False, weights=No
     """need: subset of {"inception", "clip", "pickscore"}; `given` injects ready extractors."""
     given = given or {}
     ex = Extractors(**{k: v for k, v in given.items() if k in ("inception", "clip", "pickscore")})
-    sdir = _standin_dir(None)
+    sdir = _standin_dir()
     if "inception" in need and ex.inception is None:
         from ultrabench.metrics.extractors import inception as inc
 

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ultrabench.hashing import sha256_file
+from ultrabench.weights import cache_root
 
 WEIGHTS_FILENAME = "weights-inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + WEIGHTS_FILENAME
@@ -195,13 +196,9 @@ def build_random_inception(seed: int = 0) -> FIDInceptionV3:
     return m.eval()
 
 
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("ULTRABENCH_CACHE", Path.home() / ".cache" / "ultrabench"))
-
-
 def random_inception_file(cache_dir: str | Path | None = None, seed: int = 0) -> Path:
     """A random-weight state dict with the real file's keys, written once so its hash is stable."""
-    d = Path(cache_dir) if cache_dir else default_cache_dir() / "stand-ins"
+    d = Path(cache_dir) if cache_dir else cache_root() / "stand-ins"
     p = d / f"random-inception-2015-12-05-seed{seed}.pth"
     if not p.is_file():
         d.mkdir(parents=True, exist_ok=True)
