@@ -205,7 +205,10 @@ def make_extractors(need: set[str], *, device="cpu", stand_ins=False, weights=No
         if stand_ins:
             ex.clip = ClipScorer.standin(sdir, device)
         else:
-            ex.clip = ClipScorer.from_pretrained(clip_model[0], _resolve_clip(weights, clip_model), device)
+            name, tag = clip_model
+            tag_is_file = Path(str(tag)).expanduser().is_file()
+            ex.clip = ClipScorer.from_pretrained(name, _resolve_clip(weights, clip_model), device,
+                                                 tag=None if tag_is_file else tag)
     if "pickscore" in need and ex.pickscore is None:
         from ultrabench.metrics.extractors import pickscore as ps
 

@@ -65,15 +65,31 @@ class ClipScorer(EmbeddingScorer):
                    path_sha256(p), random_weights=True)
 
     @classmethod
-    def from_pretrained(cls, model_name: str, weights_path: str | Path, device="cpu"):
-        import open_clip
+    def from_pretrained(cls, model_name: str, weights_path: str | Path, device="cpu", tag: str | None = None):
+        """open_clip `model_name` with the weights file at `weights_path`.
 
-        model = open_clip.create_model(model_name, pretrained=str(weights_path), device=device)
-        pp = model.visual.preprocess_cfg if hasattr(model.visual, "preprocess_cfg") else {}
-        return cls(model, open_clip.get_tokenizer(model_name), device, (model_name, str(Path(weights_path).name)),
+        `tag` (e.g. "openai") supplies what a bare file cannot: open_clip reads QuickGELU and the
+        preprocessing from the tag's pretrained config, and given only a path it builds plain GELU,
+        which changes every score of the OpenAI weights without a word.
+        """
+        import open_clip
+        from open_clip.pretrained import get_pretrained_cfg
+
+        from ultrabench.errors import UsageError
+
+        cfg = (get_pretrained_cfg(model_name, tag) if tag else None) or {}
+        pre = {k: cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if k in cfg}
+        model = open_clip.create_model(model_name, pretrained=str(weights_path), device=device,
+                                       force_quick_gelu=bool(cfg.get("quick_gelu")), force_preprocess_cfg=pre or None)
+        pp = getattr(model.visual, "preprocess_cfg", None) or {}
+        if pp.get("interpolation", "bicubic") != "bicubic" or pp.get("resize_mode", "shortest") != "shortest":
+            raise UsageError(f"open_clip {model_name}/{tag or Path(weights_path).name} preprocesses with "
+                             f"{pp.get('interpolation')} interpolation and resize mode {pp.get('resize_mode')!r}; "
+                             "the clip metric implements bicubic, shortest-side resize only")
+        size = model.visual.image_size
+        return cls(model, open_clip.get_tokenizer(model_name), device, (model_name, tag or Path(weights_path).name),
                    path_sha256(weights_path), mean=tuple(pp.get("mean", OPENAI_MEAN)),
-                   std=tuple(pp.get("std", OPENAI_STD)), image_size=int(model.visual.image_size[0]
-                   if isinstance(model.visual.image_size, (tuple, list)) else model.visual.image_size))
+                   std=tuple(pp.get("std", OPENAI_STD)), image_size=int(size[0] if isinstance(size, (tuple, list)) else size))
 
     @property
     def id(self) -> str:

@@ -2,7 +2,9 @@
 
 Image input: short side 224 with PIL bicubic, centre crop with transformers' (floor) offsets,
 the processor's mean/std: the PIL ("slow") path of CLIPImageProcessor, which is what the
-PickScore authors ran. Text: padding, truncation at 77 tokens.
+PickScore authors ran (transformers 5 calls it CLIPImageProcessorPil; its default, torchvision-backed
+CLIPImageProcessor moves about 0.5% of pixels by one grey level). Text: padding, truncation at 77
+tokens. The processor's settings are checked on load: another short side or resample is refused.
 """
 
 from __future__ import annotations
@@ -89,9 +91,19 @@ class PickScorer(EmbeddingScorer):
     def from_pretrained(cls, model_dir: str | Path, processor_dir: str | Path, device="cpu"):
         from transformers import AutoTokenizer, CLIPImageProcessor, CLIPModel
 
+        from ultrabench.errors import UsageError
+        from ultrabench.scoring.decode import CLIP_SHORT_SIDE
+
         model = CLIPModel.from_pretrained(model_dir)
         ip = CLIPImageProcessor.from_pretrained(processor_dir)
-        crop = ip.crop_size["height"] if isinstance(ip.crop_size, dict) else int(ip.crop_size)
+        # transformers 4 keeps sizes as dicts, 5 as SizeDict (indexable too); very old configs as ints
+        crop = ip.crop_size if isinstance(ip.crop_size, int) else ip.crop_size["height"]
+        short = ip.size if isinstance(ip.size, int) else ip.size["shortest_edge"]
+        # the engine hands every scorer the one short-side-224 bicubic resize it made while decoding
+        if short != CLIP_SHORT_SIDE or int(ip.resample) != 3 or not ip.do_center_crop:
+            raise UsageError(f"PickScore processor in {processor_dir} resizes the short side to {short} with "
+                             f"resample {int(ip.resample)}; the pickscore metric implements {CLIP_SHORT_SIDE}, "
+                             "bicubic (3), centre crop")
         return cls(model, _HFTokenizer(AutoTokenizer.from_pretrained(processor_dir)), device, MODEL_REPO,
                    path_sha256(model_dir), mean=tuple(ip.image_mean), std=tuple(ip.image_std), image_size=crop)
 
