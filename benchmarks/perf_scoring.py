@@ -3,11 +3,11 @@
     .venv/bin/python benchmarks/perf_scoring.py --n 64 --size 4096 --out reports/perf
 
 Metrics timed: FID + FID-patch + IS + IS-patch + CLIP (stand-in random-weight extractors of the real
-architectures: the FID Inception and a small open_clip ViT). Compared:
+architectures: the FID Inception and open_clip ViT-L-14, the default CLIP model, or --clip-arch). Compared:
   ultrabench  one decode per image, all inputs derived from it, batched forwards, 2 decode workers
   separate    clean-fid (FID features, its own decode + resize), torchmetrics FID on crops (decode),
               torchmetrics IS (decode), torchmetrics IS on crops (decode), open_clip (decode)
-  decode      PIL decode + RGB conversion only
+  decode      ultrabench's decode (libspng when installed) + RGB conversion only; Pillow's alongside
   network     the forwards alone on prepared tensors (per image: 1 + P Inception, 1 CLIP)
 Writes <out>/perf_scoring.json and .md with the machine description.
 """
@@ -95,13 +95,20 @@ def main():
     res = {"n_images": a.n, "size": a.size, "crops": a.crops, "workers": a.workers, "clip_arch": a.clip_arch,
            "machine": machine()}
 
-    # decode only
+    # decode only: ultrabench's decoder (libspng when installed, else Pillow), then Pillow's for reference
+    from ultrabench.scoring import decode as D
+
+    res["png_decoder"] = "libspng (pyspng %s)" % D.pyspng.__version__ if D.pyspng else "Pillow"
+    t = time.perf_counter()
+    for p in files:
+        D.decode_rgb(p.read_bytes())
+    res["decode_s"] = time.perf_counter() - t
     t = time.perf_counter()
     for p in files:
         with Image.open(p) as im:
             im.load()
             to_rgb(im)
-    res["decode_s"] = time.perf_counter() - t
+    res["decode_pillow_s"] = time.perf_counter() - t
 
     # network only
     x = np.random.default_rng(0).uniform(0, 255, (8, 299, 299, 3)).astype(np.float32)

@@ -5,6 +5,7 @@ import struct
 import zlib
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from ultrabench.scoring.decode import prepare, to_rgb
@@ -77,3 +78,66 @@ def test_truncated_and_unreadable_files_are_reported(tmp_path):
     Image.fromarray(np.zeros((100, 500, 3), np.uint8)).save(small)
     r = prepare(str(small), {"crops": {"key": "k", "n": 3, "seed": 0}})
     assert r.error is None and r.crops is None and "smaller than the 299x299" in r.crop_error
+
+
+def _png_bytes(img, **kw):
+    b = io.BytesIO()
+    img.save(b, "PNG", **kw)
+    return b.getvalue()
+
+
+def _pillow_only(monkeypatch, fn, *args):
+    from ultrabench.scoring import decode
+
+    with monkeypatch.context() as m:
+        m.setattr(decode, "pyspng", None)
+        return fn(*args)
+
+
+def test_libspng_fast_path_gives_pillows_pixels_and_flags(monkeypatch):
+    pytest.importorskip("pyspng")
+    from ultrabench.scoring import decode
+
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    rgba = np.dstack([rgb, rng.integers(0, 256, (37, 53), dtype=np.uint8)])
+    exif = Image.new("RGB", (1, 1)).getexif()
+    exif[0x0112] = 8
+    text_exif = __import__("PIL.PngImagePlugin", fromlist=["PngInfo"]).PngInfo()
+    text_exif.add_text("Raw profile type exif", "exif\n  10\n00000000000000000000\n")
+    cases = {  # name -> (bytes, libspng used?)
+        "rgb": (_png_bytes(Image.fromarray(rgb)), True),
+        "rgb level 9": (_png_bytes(Image.fromarray(rgb), compress_level=9), True),
+        "rgba": (_png_bytes(Image.fromarray(rgba, "RGBA")), True),
+        "rgb + tRNS": (_png_bytes(Image.fromarray(rgb), transparency=(1, 2, 3)), True),
+        "exif rotated": (_png_bytes(Image.fromarray(rgb), exif=exif), False),
+        "exif in a text chunk": (_png_bytes(Image.fromarray(rgb), pnginfo=text_exif), False),
+        "16-bit rgb": (_png48((rgb.astype(np.uint16) << 8) | 5), False),
+        "grey": (_png_bytes(Image.fromarray(rgb[:, :, 0], "L")), False),
+        "palette": (_png_bytes(Image.fromarray(rgb).convert("P")), False),
+    }
+    for name, (data, fast) in cases.items():
+        assert (decode._spng_format(data) is not None) is fast, name
+        got, flags, _ = decode.decode_rgb(data)
+        ref, ref_flags, _ = _pillow_only(monkeypatch, decode.decode_rgb, data)
+        np.testing.assert_array_equal(got, ref, err_msg=name)
+        assert flags == ref_flags, name
+    assert decode.decode_rgb(cases["rgba"][0])[1] == ["mode_RGBA", "alpha_dropped"]
+    assert decode.decode_rgb(cases["exif rotated"][0])[0].shape == (53, 37, 3)
+
+
+def test_prepare_is_the_same_with_and_without_libspng(tmp_path, monkeypatch):
+    pytest.importorskip("pyspng")
+    p = tmp_path / "a.png"
+    Image.fromarray(np.random.default_rng(4).integers(0, 256, (320, 640, 3), dtype=np.uint8)).save(p)
+    want = {"resize": True, "crops": {"key": "k", "n": 2, "seed": 0}, "short224": True}
+    fast, slow = prepare(str(p), want), _pillow_only(monkeypatch, prepare, str(p), want)
+    for field in ("x299", "crops", "short224"):
+        np.testing.assert_array_equal(getattr(fast, field), getattr(slow, field))
+    assert fast.flags == slow.flags == [] and fast.boxes == slow.boxes
+    # a damaged image body that libspng refuses is decided (and named) by Pillow
+    data = bytearray(p.read_bytes())
+    data[200:260] = bytes(60)
+    (tmp_path / "bad.png").write_bytes(bytes(data))
+    r = prepare(str(tmp_path / "bad.png"), want)
+    assert r.error and "bad.png" in r.error

@@ -136,3 +136,67 @@ def test_missing_real_weights_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     with pytest.raises(MissingWeightsError, match="weights-inception-2015-12-05-6726825d.pth"):
         make_extractors({"inception"}, weights=WeightResolver(weights_dir=tmp_path))
+
+
+def test_a_new_image_is_read_once_and_known_by_content_afterwards(tmp_path, monkeypatch, setup):
+    """No separate hashing pass: the decoder hashes the bytes it decodes, the index remembers them."""
+    from ultrabench import hashing
+    from ultrabench.scoring import engine as E
+
+    _, _, inc, *_ = setup
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(7)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (300, 320, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    cache = E.FeatureCache(tmp_path / "cache")
+    proto = E.protocols(2, 0, "png", None, None)
+
+    def tasks():
+        return [E.ImageTask(p, key=p.stem) for p in sorted(folder.glob("*.png"))]
+
+    def run(ts):
+        return E.run_pass(ts, E.Extractors(inception=inc), cache, need={"full": True, "patch": True}, patch_crops=2,
+                          crop_seed=0, codec="png", batch_size=4, workers=0, progress=False, proto=proto)
+
+    def no_second_read(path):
+        raise AssertionError(f"{path} read again just to hash it")
+
+    monkeypatch.setattr(hashing, "sha256_file", no_second_read)
+    first = tasks()
+    assert run(first) == {"decoded": 3, "cached": 0, "unreadable": 0}
+    import hashlib
+
+    for t in first:
+        assert t.sha == hashlib.sha256(t.path.read_bytes()).hexdigest()
+        assert cache.get(E.Extractors(inception=inc).key("inception"), "clean-v1", t.sha)["pool"].shape == (2048,)
+    again = tasks()  # a new process would load the same index from disk
+    cache2 = E.FeatureCache(tmp_path / "cache")
+    assert E.run_pass(again, E.Extractors(inception=inc), cache2, need={"full": True, "patch": True}, patch_crops=2,
+                      crop_seed=0, codec="png", batch_size=4, workers=0, progress=False, proto=proto)["decoded"] == 0
+    assert [t.sha for t in again] == [t.sha for t in first]
+    # an edited file is decoded (and hashed) again; the others stay cached
+    Image.fromarray(np.zeros((300, 320, 3), np.uint8)).save(folder / "1.png")
+    third = tasks()
+    assert E.run_pass(third, E.Extractors(inception=inc), cache2, need={"full": True, "patch": True}, patch_crops=2, crop_seed=0,
+                      codec="png", batch_size=4, workers=0, progress=False, proto=proto)["decoded"] == 1
+    assert third[1].sha != first[1].sha and third[0].sha == first[0].sha
+
+
+def test_hash_indexes_saved_by_two_processes_keep_both_entries(tmp_path):
+    from ultrabench.hashing import HashIndex
+
+    files = []
+    for name in ("a.png", "b.png"):
+        (tmp_path / name).write_bytes(name.encode())
+        files.append(tmp_path / name)
+    one, two = HashIndex(tmp_path / "index.json"), HashIndex(tmp_path / "index.json")  # both start empty
+    for idx, f in zip((one, two), files):
+        st = f.stat()
+        idx.remember(f, st.st_size, st.st_mtime_ns, f"digest-{f.name}")
+    one.save()
+    two.save()  # merges with what `one` wrote instead of replacing it
+    again = HashIndex(tmp_path / "index.json")
+    assert [again.known(f) for f in files] == ["digest-a.png", "digest-b.png"]
+    files[0].write_bytes(b"changed!")
+    assert again.known(files[0]) is None

@@ -31,7 +31,7 @@ class HashIndex:
                 self._index = json.loads(self.path.read_text())
             except (FileNotFoundError, json.JSONDecodeError, OSError):
                 self._index = {}
-        self._dirty = False
+        self._new: dict[str, list] = {}
 
     def sha256(self, path: str | Path) -> str:
         p = Path(path)
@@ -41,16 +41,47 @@ class HashIndex:
         if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
             return hit[2]
         digest = sha256_file(p)
-        self._index[key] = [st.st_size, st.st_mtime_ns, digest]
-        self._dirty = True
+        self._index[key] = self._new[key] = [st.st_size, st.st_mtime_ns, digest]
         return digest
 
-    def save(self) -> None:
-        if self._dirty and self.path is not None:
-            from ultrabench.runstore import atomic_write_json
+    def known(self, path: str | Path) -> str | None:
+        """The remembered sha256 if the file's size and mtime still match; never reads the file."""
+        p = Path(path)
+        try:
+            st = p.stat()
+        except OSError:
+            return None
+        hit = self._index.get(str(p.resolve()))
+        return hit[2] if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns else None
 
-            atomic_write_json(self.path, self._index)
-            self._dirty = False
+    def remember(self, path: str | Path, size: int, mtime_ns: int, digest: str) -> None:
+        """Record a digest computed elsewhere (by a decode worker, from the bytes it decoded)."""
+        key = str(Path(path).resolve())
+        self._index[key] = self._new[key] = [size, mtime_ns, digest]
+
+    def save(self) -> None:
+        """Merge this process's new entries into the index on disk: scoring shards share one index,
+        and an entry lost to a concurrent writer costs a full re-decode of that image later."""
+        if not self._new or self.path is None:
+            return
+        from ultrabench.runstore import atomic_write_json
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            try:
+                import fcntl
+
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            except ImportError:  # Windows: no advisory lock; the merge still narrows the window
+                pass
+            try:
+                on_disk = json.loads(self.path.read_text())
+            except (FileNotFoundError, json.JSONDecodeError, OSError):
+                on_disk = {}
+            on_disk.update(self._new)
+            atomic_write_json(self.path, on_disk)
+        self._index.update(on_disk)
+        self._new = {}
 
 
 def default_index() -> HashIndex:

@@ -458,9 +458,9 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
             unreadable[(rec.method, rec.data.get("resolution"))] += 1
     latency, status = latency_rows(all_recs), status_rows(all_recs, unreadable)
     warnings_out.extend(t.error for t in tasks if t.error)
-    decode_errors = {t.sha: t.error for t in tasks if t.error}
+    decode_errors = {str(t.path.relative_to(run_dir)): t.error for t in tasks if t.error}
     for r in rows:  # errors after decoding (e.g. an image smaller than the crop), each named once
-        if r["error"] and r["error"] != decode_errors.get(r["image_sha256"]):
+        if r["error"] and r["error"] != decode_errors.get(r["image"]):
             warnings_out.append(f"{r['image']}: {r['error']}")
 
     ref_block = None

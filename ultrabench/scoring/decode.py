@@ -10,12 +10,22 @@ Conversion to RGB (the same rule for every source):
   PNGs, so 16-bit grey and 16-bit colour agree;
 - alpha is dropped, not composited (what clean-fid, torch-fidelity and open_clip do with
   `convert("RGB")`); palette, grey, CMYK and YCbCr go through `convert("RGB")`.
+
+PNG decoding: 8-bit RGB/RGBA PNGs without EXIF or animation go through libspng (pyspng) when it is
+installed: same pixels and flags as Pillow (tested), 0.35 s instead of 0.57 s for a 4096^2 file.
+pyspng ignores chunk CRCs, and it decoded an image body with 60 zeroed bytes without an error
+where Pillow reports a broken stream. So every chunk's CRC is checked here first (5 ms for 35 MB),
+and a file that fails goes to Pillow, which names the damage. The one case left where Pillow
+would refuse a file that libspng decodes: correct CRCs around a broken deflate stream, which only
+a faulty encoder writes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +33,17 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
+try:  # libspng decodes 8-bit PNGs about 1.6x faster than Pillow, with identical pixels (tested)
+    import pyspng
+except ImportError:  # optional: platforms without a wheel use Pillow alone
+    pyspng = None
+
 # 4K-16K generations are legitimate inputs; keep a bound against absurd files only.
 Image.MAX_IMAGE_PIXELS = 1 << 30
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Chunks after which Pillow's result may differ from the plain pixels: EXIF orientation (eXIf, or
+# ImageMagick's text-chunk copy of it) and animation (Pillow shows frame 0, libspng the default image).
+_EXIF_TEXT_KEY = b"Raw profile type exif"
 
 INCEPTION_SIZE = 299
 CLIP_SHORT_SIDE = 224
@@ -62,26 +81,79 @@ def to_rgb(img: Image.Image) -> tuple[np.ndarray, list[str]]:
     return np.asarray(rgb, dtype=np.uint8).copy(), flags
 
 
-def resize_clean(rgb: np.ndarray, size: int = INCEPTION_SIZE) -> np.ndarray:
-    """clean-fid 'clean' resize: PIL bicubic per channel on float32 ('F' mode), no re-quantisation."""
+def _as_image(rgb: np.ndarray | Image.Image) -> Image.Image:
+    return rgb if isinstance(rgb, Image.Image) else Image.fromarray(rgb)
+
+
+def resize_clean(rgb: np.ndarray | Image.Image, size: int = INCEPTION_SIZE) -> np.ndarray:
+    """clean-fid 'clean' resize: PIL bicubic per channel on float32 ('F' mode), no re-quantisation.
+
+    Each channel goes L -> F inside Pillow (exact for 8-bit values), which is what clean-fid's
+    `Image.fromarray(x.astype(np.float32), mode="F")` produces, without two numpy copies per channel.
+    """
+    img = _as_image(rgb)
     out = np.empty((size, size, 3), dtype=np.float32)
     for c in range(3):
-        ch = Image.fromarray(rgb[:, :, c].astype(np.float32), mode="F")
+        ch = img.getchannel(c).convert("F")
         out[:, :, c] = np.asarray(ch.resize((size, size), resample=Image.BICUBIC)).clip(0, 255)
     return out
 
 
-def resize_short_side(rgb: np.ndarray, short: int = CLIP_SHORT_SIDE) -> np.ndarray:
+def resize_short_side(rgb: np.ndarray | Image.Image, short: int = CLIP_SHORT_SIDE) -> np.ndarray:
     """PIL bicubic resize of the short side to `short`, long side int(short * long / short_orig)
     (the size rule of torchvision.Resize and transformers' CLIPImageProcessor)."""
-    h, w = rgb.shape[:2]
+    w, h = rgb.size if isinstance(rgb, Image.Image) else rgb.shape[1::-1]
     if h <= w:
         nh, nw = short, int(short * w / h)
     else:
         nh, nw = int(short * h / w), short
     if (nh, nw) == (h, w):
-        return rgb
-    return np.asarray(Image.fromarray(rgb).resize((nw, nh), resample=Image.BICUBIC))
+        return np.asarray(rgb, dtype=np.uint8)
+    return np.asarray(_as_image(rgb).resize((nw, nh), resample=Image.BICUBIC))
+
+
+def _spng_format(data: bytes) -> tuple[list[str], tuple[int, int]] | None:
+    """(flags, (h, w)) when libspng gives exactly what Pillow + `to_rgb` give for this file; else None.
+
+    Only 8-bit RGB and RGBA PNGs qualify, without EXIF or animation chunks. Reads chunk headers only.
+    """
+    if pyspng is None or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR":
+        return None
+    w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    depth, colour = data[24], data[25]
+    if depth != 8 or colour not in (2, 6) or w * h > Image.MAX_IMAGE_PIXELS:
+        return None
+    view, pos = memoryview(data), 8
+    while pos + 12 <= len(data):
+        n, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+        # libspng as pyspng builds it skips chunk CRCs and decodes damaged bodies without a word
+        # (tested); checking them here costs ~5 ms for a 35 MB file, and Pillow names the damage
+        if zlib.crc32(view[pos + 4:pos + 8 + n]) != int.from_bytes(data[pos + 8 + n:pos + 12 + n], "big"):
+            return None
+        if kind in (b"eXIf", b"acTL"):
+            return None
+        if kind in (b"tEXt", b"zTXt", b"iTXt") and data[pos + 8:pos + 8 + len(_EXIF_TEXT_KEY)] == _EXIF_TEXT_KEY:
+            return None
+        if kind == b"IEND":
+            return (["mode_RGBA", "alpha_dropped"] if colour == 6 else []), (h, w)
+        pos += 12 + n
+    return None  # truncated: let Pillow name the error
+
+
+def decode_rgb(data: bytes) -> tuple[np.ndarray, list[str], Image.Image | None]:
+    """(H, W, 3) uint8, flags, and a PIL RGB image of the same pixels when one came for free."""
+    fast = _spng_format(data)
+    if fast is not None:
+        try:
+            rgb = pyspng.load(data, "RGB")
+            if rgb.shape == (*fast[1], 3):
+                return rgb, list(fast[0]), None
+        except Exception:  # libspng is stricter about some damage; Pillow decides and names the error
+            pass
+    im = Image.open(io.BytesIO(data))  # in memory: nothing to close
+    im.load()
+    rgb, flags = to_rgb(im)
+    return rgb, flags, (im if im.mode == "RGB" and not flags else None)
 
 
 @dataclass
@@ -99,6 +171,7 @@ class Prepared:
     compression_ratio: float | None = None
     error: str | None = None
     crop_error: str | None = None
+    stat: tuple[int, int] | None = None  # (size, mtime_ns) the bytes were read under, if stable
 
 
 def prepare(path: str, want: dict[str, Any]) -> Prepared:
@@ -112,18 +185,22 @@ def prepare(path: str, want: dict[str, Any]) -> Prepared:
 
     out = Prepared(path=str(path))
     try:
+        before = os.stat(path)
         data = Path(path).read_bytes()
         out.sha256 = sha256_bytes(data)
-        with Image.open(io.BytesIO(data)) as im:
-            im.load()
-            rgb, out.flags = to_rgb(im)
+        after = os.stat(path)
+        if before.st_size == after.st_size == len(data) and before.st_mtime_ns == after.st_mtime_ns:
+            out.stat = (after.st_size, after.st_mtime_ns)
+        rgb, out.flags, img = decode_rgb(data)
     except Exception as e:  # any decoder failure is reported by name, never fatal for the batch
         out.error = f"unreadable image {Path(path).name}: {type(e).__name__}: {e}"
         return out
     out.height, out.width = rgb.shape[:2]
     try:
+        if img is None and (want.get("resize") or want.get("short224")):
+            img = Image.fromarray(rgb)  # one PIL copy shared by both resizes
         if want.get("resize"):
-            out.x299 = resize_clean(rgb)
+            out.x299 = resize_clean(img)
         c = want.get("crops")
         if c:
             try:
@@ -133,7 +210,7 @@ def prepare(path: str, want: dict[str, Any]) -> Prepared:
             except cropmod.CropError as e:
                 out.crop_error = str(e)
         if want.get("short224"):
-            out.short224 = resize_short_side(rgb)
+            out.short224 = resize_short_side(img)
         if want.get("glcm"):
             out.glcm = texture.glcm_score(rgb)
         if want.get("compression"):
