@@ -52,7 +52,7 @@ def test_unreadable_and_missing_sources(tmp_path):
 def test_hf_dataset_offline_without_cache_fails_clearly(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf" / "datasets"))
-    with pytest.raises(UsageError, match="cannot load Hugging Face dataset 'nobody/no-such-prompts'"):
+    with pytest.raises(UsageError, match="dataset 'nobody/no-such-prompts' .split 'train'. is neither in datasets' cache nor in the hub cache"):
         load_prompts("hf:nobody/no-such-prompts")
 
 

@@ -107,7 +107,7 @@ def test_full_disk_mid_run_stops_with_one_line_and_keeps_finished_units(tmp_path
     def full(path, payload):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(runstore, "_atomic_write_bytes", full)
+    monkeypatch.setattr(runstore, "atomic_write_bytes", full)
     with pytest.raises(UltrabenchError, match="cannot write unit m/64x96/p2__s7 .*No space left on device"):
         store.write_unit(_unit(pid="p2"), {"status": "ok"}, image=Image.new("RGB", (96, 64)))
     assert [r.prompt_id for r in store.records()] == ["done"]

@@ -427,7 +427,7 @@ def demo(
 @reference_app.command("build")
 @handled
 def reference_build(
-    source: str = typer.Argument(..., help="Folder of real high-resolution images, or hf:<dataset>[:split[:column]]."),
+    source: str = typer.Argument(..., help="Folder of real high-resolution images, or hf:<dataset>[:split[:column]] read offline from datasets' cache or a hub-cache snapshot (huggingface-cli download --repo-type dataset)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Statistics file to write (.npz; default: in the cache)."),
     patch_crops: int = typer.Option(3, "--patch-crops", help=field_help("patch_crops")),
     stand_ins: bool = typer.Option(False, "--stand-ins", help="Random-weight extractors (numbers mean nothing)."),

@@ -150,7 +150,7 @@ def _temp_prefix(name: str) -> str:
     return f".tmp-{HOST}-{os.getpid()}-{name}."
 
 
-def _atomic_write_bytes(path: Path, payload: bytes) -> None:
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name), dir=path.parent)
     try:
@@ -168,7 +168,7 @@ def _atomic_write_bytes(path: Path, payload: bytes) -> None:
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
-    _atomic_write_bytes(Path(path), (json.dumps(data, indent=2, sort_keys=True, default=str) + "\n").encode())
+    atomic_write_bytes(Path(path), (json.dumps(data, indent=2, sort_keys=True, default=str) + "\n").encode())
 
 
 def atomic_save_png(path: Path, image) -> None:
@@ -177,7 +177,7 @@ def atomic_save_png(path: Path, image) -> None:
 
     buf = io.BytesIO()
     image.save(buf, format="PNG")
-    _atomic_write_bytes(Path(path), buf.getvalue())
+    atomic_write_bytes(Path(path), buf.getvalue())
 
 
 class RunStore:
@@ -365,7 +365,7 @@ class RunStore:
 
     def write_prompts(self, prompts) -> None:
         lines = [json.dumps({k: v for k, v in p.to_dict().items() if v is not None}, ensure_ascii=False) for p in prompts]
-        _atomic_write_bytes(self.root / "prompts.jsonl", ("\n".join(lines) + "\n").encode())
+        atomic_write_bytes(self.root / "prompts.jsonl", ("\n".join(lines) + "\n").encode())
 
     def write_run_info(self, info: dict[str, Any]) -> None:
         atomic_write_json(self.root / "run.json", info)

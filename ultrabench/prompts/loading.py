@@ -93,19 +93,11 @@ def _load_file(path: Path) -> list[Prompt]:
 
 
 def _load_hf(spec: str) -> list[Prompt]:
-    parts = spec[3:].split(":")
-    name, split, column = parts[0], (parts[1] if len(parts) > 1 else "train"), (parts[2] if len(parts) > 2 else "prompt")
-    try:
-        import datasets
-    except ImportError:  # pragma: no cover - a dependency
-        raise UsageError("hf: prompt sets need the 'datasets' package") from None
-    try:
-        ds = datasets.load_dataset(name, split=split)
-    except Exception as e:
-        raise UsageError(
-            f"cannot load Hugging Face dataset {name!r} (split {split!r}) from the local cache or hub: "
-            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-        ) from None
+    from ultrabench.hfdata import load_hf_dataset, parse_hf_source
+
+    name, split, column = parse_hf_source(spec, default_column="prompt")
+
+    ds = load_hf_dataset(name, split)
     if column not in ds.column_names:
         raise UsageError(f"dataset {name!r} has no column {column!r}; columns: {', '.join(ds.column_names)}")
     ids = ds["id"] if "id" in ds.column_names else [f"h{i + 1:05d}" for i in range(len(ds))]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import io
 import json
 import os
 from collections import defaultdict
@@ -68,7 +69,11 @@ def build_reference(source, *, out=None, device="cpu", patch_crops=3, crop_seed=
     cache_root = Path(cache_dir) if cache_dir else ub_cache() / "features"
     cache = E.FeatureCache(cache_root)
     if src.startswith("hf:"):
-        folder = _materialise_hf(src[3:], split, image_column, limit, cache_root)
+        from ultrabench.hfdata import parse_hf_source
+
+        name, hf_split, hf_column = parse_hf_source(src)
+        folder = _materialise_hf(name, hf_split if ":" in src[3:] else split, hf_column or image_column, limit,
+                                 cache_root)
     else:
         folder = Path(src).expanduser()
         if not folder.is_dir():
@@ -130,24 +135,48 @@ def build_reference(source, *, out=None, device="cpu", patch_crops=3, crop_seed=
 
 
 def _materialise_hf(name: str, split: str, column, limit, cache_root: Path) -> Path:
-    """Write a HF dataset's images (from the local cache when offline) as PNG files once."""
-    from datasets import load_dataset
+    """Write a HF dataset's images once, as the files they were (JPEG stays JPEG), so that they go
+    through the same decoder and RGB conversion as any folder of reference images."""
+    import datasets
+    from PIL import Image
 
-    try:
-        ds = load_dataset(name, split=split)
-    except Exception as e:
-        raise UsageError(f"cannot load dataset {name!r} (split {split}) from the Hugging Face cache: {e}") from e
-    col = column or next((k for k, f in ds.features.items() if type(f).__name__ == "Image"), None)
-    if col is None:
-        raise UsageError(f"dataset {name!r} has no image column; pass image_column")
-    folder = cache_root / "hf-datasets" / name.replace("/", "__") / split
+    from ultrabench.hfdata import load_hf_dataset
+    from ultrabench.runstore import atomic_write_bytes
+
+    ds = load_hf_dataset(name, split)
+    col = column or next((k for k, f in ds.features.items() if isinstance(f, datasets.Image)), None)
+    if col is None or col not in ds.column_names:
+        raise UsageError(f"dataset {name!r} has no image column{f' {column!r}' if column else ''}; "
+                         f"columns: {', '.join(ds.column_names)} (pass image_column)")
+    if isinstance(ds.features[col], datasets.Image):
+        ds = ds.cast_column(col, datasets.Image(decode=False))  # the stored bytes, not a re-encoding
+    folder = cache_root / "hf-datasets" / _slug_name(name) / split
     folder.mkdir(parents=True, exist_ok=True)
     n = len(ds) if not limit else min(limit, len(ds))
     for i in range(n):
-        p = folder / f"{i:07d}.png"
-        if not p.is_file():
-            ds[i][col].save(p, format="PNG")
+        if any(folder.glob(f"{i:07d}.*")):
+            continue
+        item = ds[i][col]
+        if isinstance(item, Image.Image):  # a column of decoded images that is not an Image feature
+            buf = io.BytesIO()
+            item.save(buf, format="PNG")
+            data, ext = buf.getvalue(), "png"
+        else:
+            data = item["bytes"] if item.get("bytes") is not None else Path(item["path"]).read_bytes()
+            with Image.open(io.BytesIO(data)) as im:
+                ext = {"JPEG": "jpg"}.get(im.format, (im.format or "").lower())
+                if f".{ext}" not in E.IMAGE_EXTS:  # e.g. GIF, MPO: the first frame, losslessly as PNG
+                    from ultrabench.scoring.decode import to_rgb
+
+                    buf = io.BytesIO()
+                    Image.fromarray(to_rgb(im)[0]).save(buf, format="PNG")
+                    data, ext = buf.getvalue(), "png"
+        atomic_write_bytes(folder / f"{i:07d}.{ext}", data)
     return folder
+
+
+def _slug_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-._" else "__" for c in name.strip("/"))[-120:]
 
 
 def load_reference(path: Path) -> dict:

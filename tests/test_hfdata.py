@@ -1,0 +1,88 @@
+"""hf: sources (reference images, prompt sets) offline, from a dataset pre-fetched into the hub
+cache the way `huggingface-cli download --repo-type dataset` leaves it."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+COMMIT = "89abcdef0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    import datasets
+    import huggingface_hub.constants as hc
+
+    hub = tmp_path / "hub"
+    for var, value in (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"), ("HF_HUB_CACHE", str(hub)),
+                       ("HF_DATASETS_CACHE", str(tmp_path / "datasets")), ("ULTRABENCH_CACHE", str(tmp_path / "ub"))):
+        monkeypatch.setenv(var, value)
+    monkeypatch.setattr(hc, "HF_HUB_CACHE", str(hub))
+    monkeypatch.setattr(hc, "HF_HUB_OFFLINE", True)
+    for attr, value in (("HF_HUB_OFFLINE", True), ("HF_DATASETS_OFFLINE", True),
+                        ("HF_DATASETS_CACHE", tmp_path / "datasets")):
+        if hasattr(datasets.config, attr):
+            monkeypatch.setattr(datasets.config, attr, value)
+    return hub
+
+
+def _prefetched_dataset(hub, repo="ub-test/tiny-hr", n=3):
+    """A dataset repo snapshot: data/train-*.parquet with JPEG image bytes and captions."""
+    import datasets
+
+    root = hub / f"datasets--{repo.replace('/', '--')}"
+    (root / "refs").mkdir(parents=True)
+    (root / "refs" / "main").write_text(COMMIT)
+    data = root / "snapshots" / COMMIT / "data"
+    data.mkdir(parents=True)
+    rng, jpegs = np.random.default_rng(0), []
+    for i in range(n):
+        b = io.BytesIO()
+        Image.fromarray(rng.integers(0, 256, (320, 400, 3), dtype=np.uint8)).save(b, "JPEG", quality=90)
+        jpegs.append(b.getvalue())
+    ds = datasets.Dataset.from_dict({"image": [{"bytes": j, "path": f"{i}.jpg"} for i, j in enumerate(jpegs)],
+                                     "caption": [f"caption number {i}" for i in range(n)]})
+    ds.cast_column("image", datasets.Image()).to_parquet(str(data / "train-00000-of-00001.parquet"))
+    return jpegs
+
+
+def test_reference_from_a_prefetched_hub_dataset_keeps_the_original_files(hub, tmp_path):
+    from ultrabench.scoring.api import build_reference, load_reference
+
+    jpegs = _prefetched_dataset(hub)
+    ref = load_reference(build_reference("hf:ub-test/tiny-hr", stand_ins=True, workers=0, patch_crops=2))
+    # the CLI's long form names the split and the image column
+    again = load_reference(build_reference("hf:ub-test/tiny-hr:train:image", stand_ins=True, workers=0, patch_crops=2))
+    np.testing.assert_array_equal(again["full"], ref["full"])
+    assert ref["meta"]["n_images"] == 3 and ref["meta"]["source"] == "hf:ub-test/tiny-hr"
+    written = sorted((tmp_path / "ub" / "features" / "hf-datasets").rglob("*.jpg"))
+    assert [p.read_bytes() for p in written] == jpegs  # the stored JPEG bytes, not a re-encoding
+    folder = tmp_path / "same-files"
+    folder.mkdir()
+    for i, j in enumerate(jpegs):
+        (folder / f"{i}.jpg").write_bytes(j)
+    same = load_reference(build_reference(folder, stand_ins=True, workers=0, patch_crops=2))
+    np.testing.assert_array_equal(ref["full"], same["full"])
+    np.testing.assert_array_equal(ref["patch"], same["patch"])
+
+
+def test_prompts_from_a_prefetched_hub_dataset(hub):
+    from ultrabench.prompts.loading import load_prompts
+
+    _prefetched_dataset(hub)
+    prompts = load_prompts("hf:ub-test/tiny-hr:train:caption")
+    assert [p.text for p in prompts] == ["caption number 0", "caption number 1", "caption number 2"]
+
+
+def test_a_dataset_that_is_nowhere_here_is_one_line(hub):
+    from ultrabench.errors import UsageError
+    from ultrabench.scoring.api import build_reference
+
+    with pytest.raises(UsageError, match="neither in datasets' cache nor in the hub cache") as e:
+        build_reference("hf:ub-test/absent", stand_ins=True, workers=0)
+    assert "\n" not in str(e.value) and str(hub) in str(e.value)
+    with pytest.raises(UsageError, match="no image column 'caption_typo'"):
+        _prefetched_dataset(hub)
+        build_reference("hf:ub-test/tiny-hr:train:caption_typo", stand_ins=True, workers=0)
