@@ -4,7 +4,11 @@ Full-size stages are built with random weights (timing does not depend on the va
     python benchmarks/gpu_ultrapixel.py --out reports/gpu/
 On a CPU, a plumbing check with the tiny configuration:
     python benchmarks/gpu_ultrapixel.py --tiny --out /tmp/up-bench/
-Writes `ultrapixel_<gpu>.json` and `.md` under --out, naming the device.
+Writes `ultrapixel_<gpu>.json` and `.md` under --out, naming the device, after every run, so a
+run cut short by a time limit keeps what it measured; `--budget-s` stops starting new runs in time.
+
+Modes: `eager` and `compiled`, each optionally `+tiled` (Stage A decoded in overlapping tiles, the
+memory option; untiled is what the official script does by default).
 """
 
 from __future__ import annotations
@@ -19,16 +23,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+TARGETS = {"4096x4096": (20.0, 24.0), "2160x3840": (8.0, None)}  # seconds, peak GiB (issue #5, one H100)
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="reports/gpu/")
     ap.add_argument("--tiny", action="store_true", help="tiny random stages (CPU plumbing check)")
     ap.add_argument("--res", action="append", help="HxW (repeatable); default 2160x3840 and 4096x4096")
-    ap.add_argument("--modes", default="eager,compiled")
+    ap.add_argument("--modes", default="eager,eager+tiled,compiled+tiled")
+    ap.add_argument("--budget-s", type=float, default=0.0, help="start no new run after this many seconds")
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--stage-a-tiled", action="store_true")
     ap.add_argument("--offload", action="store_true")
     args = ap.parse_args(argv)
 
@@ -50,17 +56,28 @@ def main(argv=None) -> int:
     models = build_random(cfg, seed=0, device=device, dtype=dtype, tiny_image_gain=0.005 if args.tiny else None)
     build_s = time.perf_counter() - t0
     gpu = torch.cuda.get_device_name(0) if cuda else f"cpu ({platform.processor() or platform.machine()})"
-    settings = SamplerSettings(stage_a_tiled=args.stage_a_tiled)
-    results = []
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    slug = re.sub(r"[^a-z0-9]+", "-", gpu.lower()).strip("-") + ("-tiny" if args.tiny else "")
+    report = {
+        "device": gpu, "torch": torch.__version__, "config": "tiny" if args.tiny else "full (random weights)",
+        "dtype": str(dtype), "build_s": round(build_s, 1), "offload": args.offload, "results": [], "skipped": [],
+    }
+    started = time.perf_counter()
     for mode in args.modes.split(","):
+        base, _, variant = mode.partition("+")
         pipe = UltraPixelPipeline(
             models.stage_c, models.stage_b, models.stage_a, models.text_model, models.tokenizer,
-            device=device, autocast_dtype=torch.bfloat16 if cuda else None, settings=settings,
-            offload=args.offload, compile=(mode == "compiled"),
+            device=device, autocast_dtype=torch.bfloat16 if cuda else None,
+            settings=SamplerSettings(stage_a_tiled=variant == "tiled"),
+            offload=args.offload, compile=(base == "compiled"),
         )
         for res in res_list:
             h, w = (int(v) for v in res.lower().split("x"))
             for i in range(args.warmup + args.runs):
+                if args.budget_s and time.perf_counter() - started > args.budget_s:
+                    report["skipped"].append({"mode": mode, "res": res, "run": i})
+                    continue
                 if cuda:
                     torch.cuda.empty_cache()
                     torch.cuda.reset_peak_memory_stats()
@@ -77,30 +94,37 @@ def main(argv=None) -> int:
                     "peak_memory_gib": round(peak / 2**30, 2) if peak is not None else None,
                     "image": list(img.shape),
                 }
-                results.append(row)
+                report["results"].append(row)
                 print(json.dumps(row), flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    slug = re.sub(r"[^a-z0-9]+", "-", gpu.lower()).strip("-") + ("-tiny" if args.tiny else "")
-    report = {
-        "device": gpu, "torch": torch.__version__, "config": "tiny" if args.tiny else "full (random weights)",
-        "dtype": str(dtype), "build_s": round(build_s, 1), "stage_a_tiled": args.stage_a_tiled,
-        "offload": args.offload, "results": results,
-    }
-    (out / f"ultrapixel_{slug}.json").write_text(json.dumps(report, indent=2))
-    lines = [f"# UltraPixel timing on {gpu}", "", f"torch {torch.__version__}, {report['config']}, {dtype}", "",
-             "| mode | res | total s | text | LR | HR | Stage B | Stage A | peak GiB |", "|---|---|---|---|---|---|---|---|---|"]
-    for r in results:
-        if r["warmup"]:
-            continue
-        s = r["stages_s"]
-        lines.append(
-            f"| {r['mode']} | {r['res']} | {r['total_s']} | {s.get('text_encode')} | {s.get('lr_pass')} | "
-            f"{s.get('hr_pass')} | {s.get('stage_b')} | {s.get('stage_a')} | {r['peak_memory_gib']} |"
-        )
-    (out / f"ultrapixel_{slug}.md").write_text("\n".join(lines) + "\n")
+                write_report(out, slug, report)
+        del pipe
+    write_report(out, slug, report)
     print(f"wrote {out / f'ultrapixel_{slug}.json'}")
     return 0
+
+
+def write_report(out: Path, slug: str, report: dict) -> None:
+    (out / f"ultrapixel_{slug}.json").write_text(json.dumps(report, indent=2) + "\n")
+    lines = [f"# UltraPixel timing on {report['device']}", "",
+             f"torch {report['torch']}, {report['config']}, {report['dtype']}, stages built in {report['build_s']} s", "",
+             "| mode | res | total s | text | LR | HR | Stage B | Stage A | peak GiB | target |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in report["results"]:
+        if r["warmup"]:
+            continue
+        s, target = r["stages_s"], TARGETS.get(r["res"])
+        verdict = ""
+        if target and not report["config"].startswith("tiny"):
+            ok = r["total_s"] <= target[0] and (target[1] is None or (r["peak_memory_gib"] or 0) <= target[1])
+            verdict = ("met" if ok else "missed") + f" (<= {target[0]:g} s" + (f", <= {target[1]:g} GiB)" if target[1] else ")")
+        lines.append(
+            f"| {r['mode']} | {r['res']} | {r['total_s']} | {s.get('text_encode')} | {s.get('lr_pass')} | "
+            f"{s.get('hr_pass')} | {s.get('stage_b')} | {s.get('stage_a')} | {r['peak_memory_gib']} | {verdict} |"
+        )
+    if report["skipped"]:
+        lines += ["", f"Not run (time budget): {len(report['skipped'])} runs, e.g. "
+                  + ", ".join(f"{x['mode']} {x['res']}" for x in report["skipped"][:4])]
+    (out / f"ultrapixel_{slug}.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

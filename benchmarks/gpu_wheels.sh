@@ -5,7 +5,8 @@
 #   bash benchmarks/gpu_wheels.sh
 # then, on the device (carry: [".whl"]):
 #   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-#     && export PYTHONPATH=/tmp/site:$PWD && python3 benchmarks/gpu_ultrapixel.py --out $OUT
+#     && export PYTHONPATH=/tmp/site:$PWD && python3 benchmarks/gpu_ultrapixel.py --runs 1 --budget-s 420 --out $OUT
+# with timeout_s about 560: the report is rewritten after every run, so a cut-short run keeps its rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .whl

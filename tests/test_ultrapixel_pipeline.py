@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -129,3 +131,26 @@ def test_compiled_stages_match_eager():
 
     diff = np.abs(_tiny_image() - _tiny_image(compile=True))
     assert diff.max() <= 2 and diff.mean() < 0.05
+
+
+def test_gpu_benchmark_script_plumbing_on_cpu(tmp_path):
+    """The device check is one run with little time: its script must work the first time there.
+    Tiny stages on CPU, one untiled and one tiled mode, a report written after every run."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("gpu_ultrapixel", Path(__file__).parents[1] / "benchmarks" / "gpu_ultrapixel.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--tiny", "--modes", "eager,eager+tiled", "--res", "320x320", "--runs", "1", "--warmup", "0",
+                       "--out", str(tmp_path)]) == 0
+    report = json.loads(next(tmp_path.glob("ultrapixel_*-tiny.json")).read_text())
+    assert [(r["mode"], r["res"]) for r in report["results"]] == [("eager", "320x320"), ("eager+tiled", "320x320")]
+    assert all(r["image"][-2:] == [320, 320] and r["stages_s"]["hr_pass"] > 0 for r in report["results"])
+    md = next(tmp_path.glob("ultrapixel_*-tiny.md")).read_text()
+    assert "| eager+tiled | 320x320 |" in md
+    # a budget already spent starts nothing and says so
+    assert bench.main(["--tiny", "--modes", "eager", "--res", "320x320", "--runs", "1", "--warmup", "0",
+                       "--budget-s", "1e-9", "--out", str(tmp_path / "b")]) == 0
+    report = json.loads(next((tmp_path / "b").glob("*.json")).read_text())
+    assert report["results"] == [] and report["skipped"] == [{"mode": "eager", "res": "320x320", "run": 0}]
