@@ -86,3 +86,20 @@ def test_a_dataset_that_is_nowhere_here_is_one_line(hub):
     with pytest.raises(UsageError, match="no image column 'caption_typo'"):
         _prefetched_dataset(hub)
         build_reference("hf:ub-test/tiny-hr:train:caption_typo", stand_ins=True, workers=0)
+
+
+def test_doctor_says_where_an_hf_reference_would_be_read_from(hub, tmp_path):
+    from typer.testing import CliRunner
+
+    from ultrabench.cli import app
+
+    spec = tmp_path / "s.toml"
+    spec.write_text('name = "s"\nreference = "hf:ub-test/tiny-hr"\nmetrics = ["fid"]\n[[methods]]\nname = "tiny-sd"\n')
+    args = ["doctor", "--spec", str(spec), "--method", "tiny-sd", "--res", "64x64"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 1
+    assert ("reference hf:ub-test/tiny-hr is not on this machine (needed by fid); fetch it with "
+            "`huggingface-cli download --repo-type dataset ub-test/tiny-hr`") in r.output
+    _prefetched_dataset(hub)
+    r = CliRunner().invoke(app, args)
+    assert f"reference images: hf:ub-test/tiny-hr (hub-cache snapshot {hub}" in r.output

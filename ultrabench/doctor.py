@@ -72,10 +72,22 @@ def _check_reference(spec, metrics, echo) -> bool:
     if spec.reference is None:
         echo(f"  no reference images set: {', '.join(needs)} will be skipped (set `reference` in the spec, or --reference)")
         return True
-    if not str(spec.reference).startswith("hf:") and not Path(spec.reference).expanduser().exists():
-        echo(f"  reference {spec.reference} does not exist (needed by {', '.join(needs)})")
+    ref = str(spec.reference)
+    if ref.startswith("hf:"):
+        from ultrabench.hfdata import parse_hf_source, where_is
+
+        name = parse_hf_source(ref)[0]
+        found = where_is(name)
+        if found is None:
+            echo(f"  reference {ref} is not on this machine (needed by {', '.join(needs)}); fetch it with "
+                 f"`huggingface-cli download --repo-type dataset {name}`")
+            return False
+        echo(f"  reference images: {ref} ({found})")
+        return True
+    if not Path(ref).expanduser().exists():
+        echo(f"  reference {ref} does not exist (needed by {', '.join(needs)})")
         return False
-    echo(f"  reference images: {spec.reference}")
+    echo(f"  reference images: {ref}")
     return True
 
 

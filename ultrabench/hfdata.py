@@ -61,3 +61,24 @@ def load_hf_dataset(name: str, split: str):
         except Exception as e:
             raise UsageError(f"cannot load dataset {name!r} (split {split!r}) from its hub-cache snapshot "
                              f"{snapshot}: {_first_line(e)}") from None
+
+
+def where_is(name: str) -> str | None:
+    """Where an hf: dataset would be read from, without loading it (for `doctor`); None if nowhere."""
+    local = Path(name).expanduser()
+    if local.is_dir():
+        return f"local folder {local}"
+    try:
+        import datasets
+
+        arrow = Path(datasets.config.HF_DATASETS_CACHE) / name.replace("/", "___")
+        if arrow.is_dir():
+            return f"datasets' cache {arrow}"
+    except ImportError:  # pragma: no cover - a dependency
+        pass
+    try:
+        from huggingface_hub import snapshot_download
+
+        return f"hub-cache snapshot {snapshot_download(name, repo_type='dataset', local_files_only=True)}"
+    except Exception:
+        return None
