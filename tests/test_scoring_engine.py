@@ -200,3 +200,12 @@ def test_hash_indexes_saved_by_two_processes_keep_both_entries(tmp_path):
     assert [again.known(f) for f in files] == ["digest-a.png", "digest-b.png"]
     files[0].write_bytes(b"changed!")
     assert again.known(files[0]) is None
+
+
+@pytest.mark.parametrize("cpus,device,expected", [(2, "cpu", 2), (8, "cuda", 7), (8, "cuda:1", 7), (64, "cpu", 16),
+                                                   (1, "cuda", 1)])
+def test_default_decode_workers_follow_the_cpus_this_process_may_use(monkeypatch, cpus, device, expected):
+    from ultrabench.scoring.engine import default_workers
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
+    assert default_workers(device) == expected

@@ -217,7 +217,9 @@ def score(
     reference: Optional[str] = typer.Option(None, "--reference", help=field_help("reference")),
     patch_crops: Optional[int] = typer.Option(None, "--patch-crops", help=field_help("patch_crops")),
     batch_size: int = typer.Option(16, "--batch-size", help="Images per network forward."),
-    workers: int = typer.Option(2, "--workers", help="Parallel decoding workers."),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", help="Parallel decoding workers (default: one per usable CPU core, at most 16; one fewer with a GPU)."
+    ),
     stand_ins: bool = typer.Option(False, "--stand-ins", help="Use random-weight extractors (tests/demos: numbers mean nothing)."),
     shard: Optional[str] = typer.Option(
         None, "--shard", help="Only extract features of shard i of n (e.g. 0/4); a later unsharded `score` merges."

@@ -49,7 +49,7 @@ def _list_images(folder: Path) -> list[Path]:
 # --------------------------------------------------------------------------------------------
 # reference
 def build_reference(source, *, out=None, device="cpu", patch_crops=3, crop_seed=0, stand_ins=False, weights=None,
-                    batch_size=16, workers=2, cache_dir=None, extractors=None, progress=False, split="train",
+                    batch_size=16, workers=None, cache_dir=None, extractors=None, progress=False, split="train",
                     image_column=None, limit=None, metrics=("fid", "kid", "fid-patch", "kid-patch")) -> Path:
     """Compute (or find cached) reference features for the full-image and patch protocols.
 
@@ -251,7 +251,7 @@ def wait_for_shards(run_dir, shard, *, methods=None, resolutions=None, timeout_s
 
 
 def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolutions=None, device="cpu", batch_size=16,
-              workers=2, patch_crops=3, crop_seed=0, reference_method="ultrapixel", tau=0.0, stand_ins=False,
+              workers=None, patch_crops=3, crop_seed=0, reference_method="ultrapixel", tau=0.0, stand_ins=False,
               weights=None, clip_model=("ViT-L-14", "openai"), bootstrap=1000, progress=True, cache_dir=None,
               extractors=None, codec="png", bootstrap_seed=0, shard=None) -> dict:
     """Score a run folder into <run_dir>/scores/{per_image.parquet, summary.json}; returns the summary.
