@@ -63,6 +63,7 @@ def test_reference_from_a_prefetched_hub_dataset_keeps_the_original_files(hub, t
     folder.mkdir()
     for i, j in enumerate(jpegs):
         (folder / f"{i}.jpg").write_bytes(j)
+    # other names, same content: reference crops are placed by content, so the patches agree too
     same = load_reference(build_reference(folder, stand_ins=True, workers=0, patch_crops=2))
     np.testing.assert_array_equal(ref["full"], same["full"])
     np.testing.assert_array_equal(ref["patch"], same["patch"])

@@ -209,3 +209,20 @@ def test_default_decode_workers_follow_the_cpus_this_process_may_use(monkeypatch
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
     assert default_workers(device) == expected
+
+
+def test_a_reference_built_before_is_found_without_reading_an_image(tmp_path, monkeypatch, setup):
+    from ultrabench import hashing
+    from ultrabench.scoring import engine as E
+    from ultrabench.scoring.api import build_reference
+
+    _, ref, inc, *_ = setup
+    kw = dict(workers=0, patch_crops=2, cache_dir=tmp_path / "c", extractors={"inception": inc})
+    first = build_reference(ref, **kw)
+
+    def no_read(*a, **k):
+        raise AssertionError("an image was read")
+
+    monkeypatch.setattr(E, "prepare", no_read)
+    monkeypatch.setattr(hashing, "sha256_file", no_read)
+    assert build_reference(ref, **kw) == first

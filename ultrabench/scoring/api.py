@@ -83,30 +83,39 @@ def build_reference(source, *, out=None, device="cpu", patch_crops=3, crop_seed=
         files = files[:limit]
     if len(files) < 2:
         raise UsageError(f"reference folder {folder} has {len(files)} images; at least 2 are needed")
-    tasks = [E.ImageTask(p, key=str(p.relative_to(folder))) for p in files]
+    tasks = [E.ImageTask(p, key=E.CONTENT_KEY) for p in files]
     proto = E.protocols(patch_crops, crop_seed, "png", None, None)
-    for t in tasks:
-        t.sha = cache.file_sha256(t.path)
-    key_src = json.dumps({"images": sorted(t.sha for t in tasks), "full": proto["fid"]["version"],
-                          "patch": proto["fid-patch"]["version"] + f"-seed{crop_seed}",
-                          "inception": ex.inception.weights_sha256}, sort_keys=True)
-    cache_key = hashlib.sha256(key_src.encode()).hexdigest()
-    out_path = Path(out) if out else cache_root / "reference" / f"ref-{cache_key[:24]}.npz"
-    if out_path.is_dir():
-        out_path = out_path / f"ref-{cache_key[:24]}.npz"
-    if out_path.is_file():
+
+    def key_and_path():
+        key_src = json.dumps({"images": sorted(t.sha for t in tasks), "full": proto["fid"]["version"],
+                              "patch": proto["fid-patch"]["version"] + f"-seed{crop_seed}",
+                              "inception": ex.inception.weights_sha256}, sort_keys=True)
+        key = hashlib.sha256(key_src.encode()).hexdigest()
+        path = Path(out) if out else cache_root / "reference" / f"ref-{key[:24]}.npz"
+        return key, (path / f"ref-{key[:24]}.npz" if path.is_dir() else path)
+
+    def stored(path, key) -> bool:
         try:
-            with np.load(out_path, allow_pickle=False) as z:
-                if json.loads(str(z["meta"])).get("cache_key") == cache_key:
-                    return out_path
+            with np.load(path, allow_pickle=False) as z:
+                return json.loads(str(z["meta"])).get("cache_key") == key
         except Exception:
-            pass
+            return False
+
+    # Images hashed before are known by (size, mtime); if all are, a stored result is found without
+    # reading any image. Otherwise the pass hashes each new file from the bytes it decodes.
+    for t in tasks:
+        t.sha = cache.known_sha256(t.path)
+    if all(t.sha for t in tasks):
+        cache_key, out_path = key_and_path()
+        if stored(out_path, cache_key):
+            return out_path
     counts = E.run_pass(tasks, ex, cache, need={"full": True, "patch": need["patch"] or True}, patch_crops=patch_crops,
                         crop_seed=crop_seed, codec="png", batch_size=batch_size, workers=workers, progress=progress,
                         proto=proto)
     bad = [t.error for t in tasks if t.error]
     if bad:
         raise UsageError(f"{len(bad)} reference image(s) could not be read: " + "; ".join(bad[:5]))
+    cache_key, out_path = key_and_path()
     pk_full, pk_patch = proto["fid"]["version"].split("@")[1], proto["fid-patch"]["version"].split("@")[1] + f"-seed{crop_seed}"
     full, patch, small = [], [], []
     for t in tasks:

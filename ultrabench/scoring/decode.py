@@ -204,7 +204,8 @@ def prepare(path: str, want: dict[str, Any]) -> Prepared:
         c = want.get("crops")
         if c:
             try:
-                out.boxes = cropmod.crop_positions(out.height, out.width, c["key"], c["n"], c.get("size", 299),
+                key = c["key"] or out.sha256  # no key: placed by content (reference images)
+                out.boxes = cropmod.crop_positions(out.height, out.width, key, c["n"], c.get("size", 299),
                                                    c.get("seed", 0))
                 out.crops = cropmod.take_crops(rgb, out.boxes)
             except cropmod.CropError as e:

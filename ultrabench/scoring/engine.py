@@ -20,6 +20,7 @@ from ultrabench.metrics import crops as cropmod
 from ultrabench.metrics import texture
 from ultrabench.scoring.decode import prepare
 
+CONTENT_KEY = ""  # an ImageTask key meaning "place crops by the image's sha256"
 INCEPTION_SPLITS = 10
 IS_SEED = 2020
 KID_SUBSETS = 100
@@ -36,7 +37,8 @@ def protocols(patch_crops: int, crop_seed: int, codec: str, clip_info: dict | No
             "network": "Inception-v3 TF 2015-12-05 port (torch-fidelity weights layout), (x-128)/128"}
     patch = {"crop": [299, 299], "crops_per_image": patch_crops, "crop_seed": crop_seed, "resize": "none (native pixels)",
              "placement": "uniform random top-left; rng = numpy default_rng([crop_seed, crc32(key)]), "
-                          "key = '<prompt_id>__s<seed>' (reference: relative file path)",
+                          "key = '<prompt_id>__s<seed>'; reference images: their sha256, so renaming or "
+                          "moving a reference set changes nothing",
              "network": full["network"]}
     fid = {"features": "pool3 2048", "stats": "mean, covariance ddof=1, float64",
            "sqrt": "tr((A S2 A)^1/2), A = S1^1/2, symmetric eigh, eigenvalues clipped at 0"}
@@ -49,9 +51,9 @@ def protocols(patch_crops: int, crop_seed: int, codec: str, clip_info: dict | No
         "fid": {"version": "fid@clean-v1", **full, **fid},
         "kid": {"version": "kid@clean-v1", **full, **kid},
         "is": {"version": "is@clean-v1", **full, **is_},
-        "fid-patch": {"version": f"fid-patch@native299-p{patch_crops}-v1", **patch, **fid},
-        "kid-patch": {"version": f"kid-patch@native299-p{patch_crops}-v1", **patch, **kid},
-        "is-patch": {"version": f"is-patch@native299-p{patch_crops}-v1", **patch, **is_},
+        "fid-patch": {"version": f"fid-patch@native299-p{patch_crops}-v2", **patch, **fid},
+        "kid-patch": {"version": f"kid-patch@native299-p{patch_crops}-v2", **patch, **kid},
+        "is-patch": {"version": f"is-patch@native299-p{patch_crops}-v2", **patch, **is_},
         "clip": {"version": "clip@open_clip-v1", **(clip_info or {})},
         "pickscore": {"version": "pickscore@v1", **(pick_info or {}),
                       "winrate": "pairs matched on (prompt_id, seed); win if s_A - s_B > tau, tie (0.5) if "
@@ -257,7 +259,7 @@ def _resolve_clip(weights, clip_model) -> Path:
 @dataclass
 class ImageTask:
     path: Path
-    key: str  # crop key: prompt_id__s<seed> or the reference file's relative path
+    key: str  # crop key: prompt_id__s<seed>, or CONTENT_KEY (reference images: their sha256)
     sha: str | None = None
     want: dict = field(default_factory=dict)
     error: str | None = None
@@ -344,6 +346,8 @@ def run_pass(tasks: list[ImageTask], ex: Extractors, cache: FeatureCache, *, nee
     for t in tasks:
         if t.sha is None:
             t.sha = cache.known_sha256(t.path)
+        if t.sha is not None and t.key == CONTENT_KEY:
+            t.key = t.sha
         if t.sha is None:
             # Never hashed: the decode worker hashes the bytes it decodes, so a new file is read once
             # (at 35 MB per 4096^2 PNG, a separate hashing pass doubled the reads). Such a file is
@@ -397,6 +401,8 @@ def run_pass(tasks: list[ImageTask], ex: Extractors, cache: FeatureCache, *, nee
     def consume(t: ImageTask, r) -> None:
         counts["decoded"] += 1
         t.sha = r.sha256 or t.sha  # of the bytes decoded, even if the file changed since it was last hashed
+        if t.key == CONTENT_KEY and r.sha256:
+            t.key = r.sha256
         if r.error:
             t.error = r.error
             counts["unreadable"] += 1
