@@ -197,3 +197,18 @@ def test_base_sr_on_a_tiny_stable_cascade(tmp_path):
     for h, w in ((2160, 3840), (1024, 1792), (4096, 2048), (2048, 2048)):
         b = cascade_base_size(Resolution(h, w))
         assert all(int(math.ceil(s / 42.67) * 10.67) % 2 == 0 for s in (b.height, b.width))
+
+
+def test_diffusers_adapters_load_in_the_requested_dtype(tiny):
+    """`dtype=` is what from_pretrained honours now; a release that ignored it would load fp32 and
+    double every memory and latency figure without a word."""
+    import torch
+
+    import baselines.pixart_sigma as ps
+
+    m = ps.PixArtSigma({"base_model": str(tiny["pixart"]), "transformer": str(tiny["pixart"]), "clean_caption": False},
+                       dtype="bfloat16")
+    m.load()
+    assert {p.dtype for p in m._pipe.transformer.parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in m._pipe.vae.parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in m._pipe.text_encoder.parameters()} == {torch.bfloat16}

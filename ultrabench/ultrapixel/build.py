@@ -120,7 +120,7 @@ def build_from_files(paths: WeightPaths, cfg: UltraPixelConfig, dtype=torch.bflo
         stage_a_state = convert.convert_stage_a(stage_a_state)
     convert.load_strict(stage_a, stage_a_state, f"Stage A ({paths.stage_a.name})")
     # The released CLIP-G checkpoint ships a projection dim in its top-level config only.
-    text = CLIPTextModelWithProjection.from_pretrained(str(paths.text_encoder), torch_dtype=torch.float32)
+    text = CLIPTextModelWithProjection.from_pretrained(str(paths.text_encoder), dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(str(paths.tokenizer))
     for m in (stage_c, stage_b):
         m.to(dtype)
