@@ -28,8 +28,8 @@ def hub(tmp_path, monkeypatch):
     return hub
 
 
-def _prefetched_dataset(hub, repo="ub-test/tiny-hr", n=3):
-    """A dataset repo snapshot: data/train-*.parquet with JPEG image bytes and captions."""
+def _prefetched_dataset(hub, repo="ub-test/tiny-hr", n=3, images=None):
+    """A dataset repo snapshot: data/train-*.parquet with JPEG image bytes (or `images`) and captions."""
     import datasets
 
     root = hub / f"datasets--{repo.replace('/', '--')}"
@@ -42,6 +42,8 @@ def _prefetched_dataset(hub, repo="ub-test/tiny-hr", n=3):
         b = io.BytesIO()
         Image.fromarray(rng.integers(0, 256, (320, 400, 3), dtype=np.uint8)).save(b, "JPEG", quality=90)
         jpegs.append(b.getvalue())
+    jpegs = images if images is not None else jpegs
+    n = len(jpegs)
     ds = datasets.Dataset.from_dict({"image": [{"bytes": j, "path": f"{i}.jpg"} for i, j in enumerate(jpegs)],
                                      "caption": [f"caption number {i}" for i in range(n)]})
     ds.cast_column("image", datasets.Image()).to_parquet(str(data / "train-00000-of-00001.parquet"))
@@ -104,3 +106,22 @@ def test_doctor_says_where_an_hf_reference_would_be_read_from(hub, tmp_path):
     _prefetched_dataset(hub)
     r = CliRunner().invoke(app, args)
     assert f"reference images: hf:ub-test/tiny-hr (hub-cache snapshot {hub}" in r.output
+
+
+def test_hf_images_outside_the_scored_formats_become_png_and_a_broken_row_is_named(hub, tmp_path):
+    from ultrabench.errors import UsageError
+    from ultrabench.scoring.api import build_reference
+
+    frames = []
+    for i in range(2):
+        b = io.BytesIO()
+        Image.fromarray(np.full((310, 320), 40 * i, np.uint8), "L").convert("P").save(b, "GIF")
+        frames.append(b.getvalue())
+    _prefetched_dataset(hub, "ub-test/gifs", images=frames)
+    build_reference("hf:ub-test/gifs", stand_ins=True, workers=0, patch_crops=1)
+    written = sorted((tmp_path / "ub" / "features" / "hf-datasets").rglob("*.png"))
+    assert [p.name for p in written] == ["0000000.png", "0000001.png"]
+    assert np.asarray(Image.open(written[1])).tolist() == np.full((310, 320, 3), 40, np.uint8).tolist()
+    _prefetched_dataset(hub, "ub-test/broken", images=[frames[0], b"not an image"])
+    with pytest.raises(UsageError, match="row 1: unreadable image in column 'image'"):
+        build_reference("hf:ub-test/broken", stand_ins=True, workers=0)

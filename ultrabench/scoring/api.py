@@ -162,8 +162,9 @@ def _materialise_hf(name: str, split: str, column, limit, cache_root: Path) -> P
     folder = cache_root / "hf-datasets" / _slug_name(name) / split
     folder.mkdir(parents=True, exist_ok=True)
     n = len(ds) if not limit else min(limit, len(ds))
+    done = {p.stem for p in folder.iterdir() if p.suffix.lower() in E.IMAGE_EXTS}
     for i in range(n):
-        if any(folder.glob(f"{i:07d}.*")):
+        if f"{i:07d}" in done:
             continue
         item = ds[i][col]
         if isinstance(item, Image.Image):  # a column of decoded images that is not an Image feature
@@ -172,14 +173,18 @@ def _materialise_hf(name: str, split: str, column, limit, cache_root: Path) -> P
             data, ext = buf.getvalue(), "png"
         else:
             data = item["bytes"] if item.get("bytes") is not None else Path(item["path"]).read_bytes()
-            with Image.open(io.BytesIO(data)) as im:
-                ext = {"JPEG": "jpg"}.get(im.format, (im.format or "").lower())
-                if f".{ext}" not in E.IMAGE_EXTS:  # e.g. GIF, MPO: the first frame, losslessly as PNG
-                    from ultrabench.scoring.decode import to_rgb
+            try:
+                with Image.open(io.BytesIO(data)) as im:
+                    ext = {"JPEG": "jpg"}.get(im.format, (im.format or "").lower())
+                    if f".{ext}" not in E.IMAGE_EXTS:  # e.g. GIF, MPO: the first frame, losslessly as PNG
+                        from ultrabench.scoring.decode import to_rgb
 
-                    buf = io.BytesIO()
-                    Image.fromarray(to_rgb(im)[0]).save(buf, format="PNG")
-                    data, ext = buf.getvalue(), "png"
+                        buf = io.BytesIO()
+                        Image.fromarray(to_rgb(im)[0]).save(buf, format="PNG")
+                        data, ext = buf.getvalue(), "png"
+            except Exception as e:
+                raise UsageError(f"dataset {name!r} ({split}) row {i}: unreadable image in column {col!r}: "
+                                 f"{type(e).__name__}: {e}") from None
         atomic_write_bytes(folder / f"{i:07d}.{ext}", data)
     return folder
 
