@@ -157,3 +157,27 @@ def test_diffusers_layout_names_the_repo_folders():
     assert files["stage_b_lite"].allow_patterns == ("decoder_lite/*",) and files["stage_a"].allow_patterns == ("vqgan/*",)
     with pytest.raises(UsageError, match="layout 'both'"):
         UltraPixel({"layout": "both"}).weight_files()
+
+
+def test_a_diffusers_folder_with_two_variants_reads_one(tmp_path):
+    from safetensors.torch import save_file
+
+    from ultrabench.errors import UltrabenchError
+    from ultrabench.ultrapixel import convert
+
+    w = torch.arange(6, dtype=torch.float32).reshape(2, 3) / 3
+    folder = tmp_path / "prior"
+    folder.mkdir()
+    # the default (fp32) weights in two shards, the bf16 variant in one, as the hub repos lay them out
+    save_file({"a": w}, folder / "diffusion_pytorch_model-00001-of-00002.safetensors")
+    save_file({"b": w}, folder / "diffusion_pytorch_model-00002-of-00002.safetensors")
+    save_file({"a": w.bfloat16(), "b": w.bfloat16()}, folder / "diffusion_pytorch_model.bf16.safetensors")
+    bf16 = convert.read_state_dict(folder, ("bf16", None))
+    assert {k: v.dtype for k, v in bf16.items()} == {"a": torch.bfloat16, "b": torch.bfloat16}
+    full = convert.read_state_dict(folder, (None, "bf16"))
+    assert {k: v.dtype for k, v in full.items()} == {"a": torch.float32, "b": torch.float32}
+    assert torch.equal(full["a"], w)  # not overwritten by the rounded copy that sorts after it
+    for p in folder.glob("diffusion_pytorch_model-*"):
+        p.rename(p.with_name(p.name.replace("model-", "model.ema-")))
+    with pytest.raises(UltrabenchError, match=r"several weight variants \(bf16, ema\); none of \(none\)"):
+        convert.read_state_dict(folder, (None,))

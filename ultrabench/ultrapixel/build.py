@@ -96,8 +96,8 @@ class WeightPaths:
     tokenizer: Path  # a folder loadable by `AutoTokenizer.from_pretrained`
 
 
-def _load_unet_file(model, path: Path, convert_fn, what: str, only=None) -> None:
-    state = convert.read_state_dict(path)
+def _load_unet_file(model, path: Path, convert_fn, what: str, only=None, prefer=("bf16", None)) -> None:
+    state = convert.read_state_dict(path, prefer)
     if not any(".to_q." in k for k in state):
         state = convert_fn(state)
     convert.load_strict(model, state, what, only=only, assign=True)
@@ -107,15 +107,17 @@ def build_from_files(paths: WeightPaths, cfg: UltraPixelConfig, dtype=torch.bflo
     """Load the official files (or diffusers-format single files) strictly; models stay on the CPU."""
     from transformers import AutoTokenizer, CLIPTextModelWithProjection
 
+    # diffusers folders may hold several variants: the one matching the run's precision comes first
+    prefer = ("bf16", None) if dtype == torch.bfloat16 else (None, "bf16")
     with torch.device("meta"):
         stage_c, stage_b = _stage_c(cfg), _stage_b(cfg)
     stage_a = _stage_a(cfg)
     _load_unet_file(stage_c, paths.stage_c, convert.convert_stage_c, f"Stage C ({paths.stage_c.name})",
-                    only=lambda k: not convert.is_guidance_key(k))
+                    only=lambda k: not convert.is_guidance_key(k), prefer=prefer)
     up = convert.convert_ultrapixel(convert.read_state_dict(paths.ultrapixel))
     convert.load_strict(stage_c, up, f"UltraPixel ({paths.ultrapixel.name})", only=convert.is_guidance_key, assign=True)
-    _load_unet_file(stage_b, paths.stage_b, convert.convert_stage_b, f"Stage B ({paths.stage_b.name})")
-    stage_a_state = convert.read_state_dict(paths.stage_a)
+    _load_unet_file(stage_b, paths.stage_b, convert.convert_stage_b, f"Stage B ({paths.stage_b.name})", prefer=prefer)
+    stage_a_state = convert.read_state_dict(paths.stage_a, (None, "bf16"))  # Stage A runs in fp32
     if "vquantizer.codebook.weight" in stage_a_state:
         stage_a_state = convert.convert_stage_a(stage_a_state)
     convert.load_strict(stage_a, stage_a_state, f"Stage A ({paths.stage_a.name})")

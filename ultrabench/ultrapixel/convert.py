@@ -117,16 +117,43 @@ def is_guidance_key(key: str) -> bool:
     return key.startswith(("agg_net.", "agg_net_up."))
 
 
-def read_state_dict(path: str | Path) -> dict:
+_SHARD_NAME = re.compile(r"^(?P<base>[^.]+?)(?:\.(?P<variant>[A-Za-z0-9_]+))?(?:-\d+-of-\d+)?\.safetensors$")
+
+
+def variant_shards(folder: Path, prefer: tuple[str | None, ...] = ("bf16", None)) -> list[Path]:
+    """The shards of one weight variant in a diffusers model folder.
+
+    A folder can hold several (`diffusion_pytorch_model-0000k-of-0000n.safetensors` next to
+    `diffusion_pytorch_model.bf16-0000k-of-0000m.safetensors`). Reading them all would cost their sum
+    in memory, and whichever sorts last would win key by key: an fp32 run would silently get
+    bf16-rounded weights. The first variant of `prefer` that is present is used (None: no variant);
+    with no match, a folder holding a single variant uses it and any other folder is refused.
+    """
+    groups: dict[str | None, list[Path]] = {}
+    for p in sorted(folder.glob("*.safetensors")):
+        m = _SHARD_NAME.match(p.name)
+        groups.setdefault(m.group("variant") if m else p.name, []).append(p)
+    if not groups:
+        raise CheckpointMismatchError(f"{folder} holds no .safetensors weights")
+    for v in prefer:
+        if v in groups:
+            return groups[v]
+    if len(groups) == 1:
+        return next(iter(groups.values()))
+    names = ", ".join(sorted("(none)" if v is None else v for v in groups))
+    raise CheckpointMismatchError(f"{folder} holds several weight variants ({names}); none of "
+                                  f"{', '.join('(none)' if v is None else v for v in prefer)} is among them")
+
+
+def read_state_dict(path: str | Path, prefer: tuple[str | None, ...] = ("bf16", None)) -> dict:
     """Read a real safetensors file, a pickle (the UltraPixel file) with `weights_only=True` only, or a
-    diffusers model folder (`prior/`, `decoder_lite/`, `vqgan/`: one or several safetensors shards)."""
+    diffusers model folder (`prior/`, `decoder_lite/`, `vqgan/`: the shards of one variant, see
+    `variant_shards`)."""
     import torch
 
     path = Path(path)
     if path.is_dir():
-        shards = sorted(path.glob("*.safetensors"))
-        if not shards:
-            raise CheckpointMismatchError(f"{path} holds no .safetensors weights")
+        shards = variant_shards(path, prefer)
         from safetensors.torch import load_file
 
         state: dict = {}
