@@ -314,16 +314,31 @@ def default_workers(device: str | None = None) -> int:
     return max(1, min(16, cpus - (1 if on_gpu else 0)))
 
 
-def _want_all(need: dict, key: str, patch_crops: int, crop_seed: int, codec: str) -> dict:
-    w: dict = {"meta": True}
-    if need.get("full"):
+def _inputs_to_make(t: ImageTask, need: dict, ex: Extractors, cache: FeatureCache, pk_full: str, pk_patch: str,
+                    patch_crops: int, crop_seed: int, codec: str) -> dict:
+    """What the decoder must produce for `t`: each needed input whose features are not cached yet.
+
+    A file never hashed gets all of them: the decode worker hashes the bytes it decodes, so a new
+    file is read once (at 35 MB per 4096^2 PNG, a separate hashing pass doubled the reads). Content
+    already cached under another path is then recomputed.
+    """
+    def missing(extractor: str, protocol: str, key: str | None = None) -> bool:
+        return t.sha is None or not cache.has(extractor, protocol, t.sha, key)
+
+    w: dict = {}
+    if need.get("full") and missing(ex.key("inception"), pk_full):
         w["resize"] = True
-    if need.get("patch"):
-        w["crops"] = {"key": key, "n": patch_crops, "seed": crop_seed, "size": cropmod.PATCH_SIZE}
-    if need.get("clip") or need.get("pickscore"):
+    if need.get("patch") and missing(ex.key("inception"), pk_patch, t.key):
+        w["crops"] = {"key": t.key, "n": patch_crops, "seed": crop_seed, "size": cropmod.PATCH_SIZE}
+    if need.get("clip") and missing(ex.key("clip"), "short224-centre-v1"):
         w["short224"] = True
-    if need.get("texture"):
+    if need.get("pickscore") and missing(ex.key("pickscore"), "short224-centre-v1"):
+        w["short224"] = True
+    if need.get("texture") and missing("texture", f"glcm-v1-{codec}"):
         w["glcm"], w["compression"] = True, codec
+    # flags and crop errors are cached with the texture-independent "meta" entry
+    if missing("meta", "decode-v1", t.key if need.get("patch") else None):
+        w["meta"] = True
     return w
 
 
@@ -348,28 +363,7 @@ def run_pass(tasks: list[ImageTask], ex: Extractors, cache: FeatureCache, *, nee
             t.sha = cache.known_sha256(t.path)
         if t.sha is not None and t.key == CONTENT_KEY:
             t.key = t.sha
-        if t.sha is None:
-            # Never hashed: the decode worker hashes the bytes it decodes, so a new file is read once
-            # (at 35 MB per 4096^2 PNG, a separate hashing pass doubled the reads). Such a file is
-            # assumed new to the cache; content already cached under another path is recomputed.
-            t.want = _want_all(need, t.key, patch_crops, crop_seed, codec)
-            todo.append(t)
-            continue
-        w = {}
-        if need.get("full") and not cache.has(ex.key("inception"), pk_full, t.sha):
-            w["resize"] = True
-        if need.get("patch") and not cache.has(ex.key("inception"), pk_patch + f"-seed{crop_seed}", t.sha, t.key):
-            w["crops"] = {"key": t.key, "n": patch_crops, "seed": crop_seed, "size": cropmod.PATCH_SIZE}
-        if need.get("clip") and not cache.has(ex.key("clip"), "short224-centre-v1", t.sha):
-            w["short224"] = True
-        if need.get("pickscore") and not cache.has(ex.key("pickscore"), "short224-centre-v1", t.sha):
-            w["short224"] = True
-        if need.get("texture") and not cache.has("texture", f"glcm-v1-{codec}", t.sha):
-            w["glcm"] = True
-            w["compression"] = codec
-        # flags and crop errors are cached with the texture-independent "meta" entry
-        if not cache.has("meta", "decode-v1", t.sha, t.key if need.get("patch") else None):
-            w["meta"] = True
+        w = _inputs_to_make(t, need, ex, cache, pk_full, pk_patch + f"-seed{crop_seed}", patch_crops, crop_seed, codec)
         if w:
             t.want = w
             todo.append(t)
