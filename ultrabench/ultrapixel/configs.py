@@ -176,3 +176,20 @@ def tiny_config() -> UltraPixelConfig:
             projection_dim=text,
         ),
     )
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """The official sampler's defaults; the methods' settings table is derived from these."""
+
+    steps: int = 20
+    cfg: float = 4.0
+    cfg_rho: float = 0.7
+    decoder_steps: int = 10
+    decoder_cfg: float = 1.1
+    decoder_cfg_rho: float = 0.7
+    lr_std_size: int = 32
+    stage_a_tiled: bool = False
+    stage_a_tile: int = 256  # Stage B latent pixels per tile side (x4 in the image)
+    stage_a_overlap: int = 32
+    stage_a_scale: float = StageAConfig.scale_factor

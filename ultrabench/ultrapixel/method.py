@@ -7,20 +7,16 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 from ultrabench.methods.base import GeneratedImage, Method, SizePlan
 from ultrabench.resolution import Resolution
+from ultrabench.ultrapixel.configs import SamplerSettings
 from ultrabench.ultrapixel.sizes import MAX_LR_TOKENS, lr_latent_size
 
 STAGES = ("text_encode", "lr_pass", "hr_pass", "stage_b", "stage_a")
 
+# The sampler settings a spec may change; their defaults are SamplerSettings' own.
+_SAMPLER_KEYS = ("steps", "cfg", "cfg_rho", "decoder_steps", "decoder_cfg", "decoder_cfg_rho", "stage_a_tiled",
+                 "stage_a_tile", "stage_a_overlap")
 _COMMON_SETTINGS: dict[str, Any] = {
-    "steps": 20,
-    "cfg": 4.0,
-    "cfg_rho": 0.7,
-    "decoder_steps": 10,
-    "decoder_cfg": 1.1,
-    "decoder_cfg_rho": 0.7,
-    "stage_a_tiled": False,
-    "stage_a_tile": 256,  # Stage B latent pixels per tile side (x4 in the image)
-    "stage_a_overlap": 32,
+    **{k: getattr(SamplerSettings, k) for k in _SAMPLER_KEYS},
     "compile": False,
     "offload": False,
 }
@@ -44,21 +40,9 @@ class _UltraPixelBase(Method):
     def plan(self, res: Resolution) -> SizePlan:
         return _plan(res, 6144, 256, "UltraPixel")
 
-    def _sampler_settings(self):
-        from ultrabench.ultrapixel.pipeline import SamplerSettings
-
-        s = self.settings
-        return SamplerSettings(
-            steps=int(s["steps"]),
-            cfg=float(s["cfg"]),
-            cfg_rho=float(s["cfg_rho"]),
-            decoder_steps=int(s["decoder_steps"]),
-            decoder_cfg=float(s["decoder_cfg"]),
-            decoder_cfg_rho=float(s["decoder_cfg_rho"]),
-            stage_a_tiled=bool(s["stage_a_tiled"]),
-            stage_a_tile=int(s["stage_a_tile"]),
-            stage_a_overlap=int(s["stage_a_overlap"]),
-        )
+    def _sampler_settings(self) -> SamplerSettings:
+        # coerced to each default's type: a TOML spec may write 20.0 for 20 or 4 for 4.0
+        return SamplerSettings(**{k: type(getattr(SamplerSettings, k))(self.settings[k]) for k in _SAMPLER_KEYS})
 
     def generate(self, prompts: Sequence[str], seeds: Sequence[int], res: Resolution) -> list[GeneratedImage]:
         import torch

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from ultrabench.ultrapixel import sampler as gdf
+from ultrabench.ultrapixel.configs import SamplerSettings
 from ultrabench.ultrapixel.decode import count_tiles, decode_stage_a
 from ultrabench.ultrapixel.sizes import (
     decoder_guide_scale,
@@ -24,21 +25,6 @@ from ultrabench.ultrapixel.sizes import (
     stage_c_latent_size,
 )
 from ultrabench.ultrapixel.stage_c import LRGuide
-
-
-@dataclass(frozen=True)
-class SamplerSettings:
-    steps: int = 20
-    cfg: float = 4.0
-    cfg_rho: float = 0.7
-    decoder_steps: int = 10
-    decoder_cfg: float = 1.1
-    decoder_cfg_rho: float = 0.7
-    lr_std_size: int = 32
-    stage_a_tiled: bool = False
-    stage_a_tile: int = 256
-    stage_a_overlap: int = 32
-    stage_a_scale: float = 0.43
 
 
 @dataclass
