@@ -173,6 +173,15 @@ def sdxl_components(job, dtype, scheduler_cls_name="DDIMScheduler"):
     return pipe
 
 
+def open_text2image_xl(job):
+    """What ScaleCrafter's and FouriScale's `text2image_xl.py` main() set up first: the checkout's module,
+    the job's settings, the size's YAML config, device, dtype and the SDXL pipeline (still on the CPU)."""
+    mod = import_checkout(job, "text2image_xl")
+    settings = job["settings"]
+    dtype = torch_dtype(job["dtype"])
+    return mod, settings, load_yaml(settings["config"]), device_of(job), dtype, sdxl_components(job, dtype)
+
+
 def enable_vae_tiling(pipe):
     """`pipe.enable_vae_tiling()` as the official scripts call it; newer diffusers moved it to the VAE."""
     if hasattr(pipe, "enable_vae_tiling"):

@@ -12,12 +12,7 @@ import _protocol as P
 
 
 def load(job):
-    mod = P.import_checkout(job, "text2image_xl")
-    s = job["settings"]
-    cfg = P.load_yaml(s["config"])
-    dev = P.device_of(job)
-    dtype = P.torch_dtype(job["dtype"])
-    pipe = P.sdxl_components(job, dtype)
+    mod, s, cfg, dev, dtype, pipe = P.open_text2image_xl(job)
     pipe.unet.set_attn_processor({name: mod.TrainingFreeAttnProcessor(name) for name in mod.list_layers})
     pipe = pipe.to(dev)
     P.apply_freeu_and_tiled_decode(pipe, mod, s)

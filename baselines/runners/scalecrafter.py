@@ -13,12 +13,8 @@ import _protocol as P
 def load(job):
     import torch
 
-    mod = P.import_checkout(job, "text2image_xl")
-    s = job["settings"]
-    cfg = P.load_yaml(s["config"])
-    dev = P.device_of(job)
-    dtype = P.torch_dtype(job["dtype"])
-    pipe = P.sdxl_components(job, dtype).to(dev)
+    mod, s, cfg, dev, dtype, pipe = P.open_text2image_xl(job)
+    pipe = pipe.to(dev)
     P.apply_freeu_and_tiled_decode(pipe, mod, s)
     dilate = mod.read_dilate_settings(cfg["dilate_settings"]) if cfg.get("dilate_settings") else {}
     ndcfg = mod.read_dilate_settings(cfg["ndcfg_dilate_settings"]) if cfg.get("ndcfg_dilate_settings") else {}
