@@ -106,11 +106,8 @@ class FeatureCache:
         np.savez(tmp, **arrays)
         os.replace(tmp, p)
 
-    def file_sha256(self, path: Path) -> str:
-        """Content hash, remembered by (path, size, mtime) so unchanged files are not re-read."""
-        return self._hashes.sha256(path)
-
     def known_sha256(self, path: Path) -> str | None:
+        """The content hash remembered for this (path, size, mtime); None if the file is new or changed."""
         return self._hashes.known(path)
 
     def remember_sha256(self, path: Path, stat: tuple[int, int], digest: str) -> None:
