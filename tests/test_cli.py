@@ -200,11 +200,11 @@ display_name = "Tiny upscaled"
 
 
 def test_weights_are_found_in_weights_dir_and_torch_hub(tmp_path, monkeypatch):
-    from ultrabench.scoring.engine import inception_weight_file
+    from ultrabench.metrics.plugins.inception import Inception
     from ultrabench.weights import WeightResolver
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    wf = inception_weight_file()
+    wf = Inception().weight_files()[0]
     r = WeightResolver(tmp_path / "w")
     assert r.status(wf).source == "missing"
     assert "weights-inception-2015-12-05-6726825d.pth" in r.missing_message(wf) and "github.com" in r.missing_message(wf)

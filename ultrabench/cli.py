@@ -224,8 +224,14 @@ def score(
     shard: Optional[str] = typer.Option(
         None, "--shard", help="Only extract features of shard i of n (e.g. 0/4); a later unsharded `score` merges."
     ),
+    prompts: Optional[Path] = typer.Option(
+        None, "--prompts", help="For a plain folder of images: a prompt file whose ids are the image paths relative "
+                                "to the folder, without extension (without one, metrics that need a prompt are skipped)."
+    ),
 ) -> None:
-    """Score a run folder: FID, FID-patch, IS, IS-patch, KID, CLIP, PickScore win rates, GLCM, latency."""
+    """Score a run folder, or a plain folder of images, with every metric the spec lists
+    (`ultrabench metrics` shows them all): FID, FID-patch, IS, IS-patch, KID, CLIP, PickScore win rates,
+    GLCM, latency."""
     from ultrabench.api import score as run_score
     from ultrabench.shard import launcher_shard, parse_shard
 
@@ -235,7 +241,9 @@ def score(
     kw = {**the_spec.score_options(), "device": _device(), "batch_size": batch_size, "workers": workers,
           "stand_ins": stand_ins, "weights": _weights(), "progress": not G.quiet}
     if metric:
-        kw["metrics"] = list(metric)
+        kw["metrics"] = [m for item in metric for m in item.split(",") if m.strip()]
+    if prompts is not None:
+        kw["prompts"] = prompts
     explicit, launched = parse_shard(shard), launcher_shard()
     if explicit or launched:
         part = run_score(folder, shard=explicit or launched, **kw)
@@ -318,6 +326,31 @@ def methods(
     from ultrabench.support import render_matrix
 
     _console().print(render_matrix(rows, resolutions))
+
+
+@app.command("metrics")
+@handled
+def metrics_cmd(
+    names: Optional[List[str]] = typer.Argument(None, help="Only these metrics (default: every registered one)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """List the registered metrics: direction, range, input, what each needs, its extractor and licence."""
+    from ultrabench.metrics.registry import PLUGIN_ERRORS, describe_rows
+
+    rows = describe_rows(names or None)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        typer.echo(f"{'metric':<20} {'better':<7} {'kind':<10} {'range':<14} {'needs':<18} {'extractor':<16} input")
+        for r in rows:
+            needs = ",".join(k for k, v in (("reference", r["needs_reference"]), ("prompt", r["needs_prompt"])) if v)
+            wins = " (+ win rates)" if r["win_rates"] else ""
+            typer.echo(f"{r['name']:<20} {r['better']:<7} {r['kind']:<10} {r['range'] or '-':<14} {needs or '-':<18} "
+                       f"{r['extractor']:<16} {r['input']}{wins}")
+            if r["licence"]:
+                typer.echo(f"{'':<20} weights licence: {r['licence']}")
+    for e in PLUGIN_ERRORS:
+        _err(e)
 
 
 @app.command()
