@@ -272,13 +272,17 @@ def write_per_image(scored: Scored, out_dir: Path) -> None:
         df[m.column] = df[m.column].astype("float64")
     df["seed"] = df["seed"].astype("int64")
     df["sample_index"] = df["sample_index"].astype("int64")
-    tmp = out_dir / f".per_image.parquet.tmp{os.getpid()}"
+    _write_parquet(df, out_dir / "per_image.parquet")
+
+
+def _write_parquet(df, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         df.to_parquet(tmp, index=False)
-        os.replace(tmp, out_dir / "per_image.parquet")
+        os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise write_failure(out_dir / "per_image.parquet", e) from None
+        raise write_failure(path, e) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -379,6 +383,7 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
     scored = Scored(ok, tasks, chosen, needs)
     collect(scored, cache, ex, run_dir, batch_size)
     out_dir.mkdir(parents=True, exist_ok=True)
+    previous_rows = _read_per_image(out_dir / "per_image.parquet")  # columns of metrics not scored now
     write_per_image(scored, out_dir)
     sets, not_computed, w_sets = set_entries(scored, ref_keys, proto, bootstrap=bootstrap,
                                              bootstrap_seed=bootstrap_seed)
@@ -386,6 +391,7 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
     warnings_out += w_sets + w_wins
 
     from ultrabench.runsummary import latency_rows, status_rows
+    from ultrabench.scoring import freshness
 
     unreadable: dict[tuple, int] = defaultdict(int)
     for rec, t in zip(ok, tasks):
@@ -400,12 +406,19 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
         ref_block = {"source": rm["source"], "n_images": rm["n_images"],
                      "n_patches": len(ref["patch"]) if "patch" in ref else None, "cache_key": rm["cache_key"],
                      "path": str(ref_path), "n_rows": {m: len(rows) for m, rows in sorted(ref_keys.items())}}
+    digests = freshness.unit_digests(all_recs)
+    for e in sets + not_computed:
+        e["units_digest"] = digests[(e["method"], e["resolution"])]["digest"]
+    for w in winrates:
+        w["units_digest"] = digests[(w["method"], w["resolution"])]["digest"]
+        w["reference_digest"] = digests[(w["reference_method"], w["resolution"])]["digest"]
     summary = {
         "schema": 1,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "run_dir": str(run_dir),
         "plain_folder": plain,
         "random_weights": ex.random_weights,
+        "stand_ins": bool(stand_ins),
         "metrics": names,
         "protocols": proto,
         "extractors": ex.info(),
@@ -414,16 +427,86 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
         "not_computed": not_computed,
         "skipped": skipped,
         "winrates": winrates,
+        "units": freshness.as_rows(digests),
         "latency": latency_rows(all_recs),
         "status": status_rows(all_recs, unreadable),
         "counts": counts,
         "warnings": warnings_out,
     }
+    keep_previous(summary, _read_summary(out_dir / "summary.json"), out_dir, previous_rows)
     try:
         atomic_write_json(out_dir / "summary.json", summary)
     except OSError as e:
         raise write_failure(out_dir / "summary.json", e) from None
     return summary
+
+
+def _read_summary(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _read_per_image(path: Path):
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError):
+        return None
+
+
+def keep_previous(summary: dict, previous: dict | None, out_dir: Path, previous_rows=None) -> None:
+    """Scoring some metrics keeps the earlier results of the others (each set keeps the digest of the
+    units it was computed on, so a report can tell which are stale), unless they cannot sit in one
+    table with the new ones: other weights kind (stand-ins vs real) or another reference set."""
+    if not previous or not previous.get("metrics"):
+        return
+    kept = [m for m in previous["metrics"] if m not in summary["metrics"] and m in METRICS]
+    if not kept:
+        return
+    dropped: dict[str, str] = {}
+    then = previous.get("stand_ins", previous.get("random_weights"))
+    if bool(then) != summary["stand_ins"]:
+        dropped = {m: "they were computed with " + ("random stand-in" if then else "real") + " weights" for m in kept}
+    else:
+        ref_now, ref_then = summary.get("reference"), previous.get("reference")
+        for m in kept:
+            if METRICS[m].needs_reference and ref_now and ref_then and ref_now["cache_key"] != ref_then["cache_key"]:
+                dropped[m] = "they were computed against another reference set"
+        if ref_now is None and ref_then is not None and any(METRICS[m].needs_reference for m in kept if m not in dropped):
+            summary["reference"] = ref_then
+    for why in dict.fromkeys(dropped.values()):
+        names = [m for m in dropped if dropped[m] == why]
+        summary["warnings"].append(f"dropped the earlier results of {', '.join(names)}: {why}")
+    kept = [m for m in kept if m not in dropped]
+    if not kept:
+        return
+    summary["random_weights"] = summary["random_weights"] or bool(previous.get("random_weights"))
+    summary["metrics"] = list(summary["metrics"]) + kept
+    for key in ("sets", "not_computed", "winrates"):
+        summary[key] = summary[key] + [e for e in previous.get(key) or [] if e.get("metric", "pickscore") in kept]
+    summary["protocols"].update({m: previous["protocols"][m] for m in kept if m in (previous.get("protocols") or {})})
+    for name, info in (previous.get("extractors") or {}).items():
+        summary["extractors"].setdefault(name, info)
+    summary["kept_from"] = {m: previous.get("created") for m in kept}
+    summary["warnings"].append(f"kept the earlier results of {', '.join(kept)} (scored {previous.get('created')}); "
+                               "a report marks any whose images changed since")
+    _keep_per_image_columns(out_dir, [METRICS[m] for m in kept if not METRICS[m].set_level], previous_rows)
+
+
+def _keep_per_image_columns(out_dir: Path, metrics: list[Metric], old) -> None:
+    """Carry the kept per-image metrics' columns over, for images whose content is unchanged."""
+    import pandas as pd
+
+    if not metrics or old is None:
+        return
+    new = pd.read_parquet(out_dir / "per_image.parquet")
+    cols = [m.column for m in metrics if m.column in old.columns and m.column not in new.columns]
+    if cols:
+        new = new.merge(old[["image", "image_sha256", *cols]], on=["image", "image_sha256"], how="left")
+        _write_parquet(new, out_dir / "per_image.parquet")
 
 
 def _with_sources(needs):
