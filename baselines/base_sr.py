@@ -72,6 +72,8 @@ class BaseSR(Method):
     family = "baseline"
     kind = "generate"
     max_batch_size = 4
+    licence = ("SDXL 1.0: CreativeML Open RAIL++-M (base = stable-cascade: Stability AI Non-Commercial Research "
+               "Community License); BSRGAN.pth: Apache-2.0 (cszn/BSRGAN)")
     default_settings = {
         "base": "sdxl",  # "sdxl" | "stable-cascade"
         "base_model": None,  # None = the public repo for `base`; or hub id / local folder

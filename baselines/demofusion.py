@@ -61,6 +61,7 @@ class DemoFusion(Method):
     description = "DemoFusion (diffusers community pipeline) on SDXL; long side in whole multiples of 1024"
     family = "baseline"
     kind = "generate"
+    licence = "CreativeML Open RAIL++-M (SDXL 1.0 base weights)"
     max_batch_size = 1  # phase noise comes from the global RNGs: one image per call keeps units independent
     default_settings = {
         "model": SDXL_REPO,

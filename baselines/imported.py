@@ -29,6 +29,7 @@ class Imported(Method):
     description = "images produced elsewhere, imported from a folder and a mapping file (`ultrabench import`)"
     family = "baseline"
     kind = "import"
+    licence = "the terms of the service that made the images (e.g. OpenAI's for DALL-E 3)"
     default_settings = {}
 
     def plan(self, res: Resolution) -> SizePlan:

@@ -289,22 +289,32 @@ def report(
 @handled
 def run_all(
     spec: Optional[str] = typer.Argument(None, help=f"Benchmark spec (TOML path or name; default {DEFAULT_SPEC})."),
+    spec_opt: Optional[str] = typer.Option(None, "--spec", "-s", help="The spec, as an option (same as the argument)."),
     res: Optional[List[str]] = RES_OPT,
     method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="Only these methods."),
     out: Optional[str] = OUT_OPT,
     num_prompts: Optional[int] = typer.Option(None, "--num-prompts", "-n", help=field_help("num_prompts")),
     stand_ins: bool = typer.Option(False, "--stand-ins", help="Random-weight metric extractors (numbers mean nothing)."),
+    stand_in_methods: bool = typer.Option(
+        False, "--stand-in-methods",
+        help="Run every method of the spec as its tiny random-weight twin (same adapter and code path, built locally, "
+             "no downloads) at --res (default 128x256) into <out>-stand-ins, with stand-in extractors: checks a spec "
+             "end to end on a CPU; numbers mean nothing."),
 ) -> None:
     """generate -> score -> report from one benchmark spec."""
     from ultrabench.api import run as run_pipeline
 
-    the_spec = _spec(spec, out=out, num_prompts=num_prompts)
+    if spec and spec_opt and spec != spec_opt:
+        raise UsageError(f"two specs given ({spec} and --spec {spec_opt}); give one")
+    spec = spec or spec_opt
+    the_spec = _spec(spec, out=None if stand_in_methods else out, num_prompts=num_prompts)
     resolutions = _parse_res(res)
     if resolutions:
         _echo_resolutions(resolutions)
     result = run_pipeline(the_spec, device=_device(), dtype=G.dtype, weights=_weights(), resolutions=resolutions,
-                          methods=method, stand_ins=stand_ins, progress=not G.quiet, console=_console())
-    _print_generate_summary(result["generate"], the_spec.out)
+                          methods=method, stand_ins=stand_ins, progress=not G.quiet, console=_console(),
+                          stand_in_methods=stand_in_methods, stand_in_out=out)
+    _print_generate_summary(result["generate"], result["spec"].out)
 
 
 @app.command()
@@ -507,7 +517,7 @@ def import_cmd(
 @env_app.command("create")
 @handled
 def env_create(
-    method: str = typer.Argument(..., help="scalecrafter, fouriscale or elasticdiffusion."),
+    method: str = typer.Argument(..., help="An official-code method: scalecrafter, fouriscale, elasticdiffusion, ultraflux, hiflow, imax or hidiffusion."),
     repo: Path = typer.Option(..., "--repo", help="Your checkout of the official repository."),
     python: Optional[str] = typer.Option(None, "--python", help="Python interpreter for the environment."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the commands instead of running them."),

@@ -38,6 +38,23 @@ def _display_names(run_dir: Path) -> dict[str, str]:
     return names
 
 
+def _licences(run_dir: Path) -> dict[str, str]:
+    """Run-folder method name -> the licence its adapter declares for its weights (from the registry)."""
+    from ultrabench.errors import UltrabenchError
+    from ultrabench.methods.registry import get_method_class, method_licence
+    from ultrabench.runstore import RunStore
+
+    out: dict[str, str] = {}
+    for rec in RunStore(run_dir).records(statuses=None):
+        if rec.method in out:
+            continue
+        try:
+            out[rec.method] = method_licence(get_method_class(str(rec.data.get("method_registry") or rec.method)))
+        except UltrabenchError:
+            out[rec.method] = "unknown: the method is not registered here"
+    return dict(sorted(out.items()))
+
+
 def build_report(
     run_dir,
     *,
@@ -70,6 +87,7 @@ def build_report(
                         reference_method=reference_method, display_names=names)
     if not table.rows:
         table.warnings.append("This run folder has no finished units and no scores: nothing to report.")
+    table.meta["licences"] = _licences(run_dir)
 
     files: dict[str, Any] = {}
     from ultrabench.report import formats as fmt

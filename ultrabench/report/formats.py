@@ -103,6 +103,10 @@ def render_markdown(table: Table) -> str:
         out.append("")
         for reason in table.footnotes:
             out.append(f"<sup>{table.mark(reason)}</sup> {_md_escape(reason)}  ")
+    licences = table.meta.get("licences") or {}
+    if licences:
+        out += ["", "Weights licences (as each adapter declares them; most are non-commercial):", ""]
+        out += [f"- {_md_escape(m)}: {_md_escape(v)}" for m, v in licences.items()]
     return "\n".join(out).rstrip() + "\n"
 
 

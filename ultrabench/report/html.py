@@ -225,6 +225,13 @@ def _provenance(run_info: dict[str, Any], summary: dict[str, Any] | None) -> str
     return "\n".join(out)
 
 
+def _licences_html(table: Table) -> str:
+    lic = table.meta.get("licences") or {}
+    if not lic:
+        return '<p class="hint">No methods in this run.</p>'
+    return "<ul>" + "".join(f"<li><b>{_e(m)}</b>: {_e(v)}</li>" for m, v in lic.items()) + "</ul>"
+
+
 def render_html(table: Table, *, run_dir: Path, out_dir: Path, figures: dict[str, dict[str, Path]],
                 run_info: dict[str, Any], summary: dict[str, Any] | None) -> str:
     banners = "".join(
@@ -244,6 +251,8 @@ def render_html(table: Table, *, run_dir: Path, out_dir: Path, figures: dict[str
 <div class="figs">{figs or '<p class="hint">Figures were not built.</p>'}</div>
 <h2 id="gallery">Gallery</h2>
 {render_gallery(Path(run_dir), Path(out_dir), table)}
+<h2 id="licences">Weights licences</h2>
+{_licences_html(table)}
 <h2 id="provenance">Provenance</h2>
 {_provenance(run_info, summary)}
 </main>
