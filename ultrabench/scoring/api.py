@@ -225,8 +225,8 @@ def summarise_problems(problems: list[tuple[str, str]], shown: int = 3) -> list[
     return out
 
 
-def win_rates(scored: Scored, reference_method: str, tau: float, bootstrap: int, bootstrap_seed: int,
-              proto: dict) -> tuple[list[dict], list[str]]:
+def win_rates(rows: list[dict], metrics: list[Metric], reference_method: str, tau: float, bootstrap: int,
+              bootstrap_seed: int, proto: dict) -> tuple[list[dict], list[str]]:
     """For every preference metric: the reference method's win rate against each other method, on
     the images both have for the same (prompt id, sample index), at each resolution.
 
@@ -236,11 +236,11 @@ def win_rates(scored: Scored, reference_method: str, tau: float, bootstrap: int,
     from ultrabench.metrics.winrate import win_rate
 
     out, warnings = [], []
-    for m in scored.metrics:
+    for m in metrics:
         if not m.preference:
             continue
         by: dict[tuple, dict] = defaultdict(dict)
-        for r in scored.rows:
+        for r in rows:
             if r[m.column] is not None:
                 by[(r["method"], r["resolution"])][(r["prompt_id"], r["sample_index"])] = r[m.column]
         found = []
@@ -387,7 +387,7 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
     write_per_image(scored, out_dir)
     sets, not_computed, w_sets = set_entries(scored, ref_keys, proto, bootstrap=bootstrap,
                                              bootstrap_seed=bootstrap_seed)
-    winrates, w_wins = win_rates(scored, reference_method, tau, bootstrap, bootstrap_seed, proto)
+    winrates, w_wins = win_rates(scored.rows, scored.metrics, reference_method, tau, bootstrap, bootstrap_seed, proto)
     warnings_out += w_sets + w_wins
 
     from ultrabench.runsummary import latency_rows, status_rows
