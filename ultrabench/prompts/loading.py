@@ -121,7 +121,7 @@ def load_prompts(source: str = "builtin") -> list[Prompt]:
     return _validate(prompts, source)
 
 
-def sample_prompts(prompts: list[Prompt], n: int | None, seed: int = 0) -> list[Prompt]:
+def sample_prompts(prompts: list[Prompt], n: int | None, seed: int = 0, source: str | None = None) -> list[Prompt]:
     """A deterministic sample of `n` prompts, returned in source order.
 
     Selection ranks prompts by a hash of (seed, id), so it does not depend on the set's order and a
@@ -129,7 +129,9 @@ def sample_prompts(prompts: list[Prompt], n: int | None, seed: int = 0) -> list[
     """
     if n is None or n >= len(prompts):
         if n is not None and n > len(prompts):
-            raise UsageError(f"asked for {n} prompts but the set has only {len(prompts)}")
+            of = f"prompt set {source}" if source else "the prompt set"
+            raise UsageError(f"asked for {n} prompts (-n / num_prompts) but {of} has only {len(prompts)}; "
+                             f"leave out -n to use all of them")
         return list(prompts)
     if n <= 0:
         raise UsageError(f"number of prompts must be positive, got {n}")
