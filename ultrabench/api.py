@@ -48,12 +48,13 @@ def report(run_dir: str | Path, **kw: Any) -> dict:
 
 def run(spec: BenchmarkSpec | str | None = None, *, device: str | None = None, dtype: str = "float32",
         weights=None, resolutions: Sequence[Resolution] | None = None, methods: Sequence[str] | None = None,
-        stand_ins: bool = False, progress: bool = True, console=None, report_formats=None) -> dict:
+        stand_ins: bool = False, progress: bool = True, console=None, report_formats=None,
+        spec_change: str | None = None) -> dict:
     """generate -> score -> report from one spec."""
     spec = spec if isinstance(spec, BenchmarkSpec) else load_spec(spec)
     device = device or default_device()
     summary = _generate(spec, methods=methods, resolutions=resolutions, device=device, dtype=dtype,
-                        weights=weights, progress=progress, console=console)
+                        weights=weights, progress=progress, console=console, spec_change=spec_change)
     scores = score(spec.out, device=device, stand_ins=stand_ins, weights=weights, progress=progress,
                    **spec.score_options())
     kw = {"formats": report_formats} if report_formats else {}

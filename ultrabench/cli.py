@@ -126,6 +126,16 @@ def _run_spec(spec: Optional[str], run_dir: Optional[Path], **overrides):
     return the_spec, run_dir or Path(the_spec.out)
 
 
+def _names(values: Optional[List[str]]) -> Optional[List[str]]:
+    """A <list[str]> option: repeatable and comma-separated, like --res; each name counted once."""
+    out: List[str] = []
+    for value in values or ():
+        for part in value.split(","):
+            if part.strip() and part.strip() not in out:
+                out.append(part.strip())
+    return out or None
+
+
 def _parse_res(res: Optional[List[str]]):
     if not res:
         return None
@@ -157,6 +167,10 @@ def _main(
 SPEC_OPT = typer.Option(None, "--spec", "-s", help=f"Benchmark spec: a TOML path or a name in benchmarks/ (default {DEFAULT_SPEC}).")
 RES_OPT = typer.Option(None, "--res", "-r", help="Resolution HxW (height x width), repeatable or comma-separated; 'paper' = the five Table 1 sizes.")
 OUT_OPT = typer.Option(None, "--out", "-o", help=field_help("out"))
+EXTEND_OPT = typer.Option(
+    False, "--extend", help="Grow an existing run: a larger -n (or samples per prompt) with everything else of its spec unchanged.")
+NEW_SPEC_OPT = typer.Option(
+    False, "--new-spec", help="Make this spec the run folder's; units of its old spec stay on disk but are left out of status, score and report.")
 
 
 @app.command()
@@ -175,6 +189,8 @@ def generate(
     shard: Optional[str] = typer.Option(
         None, "--shard", help="Do only shard i of n (e.g. 0/4), for job arrays; under torchrun/accelerate the rank is used."
     ),
+    extend: bool = EXTEND_OPT,
+    new_spec: bool = NEW_SPEC_OPT,
 ) -> None:
     """Generate images into the run folder; finished units are skipped, so rerunning resumes."""
     from ultrabench.generate import generate as run_generate
@@ -185,10 +201,17 @@ def generate(
     if resolutions:
         _echo_resolutions(resolutions)
     summary = run_generate(
-        the_spec, methods=method, resolutions=resolutions, device=_device(), dtype=G.dtype, weights=_weights(),
+        the_spec, methods=_names(method), resolutions=resolutions, device=_device(), dtype=G.dtype, weights=_weights(),
         overwrite=overwrite, retry_failed=retry_failed, progress=not G.quiet, shard=parse_shard(shard),
+        spec_change=_spec_change(extend, new_spec),
     )
     _print_generate_summary(summary, the_spec.out)
+
+
+def _spec_change(extend: bool, new_spec: bool) -> Optional[str]:
+    if extend and new_spec:
+        raise UsageError("--extend and --new-spec exclude each other: grow the run's spec, or replace it")
+    return "extend" if extend else "new-spec" if new_spec else None
 
 
 def _print_generate_summary(summary, out) -> None:
@@ -198,7 +221,10 @@ def _print_generate_summary(summary, out) -> None:
         typer.echo(f"{key}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     shard = f" (shard {summary.shard})" if summary.shard else ""
     elsewhere = f", {summary.elsewhere} held by another process" if summary.elsewhere else ""
-    typer.echo(f"{summary.generated} generated, {summary.skipped} already done{elsewhere}{shard}; run folder: {out}")
+    failed = f", {summary.failed} failed" if summary.failed else ""
+    before = f", {summary.failed_before} failed earlier and not retried" if summary.failed_before else ""
+    typer.echo(f"{summary.generated} generated, {summary.skipped} already done{failed}{before}{elsewhere}{shard}; "
+               f"run folder: {out}")
     if summary.failures:
         for failure in summary.failures:  # one line each, so a long list stays readable
             _err(failure)
@@ -206,6 +232,11 @@ def _print_generate_summary(summary, out) -> None:
     if summary.interrupted:
         typer.echo("stopped early on request (Ctrl-C); rerun the same command to resume")
         raise typer.Exit(130)
+    if summary.failed or summary.failed_before:
+        first = f" (first: {summary.first_error})" if summary.first_error else ""
+        raise UltrabenchError(
+            f"{summary.failed + summary.failed_before} unit(s) are recorded as oom or error{first}; "
+            f"`ultrabench status --failed {out}` lists them, `--retry-failed` redoes them")
 
 
 @app.command()
@@ -286,6 +317,8 @@ def run_all(
     out: Optional[str] = OUT_OPT,
     num_prompts: Optional[int] = typer.Option(None, "--num-prompts", "-n", help=field_help("num_prompts")),
     stand_ins: bool = typer.Option(False, "--stand-ins", help="Random-weight metric extractors (numbers mean nothing)."),
+    extend: bool = EXTEND_OPT,
+    new_spec: bool = NEW_SPEC_OPT,
 ) -> None:
     """generate -> score -> report from one benchmark spec."""
     from ultrabench.api import run as run_pipeline
@@ -295,7 +328,8 @@ def run_all(
     if resolutions:
         _echo_resolutions(resolutions)
     result = run_pipeline(the_spec, device=_device(), dtype=G.dtype, weights=_weights(), resolutions=resolutions,
-                          methods=method, stand_ins=stand_ins, progress=not G.quiet, console=_console())
+                          methods=_names(method), stand_ins=stand_ins, progress=not G.quiet, console=_console(),
+                          spec_change=_spec_change(extend, new_spec))
     _print_generate_summary(result["generate"], the_spec.out)
 
 
@@ -325,17 +359,32 @@ def methods(
 def status(
     run_dir: Optional[Path] = typer.Argument(None, help="Run folder (default: the default spec's out folder)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    failed: bool = typer.Option(False, "--failed", help="List the units recorded as oom or error, with their error text."),
 ) -> None:
     """Count done / pending / oom / error / unsupported units per method and resolution."""
-    from ultrabench.status import COLUMNS, run_status
+    from ultrabench.runspec import describe_left_out
+    from ultrabench.status import COLUMNS, collect_status
 
-    rows = run_status(run_dir or Path(_spec(None).out))
+    st = collect_status(run_dir or Path(_spec(None).out))
+    if failed:
+        rows = [{"unit": r.data.get("unit_id") or str(r.record_path), "status": r.status,
+                 "error": r.data.get("error") or "(no error text recorded)"} for r in st.failed]
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2))
+            return
+        for row in rows:
+            typer.echo(f"{row['unit']}  {row['status']}: {row['error']}")
+        typer.echo(f"{len(rows)} failed unit(s); `ultrabench generate --retry-failed` redoes them" if rows
+                   else "no failed units")
+        return
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(json.dumps(st.rows, indent=2))
         return
     typer.echo(f"{'method':<22} {'H x W':<11} " + " ".join(f"{c:>11}" for c in COLUMNS))
-    for r in rows:
+    for r in st.rows:
         typer.echo(f"{r['method']:<22} {r['resolution']:<11} " + " ".join(f"{r[c]:>11}" for c in COLUMNS))
+    if st.left_out:
+        typer.echo(describe_left_out(st.left_out))
 
 
 @prompts_app.command("show")

@@ -205,9 +205,13 @@ class RunStore:
             return None
         return data
 
-    def is_finished(self, unit: Unit, retry_failed: bool = False) -> bool:
+    def is_finished(self, unit: Unit, retry_failed: bool = False, settings_hash: str | None = None) -> bool:
+        """Whether the unit needs no more work. A record made with other method settings than
+        `settings_hash` (a spec changed with --new-spec) is not finished: it is redone in place."""
         rec = self.read_record(unit)
         if rec is None:
+            return False
+        if settings_hash and rec.get("settings_hash") not in (None, settings_hash):
             return False
         if rec["status"] == "ok":
             return self.image_path(unit).is_file()
