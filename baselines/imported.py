@@ -52,12 +52,16 @@ class ImportReport:
     def __str__(self) -> str:
         return self.summary()
 
+    def rejected_lines(self) -> list[str]:
+        """One line per rejected file: prompt id and why."""
+        return [f"rejected {pid}: {reason}" for pid, reason in self.rejected]
+
     def summary(self) -> str:
         parts = [f"{len(self.imported)} imported into {self.name}/{self.resolution.key}"]
         if self.resized:
             parts.append(f"{len(self.resized)} resized")
         if self.rejected:
-            parts.append(f"{len(self.rejected)} rejected ({self.rejected[0][1]}{', ...' if len(self.rejected) > 1 else ''})")
+            parts.append(f"{len(self.rejected)} rejected (of {len(self.rejected) + len(self.imported)})")
         if self.extra_files:
             parts.append(f"{len(self.extra_files)} extra file(s) not in the mapping ignored")
         return "; ".join(parts)
@@ -109,8 +113,9 @@ def import_images(
     from PIL import Image
 
     from baselines._common import resize_exact
-    from ultrabench.runstore import RunStore, Unit, check_method_name
     from ultrabench.hashing import sha256_file
+    from ultrabench.runstore import RunStore, Unit, check_method_name
+    from ultrabench.scoring.decode import to_rgb
 
     check_method_name(name)
     if policy not in POLICIES:
@@ -165,7 +170,10 @@ def import_images(
             with Image.open(src) as im:
                 im.load()
                 fmt = im.format
-                image = im.convert("RGB")
+                # the scorer's own conversion: EXIF orientation applied (stored as shown), 16-bit
+                # data by its high byte, alpha dropped, so the pixels kept are the pixels scored
+                rgb, conversion = to_rgb(im)
+            image = Image.fromarray(rgb)
         except Exception as e:
             reason = f"{row['file']} is not a readable image ({e})"
             report.rejected.append((pid, reason))
@@ -175,6 +183,7 @@ def import_images(
         provenance = {k: v for k, v in row.items() if k not in ("prompt_id", "id", "file", "seed") and v not in (None, "")}
         base = _record(row, src, native, sha256_file(src), policy, display_name, "ok", None)
         base["source_format"] = fmt
+        base["conversion"] = conversion
         base["provenance"] = provenance
         if native != res:
             reason = f"{row['file']} is {native.key}, requested {res.key}"

@@ -517,7 +517,12 @@ def import_cmd(
         store.ensure_writable()
         store.write_prompts(spec_prompts(the_spec))
     result = import_images(the_spec.out, name, folder, mapping, r, policy=policy, display_name=display_name)
+    for line in result.rejected_lines():
+        _err(line)
     typer.echo(str(result))
+    if result.rejected:
+        raise UltrabenchError(f"{len(result.rejected)} file(s) rejected (listed above); "
+                              f"the {len(result.imported)} accepted stay imported")
 
 
 @env_app.command("create")
