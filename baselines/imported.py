@@ -74,7 +74,7 @@ def read_mapping(path: str | Path) -> list[dict[str, Any]]:
         raise UsageError(f"mapping file {p} does not exist")
     rows: list[dict[str, Any]] = []
     if p.suffix.lower() in (".jsonl", ".json", ".ndjson"):
-        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        for n, line in enumerate(p.read_text(encoding="utf-8-sig").splitlines(), 1):
             if not line.strip():
                 continue
             try:
@@ -85,7 +85,7 @@ def read_mapping(path: str | Path) -> list[dict[str, Any]]:
                 raise UsageError(f"{p}:{n}: each line must be a JSON object")
             rows.append(row)
     else:
-        with open(p, newline="", encoding="utf-8") as f:
+        with open(p, newline="", encoding="utf-8-sig") as f:  # a byte-order mark is not part of a column name
             rows = [dict(r) for r in csv.DictReader(f)]
     out = []
     for n, row in enumerate(rows, 1):

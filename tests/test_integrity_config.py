@@ -2,16 +2,12 @@
 the key, the value and what was expected; nothing runs (or is written) with a bad value."""
 
 import pytest
-from typer.testing import CliRunner
 
-from ultrabench.cli import app
+from cli_helpers import invoke
+
 from ultrabench.config import load_spec, spec_from_dict
 from ultrabench.errors import UsageError
 from ultrabench.methods.registry import get_method_class, method_names
-
-
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 INTEGER, STRING, STRINGS = "an integer", "a string", "a list of strings"

@@ -3,14 +3,9 @@ exits non-zero and says so in its summary line; the failed units can be listed."
 
 import json
 
-from typer.testing import CliRunner
+from cli_helpers import invoke
 
-from ultrabench.cli import app
 from ultrabench.methods import Method
-
-
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 class Broken(Method):

@@ -9,14 +9,10 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
 
-from ultrabench.cli import app
+from cli_helpers import invoke
+
 from ultrabench.runstore import atomic_write_json
-
-
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")

@@ -2,27 +2,16 @@
 refused (exit 2, nothing written) unless --extend or --new-spec says what is meant, and every reader
 (status, `current_records` for score and report) keeps the units of the current spec only."""
 
-import hashlib
 import json
 import shutil
 
 import pytest
-from typer.testing import CliRunner
 
-from ultrabench.cli import app
+from cli_helpers import invoke, snapshot
+
 from ultrabench.runspec import current_records, settings_hash
 
 GEN = ["--device", "cpu", "-q", "generate", "-m", "tiny-sd", "--res", "64x64"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def snapshot(root):
-    """Every file under `root` with a hash of its bytes: equal snapshots mean nothing was written."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")

@@ -294,6 +294,9 @@ def generate(
             bs = max(1, min(spec.batch_size, method.max_batch_size))
             batches_done = 0
             for i in range(0, len(pending), bs):
+                if stop.requested:  # a Ctrl-C while the model loaded: not one unit more
+                    summary.interrupted = True
+                    break
                 batch = _claim(store, pending[i : i + bs], overwrite, retry_failed, summary,
                                bound[entry.name]["hash"])
                 if batch:
@@ -307,10 +310,8 @@ def generate(
                     free_cached_memory(device)
                 if prog:
                     prog.advance(task, len(pending[i : i + bs]))
-                if stop.requested:
-                    summary.interrupted = True
-                    break
             if stop.requested:
+                summary.interrupted = True
                 break
         for m in {id(m): m for _, m, _, _ in plan_rows}.values():
             m.unload()
