@@ -546,7 +546,7 @@ def doctor(
 @handled
 def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Where the demo run goes."),
-    fresh: bool = typer.Option(False, "--fresh", help="Delete the demo folder first."),
+    fresh: bool = typer.Option(False, "--fresh", help="Delete the demo folder first (only a folder an earlier demo made)."),
 ) -> None:
     """Run generate -> score -> report end to end on tiny random-weight models (no downloads, CPU)."""
     from ultrabench.demo import run_demo
