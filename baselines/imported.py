@@ -109,7 +109,10 @@ def import_images(
     policy: str = "reject",
     display_name: str | None = None,
     resize_filter: str = "lanczos",
+    prompt_set=None,
 ) -> ImportReport:
+    """Import the mapped images; `prompt_set` (Prompt objects) becomes the run's prompts.jsonl when
+    the folder has none yet, written only once the mapping has passed every check."""
     from PIL import Image
 
     from baselines._common import resize_exact
@@ -144,10 +147,15 @@ def import_images(
 
     store = RunStore(run_dir)
     prompts = {str(p["id"]): p for p in store.read_prompts()}
+    new_prompts = None
+    if not prompts and prompt_set:
+        new_prompts = list(prompt_set)
+        prompts = {p.id: {"id": p.id, "prompt": p.text} for p in new_prompts}
     if prompts:
         unknown = [r["prompt_id"] for r in rows if r["prompt_id"] not in prompts]
         if unknown:
-            raise UsageError(f"{len(unknown)} prompt id(s) not in {store.root / 'prompts.jsonl'}: "
+            where = f"the spec's {len(prompts)} prompts" if new_prompts else store.root / "prompts.jsonl"
+            raise UsageError(f"{len(unknown)} prompt id(s) not in {where}: "
                              f"{', '.join(unknown[:3])}{' ...' if len(unknown) > 3 else ''}")
 
     report = ImportReport(name=name, resolution=res)
@@ -157,6 +165,8 @@ def import_images(
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and str(p.resolve()) not in mapped
     )
     store.ensure_writable()
+    if new_prompts:
+        store.write_prompts(new_prompts)  # imported images are scored against these texts
     for row in rows:
         pid = row["prompt_id"]
         src = folder / row["file"]

@@ -85,3 +85,15 @@ def test_16_bit_grey_keeps_its_tones_and_exif_rotation_is_recorded(imported):
     assert (grey == 255).mean() < 0.01 and len(np.unique(grey)) == 256  # not a plain convert("RGB"): 99.6% white
     rec = json.loads(next(folder.glob(f"{ids['rotated.jpg']}__s*.json")).read_text())
     assert rec["status"] == "ok" and rec["native"] == [H, W] and "exif_orientation_6" in rec["conversion"]
+
+
+def test_a_rejected_mapping_writes_nothing(tmp_path):
+    (tmp_path / "imgs").mkdir()
+    Image.new("RGB", (W, H)).save(tmp_path / "imgs" / "a.png")
+    (tmp_path / "map.csv").write_text("prompt_id,file\nnot-a-prompt,a.png\n")
+    r = CliRunner().invoke(app, ["import", "mine", str(tmp_path / "imgs"), "--mapping", str(tmp_path / "map.csv"),
+                                 "--res", f"{H}x{W}", "--out", str(tmp_path / "run")])
+    assert r.exit_code == 2
+    assert r.output.strip().splitlines()[-1] == (
+        "error: 1 prompt id(s) not in the spec's 1000 prompts: not-a-prompt")
+    assert not (tmp_path / "run").exists()

@@ -590,12 +590,10 @@ def import_cmd(
     r = parse_resolution(res)
     _echo_resolutions([r])
     the_spec = _spec(None, out=out)
-    store = RunStore(the_spec.out)
-    if not store.read_prompts():
-        # Imported images are scored against prompt texts: a fresh run folder gets the spec's prompt set.
-        store.ensure_writable()
-        store.write_prompts(spec_prompts(the_spec))
-    result = import_images(the_spec.out, name, folder, mapping, r, policy=policy, display_name=display_name)
+    # Imported images are scored against prompt texts: a fresh run folder gets the spec's prompt set.
+    fresh = not RunStore(the_spec.out).read_prompts()
+    result = import_images(the_spec.out, name, folder, mapping, r, policy=policy, display_name=display_name,
+                           prompt_set=spec_prompts(the_spec) if fresh else None)
     for line in result.rejected_lines():
         _err(line)
     typer.echo(str(result))
