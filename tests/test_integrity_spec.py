@@ -145,3 +145,17 @@ def test_a_prompt_file_without_n_is_used_whole_and_a_larger_n_is_the_error(tmp_p
     assert r.exit_code == 0, r.output
     assert "4 generated" in r.output
     assert json.loads((tmp_path / "all" / "run.json").read_text())["spec"]["num_prompts"] == 4
+
+
+def test_an_edited_prompt_file_is_a_different_sample(tmp_path):
+    prompts = tmp_path / "my.jsonl"
+    prompts.write_text('{"id": "a", "prompt": "a cat"}\n{"id": "b", "prompt": "a dog"}\n')
+    run = tmp_path / "run"
+    assert invoke(*GEN, "--prompts", prompts, "--out", run).exit_code == 0
+    prompts.write_text('{"id": "a", "prompt": "a cat"}\n{"id": "c", "prompt": "a cow"}\n')
+    before = snapshot(run)
+    r = invoke(*GEN, "--prompts", prompts, "--out", run)
+    assert r.exit_code == 2
+    assert (f"(prompts the sample of '{prompts}' changed (1 prompt(s) left it, 1 joined): the prompt source was "
+            "edited); use a new --out, or --new-spec") in r.output
+    assert snapshot(run) == before

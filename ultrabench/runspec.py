@@ -54,16 +54,22 @@ def _setting_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
 
 
 def spec_differences(run_info: Mapping[str, Any], spec_dict: Mapping[str, Any],
-                     methods: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:
+                     methods: Mapping[str, Mapping[str, Any]], prompt_ids: Iterable[str] = ()) -> list[tuple[str, str]]:
     """(field, "old -> new") for every unit-defining difference between a run and a new spec.
 
-    `methods`: entry name -> {"method", "settings", "hash"} for the methods about to run.
+    `methods`: entry name -> {"method", "settings", "hash"} for the methods about to run;
+    `prompt_ids`: the new spec's sample, which can change with the same fields when the prompt
+    file itself was edited.
     """
     frozen = run_info.get("spec") or {}
     out = []
     for f in UNIT_FIELDS:
         if f in frozen and frozen[f] != spec_dict.get(f):
             out.append((f, f"{frozen[f]!r} -> {spec_dict.get(f)!r}"))
+    old_ids, new_ids = set(run_info.get("prompt_ids") or ()), set(prompt_ids)
+    if not out and run_info.get("prompt_ids") is not None and old_ids != new_ids:
+        out.append(("prompts", f"the sample of {spec_dict.get('prompts')!r} changed ({len(old_ids - new_ids)} "
+                               f"prompt(s) left it, {len(new_ids - old_ids)} joined): the prompt source was edited"))
     known = run_info.get("settings") or {}
     for name, new in methods.items():
         old = known.get(name)
@@ -80,7 +86,8 @@ def check_spec(run_info: Mapping[str, Any], spec_dict: Mapping[str, Any], method
     says how; return the differences that `change` accepted."""
     if change is not None and change not in SPEC_CHANGES:
         raise UsageError(f"unknown spec change {change!r}; use one of {', '.join(SPEC_CHANGES)}")
-    diffs = spec_differences(run_info, spec_dict, methods)
+    prompt_ids = list(prompt_ids)
+    diffs = spec_differences(run_info, spec_dict, methods, prompt_ids)
     if not diffs or change == "new-spec":
         return diffs
     frozen = run_info.get("spec") or {}
