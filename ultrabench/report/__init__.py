@@ -66,7 +66,7 @@ def build_report(
     reference_method: str = "ultrapixel",
     console=None,
 ) -> dict[str, Any]:
-    from ultrabench.errors import UsageError
+    from ultrabench.errors import UltrabenchError, UsageError
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -76,7 +76,12 @@ def build_report(
     if unknown:
         raise UsageError(f"unknown report format(s) {', '.join(sorted(unknown))}; known: {', '.join(FORMATS)}")
     out = Path(out_dir) if out_dir is not None else run_dir / "report"
-    out.mkdir(parents=True, exist_ok=True)
+    if set(formats) - {"terminal"}:  # the terminal table needs no folder: it works on a read-only run
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UltrabenchError(f"cannot create the report folder {out}: {e.strerror or e}; "
+                                  "choose another with --out, or -f terminal writes nothing") from None
 
     summary = load_summary(run_dir)
     rec_latency = latency_from_records(run_dir) if summary is None or not summary.get("latency") else None

@@ -83,8 +83,12 @@ def winrate_figure(summary: dict[str, Any] | None, out_base: Path, reference: st
             ax.bar(xs, ys, width * 0.92, yerr=[lo, hi], capsize=3, label=f"vs {disp[m]}", color=colors(mi % 10),
                    error_kw={"elinewidth": 1, "ecolor": "0.2"})
         ax.axhline(50, color="0.3", linestyle="--", linewidth=1)
-        ax.text(len(res_list) - 0.5, 51, "50%: no preference", ha="right", va="bottom", fontsize=7, color="0.3")
+        # x in axes units: in data units the label left the axes when the bars were few (and
+        # tight_layout then warned that it could not fit the figure)
+        ax.text(0.99, 51, "50%: no preference", ha="right", va="bottom", fontsize=7, color="0.3",
+                transform=ax.get_yaxis_transform())
         ax.set_xticks(range(len(res_list)), [r.replace("x", " x ") for r in res_list])
+        ax.set_xlim(-0.5, len(res_list) - 0.5)
         ax.set_ylim(0, 100)
         ax.set_ylabel(f"{disp[reference]} win rate (%)")
         ax.set_xlabel("resolution (H x W)")

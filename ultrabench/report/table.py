@@ -44,6 +44,7 @@ class Cell:
     ci95: list[float] | None = None
     n: int | None = None
     note: str | None = None  # why the value is missing (becomes a footnote)
+    remark: str | None = None  # a footnote on a value that is there (e.g. latency over fewer images than N)
     best: bool = False
     paper: float | None = None
     paper_note: str | None = None
@@ -102,6 +103,8 @@ class Table:
                 cell["delta"] = row.cells[key].delta
                 if cell["value"] is None and cell["note"]:
                     cell["footnote"] = self.mark(cell["note"])
+                elif cell["value"] is not None and cell["remark"]:
+                    cell["footnote"] = self.mark(cell["remark"])
         return d
 
 
@@ -182,6 +185,32 @@ def _failure_reason(st: dict[str, Any] | None) -> str | None:
     return "no images"
 
 
+# Set statistics that need two images (a covariance, an MMD estimate) where the patch variants
+# have a few crops per image.
+_NEEDS_TWO_IMAGES = ("fid", "kid")
+WARMUP_RULE = "warm-up units (the first per method, resolution and process) are not timed"
+
+
+def _missing_reason(col: Column, res: str, st: dict[str, Any] | None, s: dict[str, Any]) -> str:
+    """Why a scored set has no value for a metric column, as precisely as the summary tells."""
+    asked = s.get("metrics")
+    if asked is not None and col.key not in asked:
+        return f"{col.header} was not asked for when this run was scored (`ultrabench score --metric {col.key}`)"
+    if METRICS[col.key].needs_reference and not s.get("reference"):
+        return f"{col.header} needs a reference set: score with --reference FOLDER or hf:<dataset>"
+    ok = int(st.get("ok", 0)) if st else None
+    if ok is not None and ok < 2 and col.key in _NEEDS_TWO_IMAGES:
+        return f"{col.header} needs at least 2 images; this set has {ok}"
+    if col.key.endswith("-patch"):
+        try:
+            r = parse_resolution(res)
+            if min(r.height, r.width) < 299:
+                return f"{col.header}: no 299 x 299 patch fits in a {res.replace('x', ' x ')} image"
+        except Exception:
+            pass
+    return f"{col.header} not computed for this set"
+
+
 def _res_key(res: str):
     try:
         return (0, parse_resolution(res))
@@ -248,8 +277,13 @@ def build_table(
                 if e is not None:
                     v = e.get("mean_s") if col.key == "latency" else e.get("peak_memory_bytes")
                     cell.n = e.get("n")
+                ok = int(st.get("ok", 0)) if st else 0
                 if v is not None:
                     cell.value = float(v) * col.scale
+                    if cell.n is not None and 0 < cell.n < ok:
+                        cell.remark = f"{col.header}: mean of the {cell.n} timed images of {ok}; {WARMUP_RULE}"
+                elif ok and e is None:
+                    cell.note = f"{col.header}: every image of this set was a warm-up unit; {WARMUP_RULE}"
                 else:
                     cell.note = fail or ("no timing recorded" if col.key == "latency" else "no peak memory recorded")
             elif col.key == "winrate":
@@ -261,8 +295,14 @@ def build_table(
                     cell.n = e.get("n_pairs")
                     if e.get("ci95"):
                         cell.ci95 = [float(x) * col.scale for x in e["ci95"]]
+                elif fail or not scored:
+                    cell.note = fail or NOT_SCORED
+                elif s.get("metrics") is not None and "pickscore" not in s["metrics"]:
+                    cell.note = "PickScore was not asked for when this run was scored (`ultrabench score --metric pickscore`)"
+                elif not int((stat.get((reference_method, res)) or {}).get("ok", 0)):
+                    cell.note = f"no {display_name_for(reference_method)} images at this resolution to pair with"
                 else:
-                    cell.note = fail or (NOT_SCORED if not scored else "PickScore win rate not computed")
+                    cell.note = "PickScore win rate not computed"
             else:
                 e = sets.get((method, res, col.key))
                 if e is not None and e.get("value") is not None and not _nan(e["value"]):
@@ -271,7 +311,7 @@ def build_table(
                     if e.get("ci95"):
                         cell.ci95 = [float(x) * col.scale for x in e["ci95"]]
                 else:
-                    cell.note = fail or (NOT_SCORED if not scored else f"{col.header} not computed for this set")
+                    cell.note = fail or (NOT_SCORED if not scored else _missing_reason(col, res, st, s))
             if not in_run:
                 cell.note = PAPER_ONLY
             pr = paper.get((method, res))
@@ -306,6 +346,8 @@ def build_table(
             c = row.cells[col.key]
             if c.value is None and c.note and c.note != PAPER_ONLY:
                 table.mark(c.note)
+            elif c.value is not None and c.remark:
+                table.mark(c.remark)
             if c.paper_note and compare_paper:
                 table.mark(c.paper_note)
     return table
