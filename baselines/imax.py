@@ -40,7 +40,9 @@ class IMax(OfficialMethod):
     max_batch_size = 1
     licence = FLUX_DEV_LICENCE
     model_role = "flux_dev"
-    setting_rules = {**OfficialMethod.common_rules, "num_inference_steps1": at_least(1),
+    # two stages, each with its own steps and guidance: the common single-stage rules do not apply
+    setting_rules = {"timeout_s": OfficialMethod.common_rules["timeout_s"], "dtype": OfficialMethod.common_rules["dtype"],
+                     "num_inference_steps1": at_least(1),
                      "num_inference_steps2": at_least(1), "guidance_scale1": at_least(0.0),
                      "guidance_scale2": at_least(0.0), "ntk_factor": at_least(1.0), "time_shift_1": at_least(1e-9),
                      "time_shift_2": at_least(1e-9), "max_sequence_length": between(1, 512)}
