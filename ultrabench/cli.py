@@ -308,7 +308,7 @@ def score(
     patch_crops: Optional[int] = typer.Option(None, "--patch-crops", min=1, help=field_help("patch_crops")),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Images per network forward."),
     workers: Optional[int] = typer.Option(
-        None, "--workers", min=1, help="Parallel decoding workers (default: one per usable CPU core, at most 16; one fewer with a GPU)."
+        None, "--workers", min=0, help="Parallel decoding workers (default: one per usable CPU core, at most 16; one fewer with a GPU; 0 decodes in this process)."
     ),
     stand_ins: bool = typer.Option(False, "--stand-ins", help="Use random-weight extractors (tests/demos: numbers mean nothing)."),
     shard: Optional[str] = typer.Option(
@@ -331,7 +331,7 @@ def score(
     kw = {**the_spec.score_options(), "device": _device(), "batch_size": batch_size, "workers": workers,
           "stand_ins": stand_ins, "weights": _weights(), "progress": not G.quiet}
     if metric:
-        kw["metrics"] = [m for item in metric for m in item.split(",") if m.strip()]
+        kw["metrics"] = _names(metric)
     if prompts is not None:
         kw["prompts"] = prompts
     explicit, launched = parse_shard(shard), launcher_shard()
@@ -358,7 +358,10 @@ def report(
     fmt: Optional[List[str]] = typer.Option(None, "--format", "-f", help="terminal, md, latex, csv, json, html, figures (default: all)."),
     compare_paper: bool = typer.Option(False, "--compare-paper", help="Put the paper's published Table 1 beside the measured values."),
     ci: bool = typer.Option(False, "--ci", help="Show +/- 95% intervals."),
-    extra: Optional[List[str]] = typer.Option(None, "--extra", help="Extra columns: kid, kid-patch, winrate, memory, glcm, compression-ratio."),
+    extra: Optional[List[str]] = typer.Option(
+        None, "--extra", "--columns",
+        help="Extra columns: any metric `ultrabench metrics` lists (kid, kid-patch, glcm, compression-ratio, ...), "
+             "winrate (PickScore's) or winrate:METRIC for another preference model, memory."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the report files (default: RUN/report)."),
 ) -> None:
     """Print Table 1 and write Markdown, LaTeX, CSV, JSON, figures and an HTML report."""
@@ -371,6 +374,34 @@ def report(
     kw = {"formats": tuple(formats)} if formats else {}
     result = run_report(folder, out_dir=out, compare_paper=compare_paper, ci=ci, extra_columns=tuple(_names(extra) or ()),
                         reference_method=the_spec.reference_method, console=_console(), **kw)
+    from ultrabench.report import iter_files
+
+    for name, path in iter_files(result.get("files", {})):
+        typer.echo(f"{name}: {path}")
+
+
+@app.command()
+@handled
+def compare(
+    run_dirs: List[Path] = typer.Argument(..., help="Two or more scored run folders of the same experiment."),
+    fmt: Optional[List[str]] = typer.Option(None, "--format", "-f", help="terminal, md, latex, csv, json, html, figures (default: all)."),
+    ci: bool = typer.Option(False, "--ci", help="Show +/- 95% intervals."),
+    extra: Optional[List[str]] = typer.Option(None, "--extra", "--columns", help="Extra columns, as for `ultrabench report`."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the report files (needed unless -f terminal)."),
+    reference_method: str = typer.Option("ultrapixel", "--reference-method", help="The method win rates are measured against."),
+) -> None:
+    """One table over several run folders (say, a new method generated on another cluster beside a
+    stored Table-1 run). They must share prompts, seeds, reference set and metric protocols; the
+    first difference is refused in one line. Win rates are recomputed across the folders."""
+    from ultrabench.api import report as run_report
+
+    if len(run_dirs) < 2:
+        raise UsageError("compare needs at least two run folders")
+    formats = _names(fmt)
+    kw = {"formats": tuple(formats)} if formats else {}
+    result = run_report(run_dirs[0], compare_with=tuple(run_dirs[1:]), out_dir=out, ci=ci,
+                        extra_columns=tuple(_names(extra) or ()), reference_method=reference_method,
+                        console=_console(), **kw)
     from ultrabench.report import iter_files
 
     for name, path in iter_files(result.get("files", {})):

@@ -63,6 +63,7 @@ class Metric:
     preference: bool = False  # a preference model: win rates on matched (prompt id, sample index) pairs
     extractor_options: tuple[tuple[str, Any], ...] = ()  # options pinned for this metric's extractor
     licence: str = ""  # of the weights, where it restricts use (e.g. "non-commercial")
+    decimals: int = 2  # shown in tables
 
     @property
     def arrow(self) -> str:

@@ -52,16 +52,21 @@ def _names(methods, names):
 
 
 def winrate_figure(summary: dict[str, Any] | None, out_base: Path, reference: str = "ultrapixel",
-                   names: dict[str, str] | None = None) -> dict[str, Path]:
+                   names: dict[str, str] | None = None, metric: str = "pickscore") -> dict[str, Path]:
+    """The paper's Figure 6 for one preference model: the reference method's win rate per resolution."""
+    from ultrabench.metrics.registry import METRICS
+
     plt = _plt()
+    model = METRICS[metric].display_name if metric in METRICS else metric
     entries = [e for e in (summary or {}).get("winrates") or []
-               if e.get("reference_method", reference) == reference and e.get("win_rate") is not None]
+               if e.get("reference_method", reference) == reference and e.get("win_rate") is not None
+               and e.get("metric", "pickscore") == metric]
     res_list = sorted({e["resolution"] for e in entries}, key=_res_key)
     methods = sorted({e["method"] for e in entries}, key=lambda m: method_sort_key(m, reference))
     disp = _names(methods + [reference], names)
     fig, ax = plt.subplots(figsize=(max(5.0, 1.2 + 0.45 * max(1, len(res_list) * len(methods))), 3.6))
     if not entries:
-        why = "no PickScore win rates in this run" if summary else "not scored: run `ultrabench score`"
+        why = f"no {model} win rates in this run" if summary else "not scored: run `ultrabench score`"
         _empty(ax, why)
     else:
         # Cap the bar width so one or two methods do not draw slabs across the whole axis.
@@ -93,7 +98,7 @@ def winrate_figure(summary: dict[str, Any] | None, out_base: Path, reference: st
         ax.set_ylabel(f"{disp[reference]} win rate (%)")
         ax.set_xlabel("resolution (H x W)")
         ax.legend(frameon=False, fontsize=8, ncol=min(4, len(methods)), loc="upper center", bbox_to_anchor=(0.5, 1.18))
-        ax.set_title(f"PickScore win rate of {disp[reference]} (95% CI)", fontsize=10, pad=28)
+        ax.set_title(f"{model} win rate of {disp[reference]} (95% CI)", fontsize=10, pad=28)
     return _finish(fig, ax, out_base, bool((summary or {}).get("random_weights")))
 
 

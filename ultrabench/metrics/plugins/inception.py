@@ -28,9 +28,9 @@ class Inception(FeatureExtractor):
         _m("is", "IS", True, "full", "logits", "inception-score", "whole image resized to 299x299",
            "Inception Score, 10 splits", paper=True, value_range=(1.0, 1008.0)),
         _m("kid", "KID", False, "full", "pool", "kid", "whole image resized to 299x299",
-           "Kernel Inception Distance (unbiased, polynomial kernel)", needs_reference=True),
+           "Kernel Inception Distance (unbiased, polynomial kernel)", needs_reference=True, decimals=4),
         _m("kid-patch", "KID-patch", False, "patch", "pool", "kid", _PATCH, "KID on native-resolution crops",
-           needs_reference=True),
+           needs_reference=True, decimals=4),
     )
 
     def views(self, net=None):
