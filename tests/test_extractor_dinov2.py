@@ -136,6 +136,14 @@ def test_hf_checkpoint_keys_are_all_consumed_and_extra_keys_refused(tmp_path):
         dv.hub_state_dict_from_hf({**disk, "pooler.dense.weight": torch.zeros(1)}, dv.STANDIN.depth)
     with pytest.raises(KeyError):
         dv.hub_state_dict_from_hf({k: v for k, v in disk.items() if "layer_scale2" not in k}, dv.STANDIN.depth)
+    from safetensors.torch import save_file
+
+    from ultrabench.errors import UsageError
+
+    save_file({k: v for k, v in disk.items() if "layer_scale2" not in k}, str(d / "model.safetensors"))
+    with pytest.raises(UsageError, match="not a transformers Dinov2Model checkpoint.*layer_scale2") as e:
+        dv.DinoV2Extractor.from_files(d)
+    assert "\n" not in str(e.value)
 
 
 def test_both_layouts_load_to_identical_features(tmp_path):

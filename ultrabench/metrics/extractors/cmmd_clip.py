@@ -10,8 +10,9 @@ weights, from the hub file open_clip publishes).
 
 The antialiasing question (sayakpaul/cmmd-pytorch#4): ports that call
 `torch.nn.functional.interpolate(..., mode='bicubic')` without antialias differ from the original
-only for arrays that are not already 336x336 when they reach `embed`; on the original's own path
-the resize that matters is PIL's, which this view reproduces pixel for pixel. For inputs of other
+only for arrays that are not already 336x336 when they reach `embed`; on the directory path of
+both the original and that port, files are cut and resized with PIL first, after which either
+second resize is an identity, and this view reproduces that PIL resize pixel for pixel. For inputs of other
 sizes (the 299 native crops of CMMD-patch, upscaled) the PIL resize is applied here too; where the
 original's JAX resize would run instead, tests/test_cmmd.py measures how far PIL bicubic is from it.
 """

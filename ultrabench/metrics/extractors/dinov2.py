@@ -178,7 +178,12 @@ def _read_hf_folder(d: Path) -> tuple[dict, DinoArch]:
         sd = torch.load(str(d / "pytorch_model.bin"), map_location="cpu", weights_only=True)
     else:
         raise MissingWeightsError(f"DINOv2 folder {d} has config.json but no model.safetensors or pytorch_model.bin")
-    return hub_state_dict_from_hf(sd, arch.depth), arch
+    try:
+        return hub_state_dict_from_hf(sd, arch.depth), arch
+    except (KeyError, ValueError) as e:
+        from ultrabench.errors import UsageError
+
+        raise UsageError(f"{d} is not a transformers Dinov2Model checkpoint: {e}") from None
 
 
 def load_dinov2(path: str | Path, arch: DinoArch = VITL14) -> tuple[DinoViT, DinoArch, str]:
