@@ -1,0 +1,51 @@
+"""Inputs shared by the reference harnesses and the golden tests: numpy and PIL only.
+
+The harnesses run the official scorers (HPSv2, ImageReward, Long-CLIP), sometimes in a separate
+venv with old pins, on these images and prompts and on our stand-in weights; the golden tests run
+ours on the same and compare with what the harness recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden" / "extractors"
+
+# (height, width): landscape, portrait, square, very wide; none already at the models' 224
+SIZES = [(320, 480), (512, 288), (256, 256), (150, 700)]
+
+PROMPTS = [
+    "a photo of a cat",
+    "A majestic castle on a hill at sunset, highly detailed, 8k, trending on artstation",
+    "Café au lait — “quoted” ünïcode, 東京 at night!!",
+    # 80+ words: past CLIP's 77 tokens and ImageReward's 35, inside Long-CLIP's 248
+    " ".join(["An intricate watercolor painting of a quiet harbour town at dawn, fishing boats with red sails,"
+              " gulls over the water, cobblestone streets, lanterns still glowing, mist over the hills,"] * 3),
+]
+
+
+def images() -> list[Image.Image]:
+    """Smooth colour fields with noise, so resampling filters matter but nothing is degenerate."""
+    rng = np.random.default_rng(1234)
+    out = []
+    for h, w in SIZES:
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        base = np.stack([127 + 100 * np.sin(xx / 23.0 + c) * np.cos(yy / 31.0 - c) for c in range(3)], -1)
+        img = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+        out.append(Image.fromarray(img))
+    return out
+
+
+def write_golden(name: str, payload: dict) -> Path:
+    GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
+    p = GOLDEN_DIR / f"{name}.json"
+    p.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return p
+
+
+def read_golden(name: str) -> dict:
+    return json.loads((GOLDEN_DIR / f"{name}.json").read_text(encoding="utf-8"))
