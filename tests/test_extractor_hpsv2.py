@@ -1,6 +1,5 @@
 """HPSv2.1 extractor: the official scoring path's numbers on the stand-in, its view, strict loading."""
 
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from ultrabench.metrics.extractors.hpsv2_view import longest_side_pad
 REF = Path(__file__).parent / "reference"
 sys.path.insert(0, str(REF))
 import cases  # noqa: E402
+from test_extractors_hub import hub  # noqa: E402,F401  (an empty hub cache)
 
 CHECKOUT = os.environ.get("HPSV2_OFFICIAL_CHECKOUT")
 
@@ -60,10 +60,7 @@ def test_standin_scores_equal_the_official_scoring_path(standin):
 @pytest.mark.parity
 @pytest.mark.skipif(not CHECKOUT, reason="set HPSV2_OFFICIAL_CHECKOUT to a tgxs002/HPSv2 checkout")
 def test_live_parity_with_the_official_checkout():
-    spec = importlib.util.spec_from_file_location("hpsv2_reference", REF / "hpsv2_reference.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    assert mod.main([CHECKOUT]) == 0
+    assert cases.run_harness("hpsv2", CHECKOUT) == 0
 
 
 def test_score_is_100_cos_and_not_clamped():
@@ -125,11 +122,10 @@ def test_every_tensor_of_the_file_is_loaded(tmp_path):
     assert all(torch.equal(got[k], sd[k]) for k in sd)
 
 
-def test_missing_weights_name_the_hub_file(tmp_path, monkeypatch):
+def test_missing_weights_name_the_hub_file(hub):
     from ultrabench.weights import WeightResolver
 
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
     (wf,) = hpsv2.weight_files()
-    assert (wf.repo_id, wf.filename) == ("xswu/HPSv2", "HPS_v2.1_compressed.pt")
+    assert (wf.repo_id, wf.filename, wf.role) == ("xswu/HPSv2", "HPS_v2.1_compressed.pt", "hpsv2.1")
     with pytest.raises(MissingWeightsError, match="HPS_v2.1_compressed.pt of hub repo xswu/HPSv2"):
-        hpsv2.load(WeightResolver(weights_dir=tmp_path))
+        hpsv2.load(WeightResolver())

@@ -1,4 +1,4 @@
-"""Inputs shared by the reference harnesses and the golden tests: numpy and PIL only.
+"""Inputs and helpers shared by the reference harnesses and the golden tests: numpy and PIL only.
 
 The harnesses run the official scorers (HPSv2, ImageReward, Long-CLIP), sometimes in a separate
 venv with old pins, on these images and prompts and on our stand-in weights; the golden tests run
@@ -7,7 +7,10 @@ ours on the same and compare with what the harness recorded.
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -49,3 +52,26 @@ def write_golden(name: str, payload: dict) -> Path:
 
 def read_golden(name: str) -> dict:
     return json.loads((GOLDEN_DIR / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def harness_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("checkout", type=Path, help="a checkout of the official repository")
+    ap.add_argument("--write", action="store_true", help="record the reference's numbers as the golden file")
+    return ap.parse_args(argv)
+
+
+def record(name: str, checkout: Path, repo: str, produced_by: str, **values) -> None:
+    """Write the golden file `name`, naming the reference commit it came from."""
+    commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True,
+                            text=True).stdout.strip() or "unknown (not a git checkout)"
+    print("wrote", write_golden(name, {"produced_by": produced_by, "reference": f"{repo} @ {commit}", **values}))
+
+
+def run_harness(name: str, checkout: str) -> int:
+    """Run tests/reference/<name>_reference.py against `checkout` (the live parity tests)."""
+    path = Path(__file__).resolve().parent / f"{name}_reference.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_reference", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.main([checkout])

@@ -14,9 +14,7 @@ With --write the scores go to tests/golden/extractors/hpsv2.json for the golden 
 
 from __future__ import annotations
 
-import argparse
 import importlib
-import subprocess
 import sys
 import tempfile
 import types
@@ -68,10 +66,7 @@ def main(argv=None) -> int:
     from ultrabench.metrics.extractors import hpsv2
     from ultrabench.metrics.extractors.hpsv2_view import longest_side_pad
 
-    ap = argparse.ArgumentParser()
-    ap.add_argument("checkout", type=Path)
-    ap.add_argument("--write", action="store_true", help="record the scores as the golden file")
-    a = ap.parse_args(argv)
+    a = cases.harness_args(argv)
     with tempfile.TemporaryDirectory() as d:
         standin = hpsv2.standin_file(Path(d))
         ref = reference_scores(a.checkout, standin, hpsv2.STANDIN_ARCH)
@@ -85,14 +80,9 @@ def main(argv=None) -> int:
     tok = ours.tokenizer(cases.PROMPTS).tolist()
     print("tokens equal:", tok == ref["tokens"])
     if a.write:
-        commit = subprocess.run(["git", "-C", str(a.checkout), "rev-parse", "HEAD"], capture_output=True,
-                                text=True).stdout.strip() or "unknown (not a git checkout)"
-        p = cases.write_golden("hpsv2", {
-            "produced_by": "tests/reference/hpsv2_reference.py: the official HPSv2 scoring path on the stand-in",
-            "reference": f"tgxs002/HPSv2 @ {commit}",
-            "torch": torch.__version__, "torchvision": torchvision.__version__,
-            "scores": ref["scores"]})
-        print("wrote", p)
+        cases.record("hpsv2", a.checkout, "tgxs002/HPSv2",
+                     "tests/reference/hpsv2_reference.py: the official HPSv2 scoring path on the stand-in",
+                     torch=torch.__version__, torchvision=torchvision.__version__, scores=ref["scores"])
     return 0 if rel.max() < 1e-4 else 1
 
 
