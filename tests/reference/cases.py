@@ -20,6 +20,7 @@ GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden" / "extractors"
 
 # (height, width): landscape, portrait, square, very wide; none already at the models' 224
 SIZES = [(320, 480), (512, 288), (256, 256), (150, 700)]
+TINTS = [(200, 60, 60), (40, 40, 40), (90, 160, 220), (230, 230, 120)]
 
 PROMPTS = [
     "a photo of a cat",
@@ -32,12 +33,13 @@ PROMPTS = [
 
 
 def images() -> list[Image.Image]:
-    """Smooth colour fields with noise, so resampling filters matter but nothing is degenerate."""
+    """Smooth colour fields with noise, so resampling filters matter but nothing is degenerate; each has
+    its own tint, so that even a random-weight image tower tells them apart."""
     rng = np.random.default_rng(1234)
     out = []
-    for h, w in SIZES:
+    for (h, w), tint in zip(SIZES, TINTS):
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        base = np.stack([127 + 100 * np.sin(xx / 23.0 + c) * np.cos(yy / 31.0 - c) for c in range(3)], -1)
+        base = np.stack([tint[c] + 50 * np.sin(xx / 23.0 + c) * np.cos(yy / 31.0 - c) for c in range(3)], -1)
         img = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
         out.append(Image.fromarray(img))
     return out
