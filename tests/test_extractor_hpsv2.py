@@ -49,6 +49,17 @@ def test_view_is_the_reference_resize_and_black_padding():
     assert np.all(wide[:88] == 0) and np.all(wide[-88:] == 0) and wide[88:136].std() > 0
 
 
+def test_view_module_imports_neither_torch_nor_transformers():
+    import subprocess
+
+    code = ("import sys, ultrabench.metrics.extractors.hpsv2_view as v; "
+            "print(sorted(m for m in ('torch', 'transformers', 'open_clip') if m in sys.modules))")
+    root = str(Path(__file__).resolve().parents[1])  # this checkout's ultrabench, not an installed one
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.strip() == "[]"
+
+
 def test_standin_scores_equal_the_official_scoring_path(standin):
     """Recorded once with tests/reference/hpsv2_reference.py from tgxs002/HPSv2 on this stand-in."""
     golden = cases.read_golden("hpsv2")
@@ -120,6 +131,14 @@ def test_every_tensor_of_the_file_is_loaded(tmp_path):
     got = ex.model.state_dict()
     assert set(got) == set(sd)
     assert all(torch.equal(got[k], sd[k]) for k in sd)
+
+
+def test_real_architecture_holds_the_official_layout():
+    """The checkout's ViT-H-14 CLIP layout (recorded by the harness): the tensors the real file holds."""
+    with torch.device("meta"):
+        ours = hpsv2.build_clip(hpsv2.ARCH)
+    layout = {k: list(v.shape) for k, v in ours.state_dict().items()}
+    assert layout == cases.read_golden("hpsv2")["full_layout"] and len(layout) == 686
 
 
 def test_missing_weights_name_the_hub_file(hub):

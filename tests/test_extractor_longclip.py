@@ -67,6 +67,18 @@ def test_every_tensor_of_the_file_is_consumed(tmp_path):
     assert "transformer.resblocks.0.attn.in_proj_weight" in rounded and "ln_final.weight" not in rounded
 
 
+def test_real_file_layout_builds_longclip_l():
+    """longclip-L.pt's layout (the official CLIP class at LongCLIP-L's size, recorded by the harness)."""
+    layout = cases.read_golden("longclip")["full_layout"]
+    assert {"positional_embedding", "positional_embedding_res"} <= set(layout)
+    with torch.device("meta"):
+        model = longclip.build_from_state_dict({k: torch.empty(s) for k, s in layout.items()}, "longclip-L.pt")
+    assert model.context_length == 248 and model.positional_embedding.shape == (248, 768)
+    assert model.visual.image_size == (224, 224) and model.visual.conv1.weight.shape == (1024, 3, 14, 14)
+    assert model.transformer.resblocks[0].attn.num_heads == 12 and len(model.transformer.resblocks) == 12
+    assert model.visual.transformer.resblocks[0].attn.num_heads == 16 and model.text_projection.shape == (768, 768)
+
+
 @pytest.mark.parametrize("damage, message", [
     (lambda sd: {k: v for k, v in sd.items() if k != "positional_embedding_res"}, "lacks positional_embedding_res"),
     (lambda sd: {**sd, "positional_embedding": sd["positional_embedding"][:77],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -48,7 +49,10 @@ def images() -> list[Image.Image]:
 def write_golden(name: str, payload: dict) -> Path:
     GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
     p = GOLDEN_DIR / f"{name}.json"
-    p.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    text = json.dumps(payload, indent=1, ensure_ascii=False)
+    # lists of numbers (shapes, token ids, values) on one line each
+    text = re.sub(r"\[[-+\d.eE,\s]*\]", lambda m: "[" + ", ".join(m.group(0)[1:-1].split()).replace(",,", ",") + "]", text)
+    p.write_text(text + "\n", encoding="utf-8")
     return p
 
 

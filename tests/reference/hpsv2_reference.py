@@ -7,7 +7,8 @@ open_clip copy, `create_model_and_transforms(..., precision='amp', light_augment
 output_dict=True)` (here with the stand-in's reduced config registered under a new name, the same
 CLIP class and code path as ViT-H-14), `model.load_state_dict(checkpoint['state_dict'])`,
 `get_tokenizer('ViT-H-14')`, `preprocess_val(PIL image)`, and 100 * diag(image_features @
-text_features.T) (the benchmark scale). `hpsv2/__init__.py` is skipped: it imports download helpers
+text_features.T) (the benchmark scale). It also records the state-dict layout of the checkout's
+ViT-H-14 CLIP (built on the meta device): what HPS_v2.1_compressed.pt's "state_dict" holds. `hpsv2/__init__.py` is skipped: it imports download helpers
 (clint, requests) that scoring does not use. Nothing from the checkout is copied into ultrabench.
 With --write the scores go to tests/golden/extractors/hpsv2.json for the golden test.
 """
@@ -55,7 +56,10 @@ def reference_scores(checkout: Path, standin: Path, arch: dict) -> dict:
     with torch.no_grad():
         out = model(images, text)
         scores = torch.diagonal(out["image_features"] @ out["text_features"].T * 100)
-    return {"scores": scores.tolist(), "pixels": images.numpy(), "tokens": text.tolist()}
+    with torch.device("meta"):
+        full = factory.create_model("ViT-H-14", None, precision="fp32", device="meta", output_dict=True)
+    return {"scores": scores.tolist(), "pixels": images.numpy(), "tokens": text.tolist(),
+            "full_layout": {k: list(v.shape) for k, v in full.state_dict().items()}}
 
 
 def main(argv=None) -> int:
@@ -82,7 +86,8 @@ def main(argv=None) -> int:
     if a.write:
         cases.record("hpsv2", a.checkout, "tgxs002/HPSv2",
                      "tests/reference/hpsv2_reference.py: the official HPSv2 scoring path on the stand-in",
-                     torch=torch.__version__, torchvision=torchvision.__version__, scores=ref["scores"])
+                     torch=torch.__version__, torchvision=torchvision.__version__, scores=ref["scores"],
+                     full_layout=ref["full_layout"])
     return 0 if rel.max() < 1e-4 else 1
 
 

@@ -5,7 +5,9 @@
 The official path, as `demo.py` runs it: `longclip.load(checkpoint, device='cpu')` (its
 `build_model(state_dict, load_from_clip=False)`: float16 conversion, strict load, `.float()` on the
 CPU), its `_transform(224)` on PIL images, `longclip.tokenize(prompts, truncate=True)`, then
-`encode_image` / `encode_text`, and the CLIP score 100 * max(cos, 0) on top. The package imports
+`encode_image` / `encode_text`, and the CLIP score 100 * max(cos, 0) on top. It also records the
+state-dict layout of the official CLIP class at LongCLIP-L's size (built on the meta device): what
+longclip-L.pt holds. The package imports
 `pkg_resources` only for a torch version check; it is given `packaging` when setuptools no longer
 ships it. Nothing from the checkout is copied into ultrabench. With --write the scores go to
 tests/golden/extractors/longclip.json for the golden test.
@@ -47,7 +49,11 @@ def reference_scores(checkout: Path, standin: Path) -> dict:
         fi = torch.nn.functional.normalize(model.encode_image(images).float(), dim=-1)
         ft = torch.nn.functional.normalize(model.encode_text(tokens).float(), dim=-1)
     scores = 100 * torch.clamp((fi * ft).sum(-1), min=0)
-    return {"scores": scores.tolist(), "cos": (fi * ft).sum(-1).tolist(), "tokens": tokens.tolist()}
+    model_code = sys.modules["model.model_longclip"]
+    with torch.device("meta"):  # LongCLIP-L: ViT-L/14 at 224, text width 768, 12 layers, 248 positions
+        full = model_code.CLIP(768, 224, 24, 1024, 14, 248, 49408, 768, 12, 12, load_from_clip=False)
+    return {"scores": scores.tolist(), "cos": (fi * ft).sum(-1).tolist(), "tokens": tokens.tolist(),
+            "full_layout": {k: list(v.shape) for k, v in full.state_dict().items()}}
 
 
 def main(argv=None) -> int:
@@ -70,7 +76,7 @@ def main(argv=None) -> int:
     if a.write:
         cases.record("longclip", a.checkout, "beichenzbc/Long-CLIP",
                      "tests/reference/longclip_reference.py: the official Long-CLIP model code on the stand-in",
-                     torch=torch.__version__, cos=ref["cos"], scores=ref["scores"])
+                     torch=torch.__version__, cos=ref["cos"], scores=ref["scores"], full_layout=ref["full_layout"])
     return 0 if rel.max() < 1e-4 else 1
 
 

@@ -66,18 +66,21 @@ def merge_positional(state_dict: dict, source) -> dict:
 
 def build_from_file(path: str | Path):
     """open_clip CLIP from a Long-CLIP state dict file; every tensor of the file is loaded."""
+    return build_from_state_dict(torch.load(str(path), map_location="cpu", weights_only=True), path)
+
+
+def build_from_state_dict(sd, source):
     from open_clip.model import build_model_from_openai_state_dict
 
     from ultrabench.errors import UsageError
 
-    sd = torch.load(str(path), map_location="cpu", weights_only=True)
     if not isinstance(sd, dict) or "visual.proj" not in sd:
-        raise UsageError(f"{path} is not a Long-CLIP checkpoint: expected an OpenAI-layout ViT state dict")
-    sd = merge_positional(sd, path)
+        raise UsageError(f"{source} is not a Long-CLIP checkpoint: expected an OpenAI-layout ViT state dict")
+    sd = merge_positional(sd, source)
     try:
         model = build_model_from_openai_state_dict(sd, quick_gelu=True, cast_dtype=None)
     except (RuntimeError, KeyError) as e:  # strict load_state_dict / a tensor the layout needs
-        raise UsageError(f"{path} is not a Long-CLIP checkpoint: {str(e).strip().splitlines()[-1].strip()}") from e
+        raise UsageError(f"{source} is not a Long-CLIP checkpoint: {str(e).strip().splitlines()[-1].strip()}") from e
     return model.float().eval()
 
 
