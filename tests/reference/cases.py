@@ -51,9 +51,13 @@ def write_golden(name: str, payload: dict) -> Path:
     p = GOLDEN_DIR / f"{name}.json"
     text = json.dumps(payload, indent=1, ensure_ascii=False)
     # lists of numbers (shapes, token ids, values) on one line each
-    text = re.sub(r"\[[-+\d.eE,\s]*\]", lambda m: "[" + ", ".join(m.group(0)[1:-1].split()).replace(",,", ",") + "]", text)
+    text = re.sub(r"\[[-+\d.eE,\s]*\]", lambda m: re.sub(r"\[\s+|\s+\]|\s+", _joint, m.group(0)), text)
     p.write_text(text + "\n", encoding="utf-8")
     return p
+
+
+def _joint(m) -> str:
+    return m.group(0).strip() or " "
 
 
 def read_golden(name: str) -> dict:

@@ -8,8 +8,8 @@ output_dict=True)` (here with the stand-in's reduced config registered under a n
 CLIP class and code path as ViT-H-14), `model.load_state_dict(checkpoint['state_dict'])`,
 `get_tokenizer('ViT-H-14')`, `preprocess_val(PIL image)`, and 100 * diag(image_features @
 text_features.T) (the benchmark scale). It also records the state-dict layout of the checkout's
-ViT-H-14 CLIP (built on the meta device): what HPS_v2.1_compressed.pt's "state_dict" holds. `hpsv2/__init__.py` is skipped: it imports download helpers
-(clint, requests) that scoring does not use. Nothing from the checkout is copied into ultrabench.
+ViT-H-14 CLIP (built on the meta device): what HPS_v2.1_compressed.pt's "state_dict" holds.
+`hpsv2/__init__.py` is skipped: it imports download helpers (clint, requests) that scoring does not use. Nothing from the checkout is copied into ultrabench.
 With --write the scores go to tests/golden/extractors/hpsv2.json for the golden test.
 """
 

@@ -81,18 +81,19 @@ class HPSv2Extractor(ClipScorer):
     """The CLIP scorer's model, text path and cache; HPS's own image view and score."""
 
     @classmethod
-    def from_files(cls, checkpoint: str | Path, device="cpu", arch: dict = ARCH, random_weights=False):
+    def from_files(cls, checkpoint: str | Path, device="cpu", arch: dict = ARCH, random_weights=False,
+                   name="ViT-H-14"):
         from open_clip.tokenizer import SimpleTokenizer
 
         model = build_clip(arch)
         load_strict(model, read_state_dict(checkpoint), checkpoint, "HPS v2.1 (open_clip ViT-H-14)")
-        return cls(model, SimpleTokenizer(context_length=CONTEXT), device,
-                   ("ViT-H-14" if arch is ARCH else "standin-vit-tiny", Path(checkpoint).name),
+        return cls(model, SimpleTokenizer(context_length=CONTEXT), device, (name, Path(checkpoint).name),
                    path_sha256(checkpoint), random_weights=random_weights, image_size=arch["vision_cfg"]["image_size"])
 
     @classmethod
     def standin(cls, cache_dir: Path, device="cpu"):
-        return cls.from_files(standin_file(cache_dir), device, arch=STANDIN_ARCH, random_weights=True)
+        return cls.from_files(standin_file(cache_dir), device, arch=STANDIN_ARCH, random_weights=True,
+                              name="standin-vit-tiny")
 
     @property
     def id(self) -> str:

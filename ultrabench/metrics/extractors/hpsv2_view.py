@@ -2,16 +2,17 @@
 
 HPSv2 scores with the transform its factory builds for `light_augmentation=True`: ToTensor, then
 `ResizeMaxSize(224, fill=0)`: scale = 224 / max(h, w), new size (round(h * scale), round(w * scale))
-with Python's round, torchvision's *tensor* resize (bicubic; antialiased, the torchvision >= 0.17
-default for tensors), then zero padding, pad // 2 on the left/top and the rest on the right/bottom,
-before the mean/std normalisation (so the bars are black, not mean grey).
+with Python's round, torchvision's *tensor* resize (bicubic, antialiased: the default for tensors
+since torchvision 0.17; older releases resized tensors without antialiasing, so HPS scores of large
+images computed with them differ from these), then zero padding, pad // 2 on the left/top and the
+rest on the right/bottom, before the mean/std normalisation (so the bars are black, not mean grey).
 
 torch's antialiased bicubic kernel is a port of Pillow's resampling, so each channel is resized here
 in Pillow's float ('F') mode: same filter, no 8-bit rounding, and no clipping (the tensor path does
-not clip either; bicubic overshoot stays). One departure: an image whose longest side is already
-`size` but which is not square is padded here; the reference skips resize and padding together when
-the scale is 1 and hands the model a non-square tensor it cannot take. Measured against torchvision 0.29 on noise images: at
-most 1.4e-5 apart on the [0, 1] scale.
+not clip either; bicubic overshoot stays). Measured against torchvision 0.29 on noise images: at
+most 1.4e-5 apart on the [0, 1] scale. One departure: an image whose longest side is already `size`
+but which is not square is padded here; the reference skips resize and padding together when the
+scale is 1 and hands the model a non-square tensor it cannot take.
 """
 
 from __future__ import annotations

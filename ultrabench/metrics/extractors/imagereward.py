@@ -281,7 +281,8 @@ class ImageRewardScorer(EmbeddingScorer):
 
     def info(self) -> dict:
         return {"id": self.id, "weights_sha256": self.weights_sha256, "random_weights": self.random_weights,
-                "input": f"short side {self.image_size} PIL bicubic, centre crop (torchvision rounding), OpenAI mean/std",
+                "input": f"short side {self.image_size} PIL bicubic, centre crop (torchvision rounding), "
+                         "OpenAI mean/std",
                 "text": f"bert-base-uncased, padded and truncated to {PROMPT_TOKENS} tokens",
                 "score": f"(head(BLIP text encoder [CLS] | image) - {REWARD_MEAN}) / {REWARD_STD}",
                 "precision": "float32"}

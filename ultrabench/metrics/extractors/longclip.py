@@ -98,7 +98,8 @@ def standin_file(cache_dir: Path, seed: int = 0) -> Path:
                  vision_cfg=CLIPVisionCfg(layers=2, width=64, patch_size=14, image_size=224),
                  text_cfg=CLIPTextCfg(context_length=CONTEXT, vocab_size=49408, width=64, heads=1, layers=2))
         sd = m.state_dict()
-        sd["positional_embedding_res"] = sd["positional_embedding"] + 0.01 * torch.randn_like(sd["positional_embedding"])
+        pos = sd["positional_embedding"]
+        sd["positional_embedding_res"] = pos + 0.01 * torch.randn_like(pos)  # fine-tuned apart from the first table
         p.parent.mkdir(parents=True, exist_ok=True)
         _write_state_dict(sd, p)
     return p
@@ -127,7 +128,8 @@ class LongClipScorer(ClipScorer):
 
     def info(self) -> dict:
         return {**super().info(), "id": self.id, "context_length": CONTEXT, "precision": "float32",
-                "weights": "linear weights rounded to float16 on load, as the reference and open_clip's OpenAI loader do"}
+                "weights": "linear weights rounded to float16 on load, as the reference and open_clip's OpenAI "
+                           "loader do"}
 
     def truncated(self, text: str) -> bool:
         return token_count(self.tokenizer, text) > CONTEXT
