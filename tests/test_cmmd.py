@@ -106,7 +106,7 @@ def test_matches_the_original_distance_mmd():
 # --------------------------------------------------------------------------------------------
 # the view and the extractor
 def test_centre_square_is_the_originals_crop_and_resize():
-    from ultrabench.metrics.extractors.cmmd_view import centre_square
+    from ultrabench.scoring.views import centre_square
 
     rng = np.random.default_rng(0)
     a = rng.integers(0, 256, (301, 520, 3), dtype=np.uint8)  # odd margins: floor offsets matter
@@ -132,7 +132,7 @@ def _reference_embedding(model, img336: np.ndarray) -> np.ndarray:
 
 def test_standin_embeds_views_and_crops_as_the_original_pipeline_does(tmp_path):
     from ultrabench.metrics.extractors import cmmd_clip as cc
-    from ultrabench.metrics.extractors.cmmd_view import centre_square
+    from ultrabench.scoring.views import centre_square
 
     ex = cc.CmmdClipExtractor.standin(tmp_path)
     assert ex.random_weights and ex.id == "cmmd-clip:standin-vit-tiny-336/random"

@@ -177,7 +177,7 @@ def test_hf_folder_equals_transformers_on_the_native_grid_and_differs_by_the_off
 
 
 def test_preprocessing_is_dgm_evals_for_full_images_and_299_crops(tmp_path):
-    from ultrabench.metrics.extractors.dinov2_view import square
+    from ultrabench.scoring.views import resize_square as square
 
     ex = dv.DinoV2Extractor.standin(tmp_path)
     rng = np.random.default_rng(0)

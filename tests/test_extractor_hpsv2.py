@@ -10,7 +10,7 @@ import torch
 
 from ultrabench.errors import MissingWeightsError, UsageError
 from ultrabench.metrics.extractors import hpsv2
-from ultrabench.metrics.extractors.hpsv2_view import longest_side_pad
+from ultrabench.scoring.views import longest_side_pad
 
 REF = Path(__file__).parent / "reference"
 sys.path.insert(0, str(REF))
@@ -52,7 +52,7 @@ def test_view_is_the_reference_resize_and_black_padding():
 def test_view_module_imports_neither_torch_nor_transformers():
     import subprocess
 
-    code = ("import sys, ultrabench.metrics.extractors.hpsv2_view as v; "
+    code = ("import sys, ultrabench.scoring.views as v; "
             "print(sorted(m for m in ('torch', 'transformers', 'open_clip') if m in sys.modules))")
     root = str(Path(__file__).resolve().parents[1])  # this checkout's ultrabench, not an installed one
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}

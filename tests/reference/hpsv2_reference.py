@@ -68,7 +68,7 @@ def main(argv=None) -> int:
     import torchvision
 
     from ultrabench.metrics.extractors import hpsv2
-    from ultrabench.metrics.extractors.hpsv2_view import longest_side_pad
+    from ultrabench.scoring.views import longest_side_pad
 
     a = cases.harness_args(argv)
     with tempfile.TemporaryDirectory() as d:

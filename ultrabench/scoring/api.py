@@ -366,7 +366,7 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
     pass_needs = list({id(n): n for n in _with_sources(needs.values())}.values())
     proto = protocols(ex, chosen, options)
 
-    tasks = [E.ImageTask(r.image_path, key=image_key(r.prompt_id, r.seed)) for r in ok]
+    tasks = [E.ImageTask(r.image_path, key=image_key(r.prompt_id, r.seed), prompt=r.prompt) for r in ok]
 
     if shard is not None:
         # Feature extraction only: set statistics need every image, so the merge run computes them.

@@ -1,7 +1,7 @@
 """CLIP ViT-L/14-336 (OpenAI weights) image embeddings for CMMD, through open_clip.
 
 The original google-research/cmmd code reads each file with PIL, cuts the largest centred square,
-resizes it to 336x336 with PIL bicubic (`cmmd_view.centre_square`), divides by 255, applies
+resizes it to 336x336 with PIL bicubic (`ultrabench.scoring.views.centre_square`), divides by 255, applies
 `jax.image.resize(..., 'bicubic')` (antialiased by default; on a 336x336 array an exact identity),
 normalises with the OpenAI CLIP mean/std and embeds with scenic's port of OpenAI's
 ViT-L/14@336px, whose `encode_image` L2-normalises. Here: the same view, the same mean/std and
@@ -26,7 +26,9 @@ import torch
 
 from ultrabench.metrics.extractors._common import OPENAI_MEAN, OPENAI_STD, path_sha256
 from ultrabench.metrics.extractors.clip import ClipScorer
-from ultrabench.metrics.extractors.cmmd_view import CMMD_SIZE, centre_square
+from ultrabench.scoring.views import centre_square
+
+CMMD_SIZE = 336
 
 VIEW = ("centre-square", {"size": CMMD_SIZE})
 MODEL = ("ViT-L-14-336", "openai")
@@ -110,7 +112,7 @@ class CmmdClipExtractor:
         for v in views:
             if v.dtype != np.uint8 or v.ndim != 3 or v.shape[2] != 3:
                 raise ValueError(f"CMMD views are uint8 (H, W, 3) arrays, got {v.dtype} {v.shape}")
-            rows.append(v if v.shape[:2] == (CMMD_SIZE, CMMD_SIZE) else centre_square(v))
+            rows.append(v if v.shape[:2] == (CMMD_SIZE, CMMD_SIZE) else centre_square(v, CMMD_SIZE))
         return self.scorer.image_embeddings(rows)
 
 

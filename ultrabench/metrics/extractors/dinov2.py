@@ -4,7 +4,7 @@ Feature: the CLS token after the final LayerNorm (`x_norm_clstoken`, what the to
 forward returns and what dgm-eval and torch-fidelity take), 1024 values, float32 forward.
 
 Input protocol (dgm-eval's, `dgm_eval/models/dinov2.py` without `--clean_resize`): the RGB image
-squashed to 224x224 with PIL bicubic (antialiased, uint8; see `dinov2_view.square`), /255, ImageNet
+squashed to 224x224 with PIL bicubic (antialiased, uint8; see `ultrabench.scoring.views.resize_square`), /255, ImageNet
 mean/std. torch-fidelity's `FeatureExtractorDinoV2` feeds the same network differently: it resizes
 uint8 tensors to 224x224 with TF1-style bilinear interpolation (`align_corners=False`, i.e. source
 coordinate = dst * in/out with no half-pixel offset, no antialiasing, no re-quantisation) and
@@ -33,7 +33,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ultrabench.metrics.extractors._common import normalize_batch, path_sha256
-from ultrabench.metrics.extractors.dinov2_view import DINOV2_SIZE, square
+from ultrabench.scoring.views import resize_square
+
+DINOV2_SIZE = 224
 
 VIEW = ("square", {"size": DINOV2_SIZE, "filter": "bicubic"})
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -275,7 +277,7 @@ class DinoV2Extractor:
         for v in views:
             if v.dtype != np.uint8 or v.ndim != 3 or v.shape[2] != 3:
                 raise ValueError(f"DINOv2 views are uint8 (H, W, 3) arrays, got {v.dtype} {v.shape}")
-            rows.append(v if v.shape[:2] == (DINOV2_SIZE, DINOV2_SIZE) else square(v, DINOV2_SIZE))
+            rows.append(v if v.shape[:2] == (DINOV2_SIZE, DINOV2_SIZE) else resize_square(v, DINOV2_SIZE))
         return normalize_batch(rows, IMAGENET_MEAN, IMAGENET_STD)
 
     @torch.inference_mode()

@@ -7,7 +7,7 @@ tensors of that CLIP, unprefixed: the reference scorer (`hpsv2/img_score.py`, `e
 loads it with a strict `model.load_state_dict(checkpoint['state_dict'])`. Loaded strictly here too;
 other top-level entries of the dict are ignored.
 
-Image input: the `longest-side-pad` view (hpsv2_view.py: longest side to 224, bicubic on float
+Image input: the `longest-side-pad` view (`ultrabench.scoring.views.longest_side_pad`: longest side to 224, bicubic on float
 pixels, black padding), /255, OpenAI mean/std. Text: open_clip's tokenizer, context 77, EOT kept
 last when truncated.
 
@@ -26,7 +26,8 @@ import torch
 from ultrabench.metrics.extractors._checkpoint import load_strict
 from ultrabench.metrics.extractors._common import normalize_batch, path_sha256
 from ultrabench.metrics.extractors.clip import CONTEXT, ClipScorer
-from ultrabench.metrics.extractors.hpsv2_view import VIEW_KIND
+
+VIEW_KIND = "longest-side-pad"
 
 HUB_REPO = "xswu/HPSv2"
 FILENAME = "HPS_v2.1_compressed.pt"
