@@ -44,6 +44,11 @@ DEFAULT_OPTIONS: dict[str, Any] = {
 }
 
 
+# How every preference model's win rates are formed (ultrabench.scoring.api.win_rates), for protocols.
+WINRATE_PROTOCOL = ("pairs matched on (prompt_id, sample_index); win if s_A - s_B > tau, tie (0.5) if "
+                    "|s_A - s_B| <= tau; mean_pref = mean sigmoid(s_A - s_B); p = two-sided sign test on untied pairs")
+
+
 @dataclass(frozen=True)
 class Metric:
     name: str  # registry name used in specs, CLI and score files
@@ -137,18 +142,41 @@ class FeatureExtractor:
         """Role -> view. Called with the loaded network when its input size depends on the weights."""
         return {}
 
+    # An extractor module written to the contract shape (module-level `weight_files()` and
+    # `load(resolver, device)`, a class with `standin(cache_dir, device)`) is named here instead of
+    # writing the three hooks.
+    extractor_module: ClassVar[str] = ""
+    extractor_class: ClassVar[str] = ""
+
+    def _module(self):
+        import importlib
+
+        return importlib.import_module(self.extractor_module)
+
     def weight_files(self) -> list["WeightFile"]:
-        return []
+        return self._module().weight_files() if self.extractor_module else []
 
     def protocol(self, metric: Metric) -> dict:
         return {"version": f"{metric.name}@{self.version}"}
 
     # -- work --------------------------------------------------------------------------------------
+    @staticmethod
+    def wrap(model) -> Net:
+        """A `Net` around a model object that carries id, weights_sha256, random_weights and info()."""
+        info = model.info() if hasattr(model, "info") else {}
+        return Net(model, model.id, model.weights_sha256, bool(getattr(model, "random_weights", False)),
+                   {k: v for k, v in info.items() if k not in ("id", "weights_sha256", "random_weights")},
+                   device=getattr(model, "device", "cpu"))
+
     def load(self, resolver: "WeightResolver", device: str) -> Net:
-        raise NotImplementedError
+        if not self.extractor_module:
+            raise NotImplementedError
+        return self.wrap(self._module().load(resolver, device))
 
     def standin(self, cache_dir, device: str) -> Net:
-        raise NotImplementedError
+        if not self.extractor_class:
+            raise NotImplementedError
+        return self.wrap(getattr(self._module(), self.extractor_class).standin(cache_dir, device))
 
     def forward(self, net: Net, role: str, rows: list) -> dict[str, "np.ndarray"]:
         """Rows of one view (or, for a derived extractor, rows of the source's features) -> arrays
@@ -179,13 +207,6 @@ class TextImageExtractor(FeatureExtractor):
         # the short side goes to the network's input size; the scorer centre-crops it
         size = getattr(net.model, "image_size", 224) if net is not None else 224
         return {"full": View.of("short-side", size=int(size))}
-
-    @staticmethod
-    def wrap(scorer) -> Net:
-        info = scorer.info()
-        return Net(scorer, scorer.id, scorer.weights_sha256, scorer.random_weights,
-                   {k: v for k, v in info.items() if k not in ("id", "weights_sha256", "random_weights")},
-                   device=getattr(scorer, "device", "cpu"))
 
     def forward(self, net, role, rows):
         return {"emb": net.model.image_embeddings(rows)}

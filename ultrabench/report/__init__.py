@@ -52,6 +52,18 @@ def _licences(records) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
+def truncation_notes(summary: dict | None) -> list[str]:
+    """'CLIP truncated 12 of 1000 prompts ...': text encoders see only their context's tokens."""
+    from ultrabench.metrics.registry import METRICS
+
+    out = []
+    for name, t in sorted(((summary or {}).get("truncated_prompts") or {}).items()):
+        if t.get("truncated") and name in METRICS:
+            out.append(f"{METRICS[name].display_name} truncated {t['truncated']} of {t['prompts']} prompts to its "
+                       "text context; its scores ignore the rest of those prompts")
+    return out
+
+
 def current_view(summary: dict | None, records: list, run_dir: Path) -> tuple[dict | None, dict]:
     """The summary as it stands against the units on disk now, and status and latency from those units.
 
@@ -159,6 +171,7 @@ def build_report(
                         reference_method=reference_method, display_names=names)
     if left_out:
         table.warnings.append(describe_left_out(left_out))
+    table.warnings += truncation_notes(summary)
     if not table.rows:
         table.warnings.append("This run folder has no finished units and no scores: nothing to report.")
     table.meta["licences"] = _licences(records)

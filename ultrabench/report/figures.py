@@ -33,7 +33,7 @@ def _finish(fig, ax, out_base: Path, random_weights: bool) -> dict[str, Path]:
     out_base.parent.mkdir(parents=True, exist_ok=True)
     files = {}
     for ext in ("png", "svg"):
-        p = out_base.with_suffix(f".{ext}")
+        p = out_base.with_name(f"{out_base.name}.{ext}")  # not with_suffix: "winrate-hpsv2.1" has a dot
         # A fixed date keeps SVG output identical between runs with the same data.
         fig.savefig(p, dpi=150, metadata={"Date": None} if ext == "svg" else None)
         files[ext] = p

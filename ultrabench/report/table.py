@@ -208,8 +208,13 @@ _NEEDS_TWO_IMAGES = ("fid", "kid")
 WARMUP_RULE = "warm-up units (the first per method, resolution and process) are not timed"
 
 
-def _missing_reason(col: Column, res: str, st: dict[str, Any] | None, s: dict[str, Any]) -> str:
+def _missing_reason(col: Column, method: str, res: str, st: dict[str, Any] | None, s: dict[str, Any]) -> str:
     """Why a scored set has no value for a metric column, as precisely as the summary tells."""
+    for e in s.get("not_computed") or []:  # the scorer's own reason (too few images, weights missing, ...)
+        if e.get("metric") == col.key and e.get("method") == method and e.get("resolution") == res and e.get("reason"):
+            return f"{col.header} not computed: {e['reason']}"
+    if (s.get("skipped") or {}).get(col.key):
+        return f"{col.header} not computed: {s['skipped'][col.key]}"
     asked = s.get("metrics")
     if asked is not None and col.key not in asked:
         return f"{col.header} was not asked for when this run was scored (`ultrabench score --metric {col.key}`)"
@@ -330,6 +335,8 @@ def build_table(
                     cell.note = NEWER_THAN_SCORES
                 elif fail or not scored:
                     cell.note = fail or NOT_SCORED
+                elif (s.get("skipped") or {}).get(pref):
+                    cell.note = f"{pname} not computed: {s['skipped'][pref]}"
                 elif s.get("metrics") is not None and pref not in s["metrics"]:
                     cell.note = (f"{pname} was not asked for when this run was scored "
                                  f"(`ultrabench score --metric {pref}`)")
@@ -354,7 +361,7 @@ def build_table(
                 elif (method, res) in not_scored:
                     cell.note = NEWER_THAN_SCORES
                 else:
-                    cell.note = fail or (NOT_SCORED if not scored else _missing_reason(col, res, st, s))
+                    cell.note = fail or (NOT_SCORED if not scored else _missing_reason(col, method, res, st, s))
             if not in_run:
                 cell.note = PAPER_ONLY
             pr = paper.get((method, res))

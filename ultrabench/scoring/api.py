@@ -121,8 +121,9 @@ def collect(scored: Scored, cache: E.FeatureCache, ex: E.Extractors, run_dir: Pa
                 f[m.name] = z
                 if "boxes" in z and need.view is not None:
                     crops[need.view.key] = z["boxes"].tolist()
-                if m.needs_prompt:
-                    flags += [x for x in need.ext.prompt_flags(need.net, rec.prompt) if x not in flags]
+                if m.needs_prompt:  # per metric: CLIP truncates at 77 tokens, Long-CLIP at 248, ImageReward at 35
+                    flags += [f"{x}:{m.name}" for x in need.ext.prompt_flags(need.net, rec.prompt)
+                              if f"{x}:{m.name}" not in flags]
             row["crops"] = json.dumps(crops) if crops else None
             row["flags"] = ",".join(flags)
         scored.rows.append(row)
@@ -137,6 +138,18 @@ def collect(scored: Scored, cache: E.FeatureCache, ex: E.Extractors, run_dir: Pa
         values = need.ext.per_image(need.net, m, stacked, [scored.records[i].prompt for i in idx])
         for i, v in zip(idx, values):
             scored.rows[i][m.column] = float(v)
+
+
+def truncated_prompts(scored: Scored) -> dict[str, dict[str, int]]:
+    """Per prompt-conditioned metric: how many distinct prompts its text encoder truncated, of how many."""
+    out = {}
+    for m in scored.metrics:
+        if not m.needs_prompt:
+            continue
+        seen = {r["prompt_id"] for r in scored.rows if r.get(m.column) is not None}
+        cut = {r["prompt_id"] for r in scored.rows if f"prompt_truncated:{m.name}" in (r["flags"] or "").split(",")}
+        out[m.name] = {"truncated": len(cut & seen), "prompts": len(seen)}
+    return out
 
 
 def set_entries(scored: Scored, ref_keys: dict, proto: dict, *, bootstrap: int,
@@ -361,7 +374,20 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
     cache = E.FeatureCache(Path(cache_dir) if cache_dir else out_dir / "cache")
     for folder in dict.fromkeys([out_dir, cache.root]):  # a read-only or full folder fails before any model loads
         check_writable(folder)
-    ex = E.open_extractors(names, options, device=device, stand_ins=stand_ins, weights=weights, given=extractors)
+    # a metric whose weights are missing is reported as not computed, with the file it needs; the
+    # others are still computed (all missing: the first file's one line, as before)
+    ex = E.open_extractors(names, options, device=device, stand_ins=stand_ins, weights=weights, given=extractors,
+                           keep_going=True)
+    unavailable = {m.name: why for m in chosen if (why := ex.unavailable(m, options))}
+    if unavailable and len(unavailable) == len(chosen):
+        from ultrabench.errors import MissingWeightsError
+
+        raise MissingWeightsError(next(iter(unavailable.values())))
+    for name, why in unavailable.items():
+        warnings_out.append(f"not computed {name}: {why}")
+        skipped[name] = f"weights missing: {why}"
+    chosen = [m for m in chosen if m.name not in unavailable]
+    names = [m.name for m in chosen]
     needs = {m.name: ex.need_for(m, options) for m in chosen}
     pass_needs = list({id(n): n for n in _with_sources(needs.values())}.values())
     proto = protocols(ex, chosen, options)
@@ -396,6 +422,9 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
     write_per_image(scored, out_dir)
     sets, not_computed, w_sets = set_entries(scored, ref_keys, proto, bootstrap=bootstrap,
                                              bootstrap_seed=bootstrap_seed)
+    groups = sorted({(r["method"], r["resolution"]) for r in scored.rows})
+    not_computed += [{"method": m, "resolution": r, "metric": name, "protocol": None,
+                      "reason": f"weights missing: {why}"} for name, why in unavailable.items() for m, r in groups]
     winrates, w_wins = win_rates(scored.rows, scored.metrics, reference_method, tau, bootstrap, bootstrap_seed, proto)
     warnings_out += w_sets + w_wins
 
@@ -415,6 +444,7 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
         ref_block = {"source": rm["source"], "n_images": rm["n_images"],
                      "n_patches": len(ref["patch"]) if "patch" in ref else None, "cache_key": rm["cache_key"],
                      "path": str(ref_path), "n_rows": {m: len(rows) for m, rows in sorted(ref_keys.items())}}
+    truncated = truncated_prompts(scored)
     digests = freshness.unit_digests(all_recs)
     for e in sets + not_computed:
         e["units_digest"] = digests[(e["method"], e["resolution"])]["digest"]
@@ -435,6 +465,7 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
         "sets": sets,
         "not_computed": not_computed,
         "skipped": skipped,
+        "truncated_prompts": truncated,
         "winrates": winrates,
         "units": freshness.as_rows(digests),
         "latency": latency_rows(all_recs),
@@ -499,6 +530,7 @@ def keep_previous(summary: dict, previous: dict | None, out_dir: Path, previous_
     for key in ("sets", "not_computed", "winrates"):
         summary[key] = summary[key] + [e for e in previous.get(key) or [] if e.get("metric", "pickscore") in kept]
     summary["protocols"].update({m: previous["protocols"][m] for m in kept if m in (previous.get("protocols") or {})})
+    summary["truncated_prompts"].update({m: v for m, v in (previous.get("truncated_prompts") or {}).items() if m in kept})
     for name, info in (previous.get("extractors") or {}).items():
         summary["extractors"].setdefault(name, info)
     summary["kept_from"] = {m: previous.get("created") for m in kept}

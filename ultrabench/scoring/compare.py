@@ -101,6 +101,8 @@ def merge_runs(run_dirs, *, summaries=None, reference_method: str = "ultrapixel"
         s = r["summary"]
         merged["metrics"] += [m for m in s.get("metrics") or [] if m not in merged["metrics"]]
         merged["protocols"].update(s.get("protocols") or {})
+        for m, t in (s.get("truncated_prompts") or {}).items():  # the same prompts in every run: counts agree
+            merged.setdefault("truncated_prompts", {}).setdefault(m, t)
         for name, info in (s.get("extractors") or {}).items():
             merged["extractors"].setdefault(name, info)
         # each run's own win-rate warnings are superseded: the win rates are recomputed across the runs

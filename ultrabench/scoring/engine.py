@@ -133,6 +133,18 @@ class Extractors:
 
     by_key: dict[str, tuple[FeatureExtractor, Net]] = field(default_factory=dict)
     needs: dict[tuple[str, str], Need] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)  # declaration key -> why its weights are not here
+
+    def unavailable(self, metric: Metric, options) -> str | None:
+        """Why a metric cannot be computed (its extractor's or its source's weights are missing)."""
+        from ultrabench.metrics.registry import EXTRACTORS, extractor_for
+
+        ext = extractor_for(metric, options)
+        while ext is not None:
+            if ext.key in self.missing:
+                return self.missing[ext.key]
+            ext = EXTRACTORS[ext.source](ext.source_options()) if ext.source is not None else None
+        return None
 
     def need(self, ext: FeatureExtractor, role: str) -> Need:
         k = (ext.key, role)
@@ -210,16 +222,21 @@ def weight_files_for(metrics=None, clip_model=("ViT-L-14", "openai"), options=No
     return [(ext.name, wf) for ext in declarations(list(metrics or METRICS), opts) for wf in ext.weight_files()]
 
 
-def open_extractors(metrics, options, *, device="cpu", stand_ins=False, weights=None, given=None) -> Extractors:
+def open_extractors(metrics, options, *, device="cpu", stand_ins=False, weights=None, given=None,
+                    keep_going=False) -> Extractors:
     """Load the network of every extractor the metrics need. `given` maps an extractor name to a ready
-    network (a `Net`, or a model object carrying id/weights_sha256/random_weights/info) to use as is."""
+    network (a `Net`, or a model object carrying id/weights_sha256/random_weights/info) to use as is.
+    `keep_going`: an extractor whose weights are missing is noted in `missing` (its one-line reason)
+    and the others still load; otherwise the first missing file raises."""
+    from ultrabench.errors import MissingWeightsError
+
     given = given or {}
     ex = Extractors()
     resolver = weights
     for decl in declarations(metrics, options):
         if decl.name in given and given[decl.name] is not None:
             net = given[decl.name]
-            net = net if isinstance(net, Net) else getattr(decl, "wrap", _wrap)(net)
+            net = net if isinstance(net, Net) else decl.wrap(net)
         elif stand_ins:
             net = decl.standin(_standin_dir(), device)
         else:
@@ -227,16 +244,15 @@ def open_extractors(metrics, options, *, device="cpu", stand_ins=False, weights=
                 from ultrabench.weights import WeightResolver
 
                 resolver = WeightResolver()
-            net = decl.load(resolver, device)
+            try:
+                net = decl.load(resolver, device)
+            except MissingWeightsError as e:
+                if not keep_going:
+                    raise
+                ex.missing[decl.key] = str(e)
+                continue
         ex.by_key[decl.key] = (decl, net)
     return ex
-
-
-def _wrap(obj) -> Net:
-    info = obj.info() if hasattr(obj, "info") else {}
-    return Net(obj, obj.id, obj.weights_sha256, bool(getattr(obj, "random_weights", False)),
-               {k: v for k, v in info.items() if k not in ("id", "weights_sha256", "random_weights")},
-               device=getattr(obj, "device", "cpu"))
 
 
 # --------------------------------------------------------------------------------------------

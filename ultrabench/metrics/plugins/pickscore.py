@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ultrabench.metrics.plugin import Metric, TextImageExtractor
+from ultrabench.metrics.plugin import WINRATE_PROTOCOL, Metric, TextImageExtractor
 
 
 class PickScore(TextImageExtractor):
@@ -35,6 +35,4 @@ class PickScore(TextImageExtractor):
 
     def protocol(self, metric):
         return {"version": "pickscore@v1",
-                "winrate": "pairs matched on (prompt_id, sample_index); win if s_A - s_B > tau, tie (0.5) if "
-                           "|s_A - s_B| <= tau; mean_pref = mean sigmoid(s_A - s_B); p = two-sided sign test "
-                           "on untied pairs"}
+                "winrate": WINRATE_PROTOCOL}
