@@ -164,6 +164,29 @@ def test_a_full_disk_is_one_line_naming_the_file_and_leaves_no_temporary_file(fu
     assert not [p for p in run.rglob("*") if ".tmp" in p.name]
 
 
+def test_a_report_on_a_full_disk_is_one_line_and_keeps_the_previous_files(full_disk, tmp_path, cache_env):
+    run = make_run(full_disk / "run", n=2, size=(128, 128))
+    assert ub("score", run, "--stand-ins", "--metric", "glcm", "--workers", "0", env=cache_env).returncode == 0
+    r = ub("report", run, "-f", "md,html", env=cache_env)
+    assert r.returncode == 0, r.stderr
+    files = lambda: {str(p): p.read_bytes() for p in (run / "report").rglob("*") if p.is_file()}  # noqa: E731
+    before = files()
+    filler = full_disk / "filler"
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    r = ub("report", run, "-f", "md,html", env=cache_env)
+    assert r.returncode == 1
+    line = r.stderr.strip()
+    assert "\n" not in line and line.startswith(f"error: cannot write {run / 'report'}")
+    assert line.endswith("No space left on device")
+    assert files() == before  # nothing lost, no temporary file left
+
+
 def test_kill_9_of_the_scorer_leaves_no_decode_worker_behind(tmp_path, cache_env):
     run = make_run(tmp_path / "run", n=24, size=(1024, 1024))
     env = dict(os.environ, HF_HUB_OFFLINE="1", **cache_env)

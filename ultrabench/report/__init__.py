@@ -8,9 +8,11 @@ and prints the table to a rich console for the "terminal" format.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
+from ultrabench.report.files import write_file
 from ultrabench.report.table import Table, build_table, latency_from_records, load_summary, status_from_records
 
 FORMATS = ("terminal", "md", "latex", "csv", "json", "html", "figures")
@@ -149,8 +151,6 @@ def build_report(
 
     from ultrabench.runspec import current_records, describe_left_out
 
-    from collections import Counter
-
     records, left_out, viewed, fresh = [], Counter(), [], {"latency": [], "status": []}
     for d in run_dirs:
         recs, left = current_records(d, statuses=None)  # each run's current spec only
@@ -184,7 +184,7 @@ def build_report(
     for key, (name, render) in writers.items():
         if key in formats:
             p = out / name
-            p.write_text(render(table), encoding="utf-8")
+            write_file(p, render(table))
             files[key] = p
 
     figures: dict[str, dict[str, Path]] = {}
@@ -209,8 +209,8 @@ def build_report(
         from ultrabench.runstore import RunStore
 
         p = out / "report.html"
-        p.write_text(render_html(table, run_dir=run_dirs, out_dir=out, figures=figures,
-                                 run_info=RunStore(run_dir).read_run_info(), summary=summary), encoding="utf-8")
+        write_file(p, render_html(table, run_dir=run_dirs, out_dir=out, figures=figures,
+                                 run_info=RunStore(run_dir).read_run_info(), summary=summary))
         files["html"] = p
 
     if "terminal" in formats:

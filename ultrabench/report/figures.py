@@ -30,14 +30,21 @@ def _finish(fig, ax, out_base: Path, random_weights: bool) -> dict[str, Path]:
         fig.text(0.01, 0.005, "WARNING: random stand-in weights; these numbers mean nothing.", fontsize=7, color="red")
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
-    out_base.parent.mkdir(parents=True, exist_ok=True)
+    import io
+
+    from ultrabench.report.files import write_file
+
     files = {}
-    for ext in ("png", "svg"):
-        p = out_base.with_name(f"{out_base.name}.{ext}")  # not with_suffix: "winrate-hpsv2.1" has a dot
-        # A fixed date keeps SVG output identical between runs with the same data.
-        fig.savefig(p, dpi=150, metadata={"Date": None} if ext == "svg" else None)
-        files[ext] = p
-    _plt().close(fig)
+    try:
+        for ext in ("png", "svg"):
+            p = out_base.with_name(f"{out_base.name}.{ext}")  # not with_suffix: "winrate-hpsv2.1" has a dot
+            buf = io.BytesIO()
+            # A fixed date keeps SVG output identical between runs with the same data.
+            fig.savefig(buf, format=ext, dpi=150, metadata={"Date": None} if ext == "svg" else None)
+            write_file(p, buf.getvalue())
+            files[ext] = p
+    finally:
+        _plt().close(fig)
     return files
 
 
