@@ -141,17 +141,22 @@ def full_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
-def test_a_full_disk_is_one_line_naming_the_file_and_leaves_no_temporary_file(full_disk, tmp_path, cache_env):
-    run = make_run(full_disk / "run", n=3, size=(320, 320))
-    (run / "scores").mkdir()
-    filler = full_disk / "filler"
-    with open(filler, "wb") as f:  # fill what is left, so the first feature file cannot be written
+def _fill(disk):
+    filler = disk / "filler"
+    with open(filler, "wb") as f:
         try:
             while True:
                 f.write(b"\0" * 65536)
                 f.flush()
         except OSError:
             pass
+    return filler
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_leaves_no_temporary_file(full_disk, tmp_path, cache_env):
+    run = make_run(full_disk / "run", n=3, size=(320, 320))
+    (run / "scores").mkdir()
+    filler = _fill(full_disk)  # what is left, so the first feature file cannot be written
     r = ub("score", run, "--stand-ins", "--metric", "is", "--workers", "0", env=cache_env)
     assert r.returncode == 1
     line = r.stderr.strip()
@@ -171,14 +176,7 @@ def test_a_report_on_a_full_disk_is_one_line_and_keeps_the_previous_files(full_d
     assert r.returncode == 0, r.stderr
     files = lambda: {str(p): p.read_bytes() for p in (run / "report").rglob("*") if p.is_file()}  # noqa: E731
     before = files()
-    filler = full_disk / "filler"
-    with open(filler, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
-            pass
+    filler = _fill(full_disk)
     r = ub("report", run, "-f", "md,html", env=cache_env)
     assert r.returncode == 1
     line = r.stderr.strip()
