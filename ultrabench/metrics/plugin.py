@@ -38,9 +38,14 @@ if TYPE_CHECKING:  # pragma: no cover
 # theirs from ultrabench.config; these are the API's).
 DEFAULT_OPTIONS: dict[str, Any] = {
     "patch_crops": 3,
+    "patch_size": 299,  # crop side of the patch protocols (224: as the UltraPixel authors may have used)
     "crop_seed": 0,
     "clip_model": ("ViT-L-14", "openai"),
     "codec": "png",
+    "pair_crops": 20,  # paired (PixVerve) protocol: crops per image pair
+    "pair_square": 4096,  # paired protocol: both images Lanczos-resized to this square first
+    "align_crops": 4,  # native crops per image for the patch-level alignment scores
+    "seam_strides": "128-1024/64",
 }
 
 
@@ -63,6 +68,8 @@ class Metric:
     preference: bool = False  # a preference model: win rates on matched (prompt id, sample index) pairs
     extractor_options: tuple[tuple[str, Any], ...] = ()  # options pinned for this metric's extractor
     licence: str = ""  # of the weights, where it restricts use (e.g. "non-commercial")
+    # compared with each image's own reference (the prompt's reference image, same view), not a pool
+    paired: bool = False
 
     @property
     def arrow(self) -> str:
@@ -160,6 +167,19 @@ class FeatureExtractor:
         """Flags this extractor raises for a prompt (e.g. truncated to the text context)."""
         return []
 
+    def details(self, net: Net, metric: Metric, feats: dict[str, "np.ndarray"], n: int) -> list[dict] | None:
+        """Per-image facts beside the value (e.g. the detected seam stride), stored as JSON in
+        per_image.parquet's `details` column; None: nothing to add."""
+        return None
+
+
+def mean_per_image(values, n: int):
+    """One value per image from `len(values) / n` consecutive rows each (crops, tiles): their mean."""
+    import numpy as np
+
+    v = np.asarray(values, dtype="float64")
+    return v.reshape(n, -1).mean(axis=1) if n else v[:0]
+
 
 class TextImageExtractor(FeatureExtractor):
     """An image-text scorer with separate towers (CLIP score, PickScore, HPS, ...): the image
@@ -168,13 +188,16 @@ class TextImageExtractor(FeatureExtractor):
     `text_embeddings(texts)`, `score(img, txt)`, `truncated(text)`, `image_size`, `info()`."""
 
     text_batch: ClassVar[int] = 16
+    options_used: ClassVar[tuple[str, ...]] = ("align_crops", "crop_seed")
 
     def views(self, net: Net | None = None):
         from ultrabench.scoring.views import View
 
-        # the short side goes to the network's input size; the scorer centre-crops it
-        size = getattr(net.model, "image_size", 224) if net is not None else 224
-        return {"full": View.of("short-side", size=int(size))}
+        # the short side goes to the network's input size; the scorer centre-crops it. The patch
+        # role: crops of exactly that size at native pixels, which the centre crop leaves as they are
+        size = int(getattr(net.model, "image_size", 224) if net is not None else 224)
+        return {"full": View.of("short-side", size=size),
+                "patch": View.of("crops-native", size=size, n=self.options["align_crops"], seed=self.options["crop_seed"])}
 
     @staticmethod
     def wrap(scorer) -> Net:
@@ -187,14 +210,27 @@ class TextImageExtractor(FeatureExtractor):
         return {"emb": net.model.image_embeddings(rows)}
 
     def per_image(self, net, metric, feats, prompts):
+        """Per image: the score of its one row (whole image), or the mean over its crops' rows."""
         import numpy as np
 
-        emb = feats["emb"].reshape(len(prompts), -1)
-        out = np.empty(len(prompts))
-        for s in range(0, len(prompts), self.text_batch):
-            te = net.model.text_embeddings(prompts[s:s + self.text_batch])
+        n = len(prompts)
+        emb = feats["emb"].reshape(len(feats["emb"]), -1)
+        k = len(emb) // n if n else 1
+        texts = [p for p in prompts for _ in range(k)]
+        out = np.empty(len(emb))
+        for s in range(0, len(emb), self.text_batch):
+            te = net.model.text_embeddings(texts[s:s + self.text_batch])
             out[s:s + self.text_batch] = net.model.score(emb[s:s + self.text_batch], te)
-        return out
+        return mean_per_image(out, n)
+
+    def protocol(self, metric):
+        """The patch role's words; subclasses add the network's."""
+        if metric.view != "patch":
+            return {}
+        return {"crops": "native pixels, the network's input size square, uniform random top-left; rng = numpy "
+                         "default_rng([crop_seed, crc32('<prompt_id>__s<seed>')])",
+                "crops_per_image": self.options["align_crops"], "crop_seed": self.options["crop_seed"],
+                "per_image": "mean over the crops of the per-crop score against the prompt"}
 
     def prompt_flags(self, net, prompt):
         return ["prompt_truncated"] if net.model.truncated(prompt) else []
