@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Sequence
 
 from baselines._common import plan_or_refuse
-from ultrabench.methods.base import GeneratedImage, Method, SizePlan
+from ultrabench.methods.base import GeneratedImage, Method, SizePlan, at_least, between, one_of
 from ultrabench.resolution import Resolution
 from ultrabench.ultrapixel.configs import SamplerSettings
 
@@ -37,6 +37,10 @@ class StableCascadeDirect(Method):
     kind = "generate"
     max_batch_size = 1
     licence: ClassVar[str] = "Stability AI Non-Commercial Research Community License (Stable Cascade weights)"
+    setting_rules = {"steps": at_least(1), "decoder_steps": at_least(1), "cfg": at_least(0.0),
+                     "decoder_cfg": at_least(0.0), "cfg_rho": between(0.0, 1.0), "decoder_cfg_rho": between(0.0, 1.0),
+                     "stage_a_tile": at_least(1), "stage_a_overlap": at_least(0),
+                     "precision": one_of("bf16", "bfloat16", "fp32", "float32"), "layout": one_of("official", "diffusers")}
     default_settings: ClassVar[dict[str, Any]] = {
         **{k: getattr(SamplerSettings, k) for k in _SAMPLER_KEYS},
         "precision": "bf16",  # Stage C/B weights and autocast, as UltraPixel runs

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from baselines._common import (library_versions, model_location, resize_exact, resolve_model, seed_unit,
+from baselines._common import (RESAMPLE_FILTERS, library_versions, model_location, resize_exact, resolve_model, seed_unit,
                                torch_dtype)
-from ultrabench.methods.base import GeneratedImage, Method, SizePlan
+from ultrabench.methods.base import GeneratedImage, Method, SizePlan, at_least, one_of
 from ultrabench.resolution import Resolution
 
 SDXL_REPO = "stabilityai/stable-diffusion-xl-base-1.0"
@@ -80,6 +80,12 @@ class DemoFusion(Method):
         "multi_decoder": True,  # tiled decode; README: needed above 3072^2 on 24 GB
         "base_size": 1024,  # SDXL's native side (unet.sample_size * 8); checked at load
         "resize_filter": "lanczos",
+    }
+    setting_rules = {
+        "num_inference_steps": at_least(1), "guidance_scale": at_least(0.0), "view_batch_size": at_least(1),
+        "stride": at_least(8), "cosine_scale_1": at_least(0.0), "cosine_scale_2": at_least(0.0),
+        "cosine_scale_3": at_least(0.0), "sigma": at_least(0.0), "base_size": at_least(64),
+        "resize_filter": one_of(*RESAMPLE_FILTERS),
     }
 
     def call_size(self, res: Resolution) -> Resolution | None:

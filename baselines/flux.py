@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from baselines._common import (fit_area, library_versions, model_location, plan_or_refuse, resize_exact, resolve_model,
                                seed_unit, torch_dtype)
-from ultrabench.methods.base import GeneratedImage, Method, SizePlan
+from ultrabench.methods.base import GeneratedImage, Method, SizePlan, at_least, between, one_of
 from ultrabench.resolution import Resolution
 
 FLUX_DEV = "black-forest-labs/FLUX.1-dev"
@@ -30,6 +30,10 @@ class FluxDev2K(Method):
     kind = "generate"
     max_batch_size = 1
     licence = FLUX_DEV_LICENCE
+    setting_rules = {"dtype": one_of("float32", "float16", "bfloat16", optional=True),
+                     "num_inference_steps": at_least(1), "guidance_scale": at_least(0.0),
+                     "max_sequence_length": between(1, 512), "max_pixels": at_least(256),
+                     "above_max": one_of("resize", "unsupported")}
     default_settings = {
         "model": FLUX_DEV,  # hub id or a local folder laid out like it
         "dtype": "bfloat16",  # the card's; None = the run's --dtype

@@ -17,7 +17,7 @@ from typing import Any
 
 from baselines._common import snap_to_multiple
 from baselines.official import OfficialMethod
-from ultrabench.methods.base import SizePlan
+from ultrabench.methods.base import SizePlan, between
 from ultrabench.resolution import Resolution
 
 UNIT = 64
@@ -31,6 +31,7 @@ class HiDiffusion(OfficialMethod):
     runner = "hidiffusion.py"
     official_repo = "megvii-research/HiDiffusion"
     max_batch_size = 1
+    setting_rules = {**OfficialMethod.common_rules, "eta": between(0.0, 1.0)}
     default_settings = {
         **OfficialMethod.common_settings,
         "num_inference_steps": 50,

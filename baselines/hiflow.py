@@ -17,7 +17,7 @@ from typing import Any
 
 from baselines._common import fit_area
 from baselines.official import OfficialMethod
-from ultrabench.methods.base import SizePlan
+from ultrabench.methods.base import SizePlan, between, one_of
 from ultrabench.resolution import Resolution
 
 FLUX_DEV = "black-forest-labs/FLUX.1-dev"
@@ -44,6 +44,8 @@ class HiFlow(OfficialMethod):
     max_batch_size = 1
     licence = FLUX_DEV_LICENCE
     model_role = "flux_dev"
+    setting_rules = {**OfficialMethod.common_rules, "max_sequence_length": between(1, 512),
+                     "structure_guidance": one_of("fft", "dwt"), "upsampling_choice": one_of("latent", "pixel")}
     default_settings = {
         **OfficialMethod.common_settings,
         "model": FLUX_DEV,

@@ -15,7 +15,7 @@ from typing import Any
 
 from baselines.hiflow import FLUX_DEV, FLUX_DEV_LICENCE, PATCH
 from baselines.official import OfficialMethod
-from ultrabench.methods.base import SizePlan
+from ultrabench.methods.base import SizePlan, at_least, between
 from ultrabench.resolution import Resolution
 
 
@@ -40,6 +40,12 @@ class IMax(OfficialMethod):
     max_batch_size = 1
     licence = FLUX_DEV_LICENCE
     model_role = "flux_dev"
+    # two stages, each with its own steps and guidance: the common single-stage rules do not apply
+    setting_rules = {"timeout_s": OfficialMethod.common_rules["timeout_s"], "dtype": OfficialMethod.common_rules["dtype"],
+                     "num_inference_steps1": at_least(1),
+                     "num_inference_steps2": at_least(1), "guidance_scale1": at_least(0.0),
+                     "guidance_scale2": at_least(0.0), "ntk_factor": at_least(1.0), "time_shift_1": at_least(1e-9),
+                     "time_shift_2": at_least(1e-9), "max_sequence_length": between(1, 512)}
     default_settings = {
         **OfficialMethod.common_settings,
         "model": FLUX_DEV,

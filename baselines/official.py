@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ultrabench.errors import UltrabenchError, UsageError
-from ultrabench.methods.base import GeneratedImage, Method, PartialBatchError, SizePlan
+from ultrabench.methods.base import GeneratedImage, Method, PartialBatchError, SizePlan, at_least, between, one_of
 from ultrabench.resolution import Resolution
 
 PROTOCOL = 1
@@ -97,6 +97,8 @@ class OfficialMethod(Method):
         "timeout_s": 7200,
         "device": None,  # None = the run's device
     }
+    common_rules = {"timeout_s": at_least(1), "num_inference_steps": at_least(1), "guidance_scale": at_least(0.0),
+                    "dtype": one_of("float32", "float16", "bfloat16")}
 
     # -- locations -------------------------------------------------------------------------------
     @classmethod
@@ -366,6 +368,7 @@ class ScaleCrafter(_ConfiguredSDXL):
         "transposed_configs": True,  # H x W served by the W x H config (dilation is isotropic)
         "unlisted": "unsupported",  # sizes without a config: "unsupported" | "cog" (predict.py's rule)
     }
+    setting_rules = {**OfficialMethod.common_rules, "eta": between(0.0, 1.0), "unlisted": one_of("unsupported", "cog")}
 
     def _configs(self) -> dict[tuple[int, int], str]:
         repo = self.repo_path()
@@ -416,6 +419,7 @@ class FouriScale(_ConfiguredSDXL):
         "sync_tiled_decode": False,
         "dtype": "float16",
     }
+    setting_rules = {**OfficialMethod.common_rules, "eta": between(0.0, 1.0)}
 
     def config_for(self, res: Resolution) -> tuple[str, str]:
         repo = self.repo_path()
@@ -457,6 +461,9 @@ class ElasticDiffusion(OfficialMethod):
         "repaint_sampling": True,
         "dtype": "float32",  # the class default; low_memory=True would be float16
     }
+    setting_rules = {**OfficialMethod.common_rules, "cosine_scale": at_least(0.0), "rrg_scale": at_least(0.0),
+                     "resampling_steps": at_least(0), "new_p": between(0.0, 1.0), "rrg_stop_t": between(0.0, 1.0),
+                     "view_batch_size": at_least(1)}
 
     def plan(self, res: Resolution) -> SizePlan:
         if res.height > self.MAX_SIDE or res.width > self.MAX_SIDE:

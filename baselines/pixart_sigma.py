@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from baselines._common import (aspect_bins, check_choice, library_versions, model_location, nearest_bin, plan_or_refuse,
-                               resize_exact, resolve_model, seed_unit, torch_dtype)
-from ultrabench.methods.base import GeneratedImage, Method, SizePlan
+from baselines._common import (RESAMPLE_FILTERS, aspect_bins, check_choice, library_versions, model_location, nearest_bin,
+                               plan_or_refuse, resize_exact, resolve_model, seed_unit, torch_dtype)
+from ultrabench.methods.base import GeneratedImage, Method, SizePlan, at_least, one_of
 from ultrabench.resolution import Resolution
 
 T5_REPO = "PixArt-alpha/pixart_sigma_sdxlvae_T5_diffusers"
@@ -41,6 +41,8 @@ class PixArtSigma(Method):
         "clean_caption": True,
         "vae_tiling": False,
     }
+    setting_rules = {"model_size": one_of(*BINS), "num_inference_steps": at_least(1), "guidance_scale": at_least(0.0),
+                     "resize": one_of("pipeline", *RESAMPLE_FILTERS), "max_sequence_length": at_least(1)}
 
     # -- description ----------------------------------------------------------------------------
     def _bins(self):

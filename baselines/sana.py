@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Sequence
 
 from baselines._common import (aspect_bins, check_choice, library_versions, model_location, nearest_bin,
                                plan_or_refuse, resolve_model, seed_unit, torch_dtype)
-from ultrabench.methods.base import GeneratedImage, Method, SizePlan
+from ultrabench.methods.base import GeneratedImage, Method, SizePlan, at_least, between, one_of
 from ultrabench.resolution import Resolution
 
 SANA_4K = "Efficient-Large-Model/Sana_1600M_4Kpx_BF16_diffusers"
@@ -49,6 +49,10 @@ def sana_settings(repo: str, bins: str) -> dict[str, Any]:
 class _Sana(Method):
     family = "baseline"
     kind = "generate"
+    setting_rules = {"dtype": one_of("float32", "float16", "bfloat16", optional=True),
+                     "num_inference_steps": at_least(1), "guidance_scale": at_least(0.0),
+                     "max_sequence_length": between(1, 300), "bins": one_of("4096", "2048", "1024", "512"),
+                     "vae_tile": at_least(32), "vae_tile_stride": at_least(32)}
     max_batch_size = 1  # one image per call: per-unit seeding, results independent of the batch
     licence: ClassVar[str] = LICENCE
 

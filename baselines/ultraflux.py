@@ -15,7 +15,7 @@ from typing import Any
 
 from baselines._common import snap_to_multiple
 from baselines.official import OfficialMethod
-from ultrabench.methods.base import SizePlan
+from ultrabench.methods.base import SizePlan, at_least, between
 from ultrabench.resolution import Resolution
 
 ULTRAFLUX = "Owen777/UltraFlux-v1"
@@ -36,6 +36,7 @@ class UltraFlux(OfficialMethod):
     licence = "FLUX.1 [dev] Non-Commercial License (derivative of FLUX.1-dev; check the Owen777/UltraFlux-v1 card)"
     model_role = "ultraflux"
     extra_weights = {"transformer": "ultraflux_transformer"}
+    setting_rules = {**OfficialMethod.common_rules, "max_sequence_length": between(1, 512), "time_shift": at_least(1e-9)}
     default_settings = {
         **OfficialMethod.common_settings,
         "model": ULTRAFLUX,  # text encoders, tokenizers, scheduler and the post-trained VAE

@@ -1,6 +1,7 @@
 """`ultrabench demo` end to end: generate -> score -> report on tiny stand-ins, offline."""
 
 import json
+import tempfile
 
 import pandas as pd
 from typer.testing import CliRunner
@@ -8,11 +9,23 @@ from typer.testing import CliRunner
 from ultrabench.cli import app
 
 
-def test_demo_runs_end_to_end_and_says_its_numbers_mean_nothing(tmp_path):
+def test_demo_runs_end_to_end_and_says_its_numbers_mean_nothing(tmp_path, monkeypatch):
     out = tmp_path / "demo"
+    tmp = tmp_path / "tmp"  # this process's and its workers' temporary folder
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
     r = CliRunner().invoke(app, ["-q", "demo", "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert r.output.count("RANDOM WEIGHTS") == 2 and "numbers mean nothing" in r.output
+    assert list(tmp.iterdir()) == []  # no temporary folder outlives the work that made it
+    assert (out / ".ultrabench-demo").is_file()  # what lets a later `demo --fresh` delete it
+    # each step's time counts from that step's start: together they fit in the whole
+    import re
+
+    steps = [float(re.search(rf"^{step}: .*\(([0-9.]+) s\)$", r.output, re.M).group(1)) for step in ("generate", "score", "report")]
+    total = float(re.search(r"demo finished in ([0-9.]+) s", r.output).group(1))
+    assert sum(steps) <= total + 0.5
 
     recs = list(out.glob("tiny-*/*/*.json"))
     assert len(recs) == 24  # 3 methods x 2 resolutions x 4 prompts

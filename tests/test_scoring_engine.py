@@ -124,7 +124,9 @@ def test_no_reference_skips_with_warning(setup):
     run, _, inc, *_ = setup
     s = _score(run, None, inc, metrics=["fid", "is"], methods=["other"])
     assert any("skipped fid" in w for w in s["warnings"])
-    assert {x["metric"] for x in s["sets"]} == {"is"}
+    # the other metrics scored earlier in this folder are kept; fid was asked for, so its old result is not
+    assert "fid" not in s["kept_from"] and "fid" not in {x["metric"] for x in s["sets"]}
+    assert {x["metric"] for x in s["sets"] if x["metric"] not in s["kept_from"]} == {"is"}
 
 
 def test_missing_real_weights_is_one_line(tmp_path, monkeypatch):

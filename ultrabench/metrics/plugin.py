@@ -70,6 +70,7 @@ class Metric:
     licence: str = ""  # of the weights, where it restricts use (e.g. "non-commercial")
     # compared with each image's own reference (the prompt's reference image, same view), not a pool
     paired: bool = False
+    decimals: int = 2  # shown in tables
 
     @property
     def arrow(self) -> str:
@@ -119,6 +120,9 @@ class FeatureExtractor:
     options_used: ClassVar[tuple[str, ...]] = ()  # DEFAULT_OPTIONS keys this extractor depends on
     source: ClassVar[str | None] = None  # derived extractors: the extractor whose features they read
     source_role: ClassVar[str] = "full"
+    # prompt-conditioned features (ImageReward's cross-attention): `forward` gets (view row, prompt)
+    # pairs and the cache keys each image's features by its prompt too
+    prompted: ClassVar[bool] = False
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         opts = {**DEFAULT_OPTIONS, **(options or {})}

@@ -71,22 +71,29 @@ def _select_records(run_dir, methods=None, resolutions=None, records=None) -> li
             if (not methods or r.method in methods) and (not res_keys or r.data.get("resolution") in res_keys)]
 
 
-def select_units(run_dir: Path, methods, resolutions, prompts) -> tuple[list, list, bool]:
-    """(every record, the finished ones to score, plain folder?) or a one-line error when there is nothing
-    to score: a missing folder, a folder that is neither a run nor holds images, no finished image."""
+def select_units(run_dir: Path, methods, resolutions, prompts) -> tuple[list, list, bool, str]:
+    """(the records of the run's current spec, the finished ones to score, plain folder?, a note on the
+    units of another spec left out), or a one-line error when there is nothing to score: a missing
+    folder, a folder that is neither a run nor holds images, no finished image."""
+    from ultrabench.runspec import current_records, describe_left_out
     from ultrabench.scoring.units import folder_records, is_run_folder
 
     if not run_dir.is_dir():
         raise UsageError(f"run folder {run_dir} does not exist")
     plain = not is_run_folder(run_dir)
-    recs = _select_records(run_dir, methods, resolutions, folder_records(run_dir, prompts) if plain else None)
+    left_out: dict = {}
+    if plain:
+        records = folder_records(run_dir, prompts)
+    else:  # a run folder is one experiment: units made under another spec are never averaged in
+        records, left_out = current_records(run_dir, statuses=None)
+    recs = _select_records(run_dir, methods, resolutions, records)
     ok = [r for r in recs if r.status == "ok" and r.image_path is not None]
     if not ok:
         if plain:
             raise UsageError(f"{run_dir} is not a run folder (no run.json, no unit records) and holds no images")
         which = " of the selected methods and resolutions" if methods or resolutions else ""
         raise UsageError(f"run folder {run_dir} holds no finished images{which} to score (run `ultrabench generate`)")
-    return recs, ok, plain
+    return recs, ok, plain, describe_left_out(left_out)
 
 
 def collect(scored: Scored, cache: E.FeatureCache, ex: E.Extractors, run_dir: Path, batch_size: int) -> None:
@@ -299,7 +306,7 @@ def wait_for_shards(run_dir, shard, *, methods=None, resolutions=None, timeout_s
 
     from ultrabench.shard import Shard
 
-    ok = [r for r in _select_records(run_dir, methods, resolutions) if r.status == "ok" and r.image_path is not None]
+    ok = select_units(Path(run_dir), methods, resolutions, None)[1]  # the images the shards were given
     tasks = [E.ImageTask(r.image_path, key="") for r in ok]
     out_dir = Path(run_dir) / "scores"
 
@@ -330,7 +337,7 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
 
     run_dir = Path(run_dir)
     names, skipped = choose_metrics(metrics, reference)  # names first: a typo is the cheapest error to report
-    all_recs, ok, plain = select_units(run_dir, methods, resolutions, prompts)
+    all_recs, ok, plain, left_out = select_units(run_dir, methods, resolutions, prompts)
     if patch_crops < 1:
         raise UsageError("patch_crops must be >= 1")
     if batch_size < 1:
@@ -342,6 +349,8 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
         names = [m for m in names if m not in skipped]
     warnings_out = [f"{why}: skipped {', '.join(m for m in skipped if skipped[m] == why)}"
                     for why in dict.fromkeys(skipped.values())]
+    if left_out:
+        warnings_out.insert(0, left_out)
     if plain:
         warnings_out.insert(0, f"{run_dir} is not a run folder: scored its {len(ok)} images as method "
                                f"{ok[0].method!r}, grouped by image size")
@@ -357,7 +366,7 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
     pass_needs = list({id(n): n for n in _with_sources(needs.values())}.values())
     proto = protocols(ex, chosen, options)
 
-    tasks = [E.ImageTask(r.image_path, key=image_key(r.prompt_id, r.seed)) for r in ok]
+    tasks = [E.ImageTask(r.image_path, key=image_key(r.prompt_id, r.seed), prompt=r.prompt) for r in ok]
 
     if shard is not None:
         # Feature extraction only: set statistics need every image, so the merge run computes them.
@@ -463,7 +472,9 @@ def keep_previous(summary: dict, previous: dict | None, out_dir: Path, previous_
     table with the new ones: other weights kind (stand-ins vs real) or another reference set."""
     if not previous or not previous.get("metrics"):
         return
-    kept = [m for m in previous["metrics"] if m not in summary["metrics"] and m in METRICS]
+    # a metric asked for this time is never kept, even when it was skipped (no reference given now)
+    kept = [m for m in previous["metrics"]
+            if m not in summary["metrics"] and m not in summary["skipped"] and m in METRICS]
     if not kept:
         return
     dropped: dict[str, str] = {}

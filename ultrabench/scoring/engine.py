@@ -116,7 +116,12 @@ class Need:
         return self.view.keyed if self.view is not None else self.source.keyed
 
     def cache_key(self, task: "ImageTask") -> str | None:
-        return task.key if self.keyed else None
+        key = task.key if self.keyed else None
+        if self.ext.prompted:  # features of (image, prompt): the same image under another prompt is another entry
+            import hashlib
+
+            key = f"{key or ''}|prompt={hashlib.sha256((task.prompt or '').encode()).hexdigest()[:16]}"
+        return key
 
     def forward(self, rows: list) -> dict:
         return self.ext.forward(self.net, self.role, rows)
@@ -240,6 +245,7 @@ def _wrap(obj) -> Net:
 class ImageTask:
     path: Path
     key: str  # crop key: prompt_id__s<seed>, or CONTENT_KEY (reference images: their sha256)
+    prompt: str | None = None  # for prompt-conditioned extractors (ImageReward)
     sha: str | None = None
     missing: list[Need] = field(default_factory=list)
     want_meta: bool = False
@@ -378,6 +384,8 @@ def run_pass(tasks: list[ImageTask], needs: list[Need], cache: FeatureCache, *, 
             elif k in r.views:
                 arr = r.views[k]
                 rows = list(arr) if VIEW_KINDS[n.view.kind].multi else [arr]
+                if n.ext.prompted:
+                    rows = [(row, t.prompt or "") for row in rows]
                 batchers[id(n)].add((t, n, r.boxes.get(k)), rows)
 
     bar = _progress(progress, len(todo))

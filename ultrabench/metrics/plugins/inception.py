@@ -31,14 +31,14 @@ class Inception(FeatureExtractor):
         _m("is", "IS", True, "full", "logits", "inception-score", "whole image resized to 299x299",
            "Inception Score, 10 splits", paper=True, value_range=(1.0, 1008.0)),
         _m("kid", "KID", False, "full", "pool", "kid", "whole image resized to 299x299",
-           "Kernel Inception Distance (unbiased, polynomial kernel)", needs_reference=True),
+           "Kernel Inception Distance (unbiased, polynomial kernel)", needs_reference=True, decimals=4),
         _m("kid-patch", "KID-patch", False, "patch", "pool", "kid", _PATCH, "KID on native-resolution crops",
-           needs_reference=True),
+           needs_reference=True, decimals=4),
         _m("fid-pixverve", "FID-patch (PixVerve)", False, "paired", "pool", "frechet", _PAIRED,
            "PixVerve-Bench FID-patch: 20 crops per image at the same coordinates in the prompt's reference",
            needs_reference=True, paired=True, value_range=(0.0, None)),
         _m("kid-pixverve", "KID-patch (PixVerve)", False, "paired", "pool", "kid", _PAIRED,
-           "KID on the PixVerve paired crops", needs_reference=True, paired=True),
+           "KID on the PixVerve paired crops", needs_reference=True, paired=True, decimals=4),
     )
 
     def views(self, net=None):

@@ -12,7 +12,7 @@ class Texture(FeatureExtractor):
     metrics = (
         Metric("glcm", "GLCM", True, "per_image", "native, 64x64 patches of 64 grey levels",
                description="Diffusion-4K GLCM score (texture richness)", extractor="texture", view="glcm",
-               feature="value", value_range=(0.0, None)),
+               feature="value", value_range=(0.0, None), decimals=3),
         Metric("compression-ratio", "Compression ratio", False, "per_image", "native, lossless PNG re-encode in memory",
                description="Diffusion-4K compression ratio: raw RGB bytes / encoded bytes (PNG level 6 by default, "
                            "JPEG q95 optional; detail compresses badly)", extractor="texture", view="compression",
