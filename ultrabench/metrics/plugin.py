@@ -34,12 +34,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from ultrabench.scoring.views import View
     from ultrabench.weights import WeightFile, WeightResolver
 
-# The scoring options an extractor may depend on, with their defaults (the spec and the CLI take
-# theirs from ultrabench.config; these are the API's).
+from ultrabench.config import field_default as _spec_default
+
+# The scoring options an extractor may depend on, with their defaults; those a spec can set come
+# from the spec's one defaults table (ultrabench.config), the others are the API's.
 DEFAULT_OPTIONS: dict[str, Any] = {
-    "patch_crops": 3,
-    "patch_size": 299,  # crop side of the patch protocols (224: as the UltraPixel authors may have used)
-    "crop_seed": 0,
+    "patch_crops": _spec_default("patch_crops"),
+    "patch_size": _spec_default("patch_size"),  # crop side of the patch protocols
+    "crop_seed": _spec_default("crop_seed"),
     "clip_model": ("ViT-L-14", "openai"),
     "codec": "png",
     "pair_crops": 20,  # paired (PixVerve) protocol: crops per image pair
