@@ -76,6 +76,8 @@ class BenchmarkSpec:
     patch_size: int = _f(299, "Side of the native crops of the patch metrics, part of their protocol version (299: the "
                               "Inception input, no resize; 224: as the UltraPixel authors may have used, each crop then "
                               "resized to 299 the clean-fid way).")
+    align_crops: int = _f(4, "Native crops per image, at the network's input size (224 for ViT-L-14), for the "
+                             "patch-level alignment scores clip-patch and pickscore-patch.")
     crop_seed: int = _f(0, "Seed of the crop positions (keyed per image by prompt id and seed).")
     reference_method: str = _f("ultrapixel", "Method whose PickScore win rate against every other method is reported.")
 
@@ -105,7 +107,7 @@ class BenchmarkSpec:
     def score_options(self) -> dict[str, Any]:
         """The spec's scoring settings as keyword arguments of `score_run`."""
         return {"metrics": list(self.metrics), "reference": self.reference, "patch_crops": self.patch_crops,
-                "patch_size": self.patch_size, "crop_seed": self.crop_seed, "reference_method": self.reference_method}
+                "patch_size": self.patch_size, "align_crops": self.align_crops, "crop_seed": self.crop_seed, "reference_method": self.reference_method}
 
     def replace(self, **overrides: Any) -> "BenchmarkSpec":
         """CLI overrides: `None` means "not given" and keeps the spec's value. A prompt source
@@ -138,7 +140,7 @@ _ENTRY_FIELDS = {"name", "method", "display_name", "resolutions", "settings"}
 _INT, _STR, _STR_LIST = "an integer", "a string", "a list of strings"
 _FIELD_TYPES = {
     **dict.fromkeys(("num_prompts", "prompt_seed", "seed", "samples_per_prompt", "batch_size", "warmup",
-                     "patch_crops", "patch_size", "crop_seed"), _INT),
+                     "patch_crops", "patch_size", "align_crops", "crop_seed"), _INT),
     **dict.fromkeys(("name", "description", "out", "prompts", "reference", "reference_method"), _STR),
     "resolutions": _STR_LIST, "metrics": _STR_LIST, "methods": "a list of method tables or names",
 }
@@ -176,7 +178,7 @@ def check_patch_size(size: int, where: str = "patch_size") -> None:
 
 
 def _validated(spec: BenchmarkSpec, where: str = "spec") -> BenchmarkSpec:
-    for name in ("num_prompts", "samples_per_prompt", "batch_size", "patch_crops"):
+    for name in ("num_prompts", "samples_per_prompt", "batch_size", "patch_crops", "align_crops"):
         if int(getattr(spec, name)) < 1:
             raise UsageError(f"{where}: {name} must be at least 1, got {getattr(spec, name)}")
     check_patch_size(spec.patch_size, where)

@@ -46,7 +46,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "codec": "png",
     "pair_crops": 20,  # paired (PixVerve) protocol: crops per image pair
     "pair_square": 4096,  # paired protocol: both images Lanczos-resized to this square first
-    "align_crops": 4,  # native crops per image for the patch-level alignment scores
+    "align_crops": _spec_default("align_crops"),  # native crops per image for the patch-level alignment scores
     "seam_strides": "128-1024/64",
 }
 

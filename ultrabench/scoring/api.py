@@ -320,7 +320,7 @@ def wait_for_shards(run_dir, shard, *, methods=None, resolutions=None, timeout_s
 
 
 def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolutions=None, device="cpu", batch_size=16,
-              workers=None, patch_crops=3, patch_size=299, crop_seed=0, reference_method="ultrapixel", tau=0.0, stand_ins=False,
+              workers=None, patch_crops=3, patch_size=299, align_crops=4, crop_seed=0, reference_method="ultrapixel", tau=0.0, stand_ins=False,
               weights=None, clip_model=("ViT-L-14", "openai"), bootstrap=1000, progress=True, cache_dir=None,
               extractors=None, codec="png", bootstrap_seed=0, shard=None, prompts=None) -> dict:
     """Score a run folder (or a plain folder of images) into <run_dir>/scores/{per_image.parquet, summary.json}; returns the summary.
@@ -329,7 +329,8 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
     contract: `cache_dir` (a shared feature cache), `extractors` (ready networks by extractor name,
     e.g. {"inception": ...}), `codec` for the compression ratio ("png" lossless, or "jpeg-q95" as
     Diffusion-4K), `bootstrap_seed`, `patch_size` (the side of the patch metrics' crops: 299, or 224 as the
-    UltraPixel authors may have used; it is part of their protocol version), and `shard` (an `ultrabench.shard.Shard`): then only that
+    UltraPixel authors may have used; it is part of their protocol version), `align_crops` (native crops per image for clip-patch and
+    pickscore-patch), and `shard` (an `ultrabench.shard.Shard`): then only that
     shard's images are decoded and their features cached, and a partial summary is returned; an
     unsharded call afterwards merges from the cache. `prompts`: a prompt file for a plain folder of
     images (ids = image paths relative to the folder, without extension).
@@ -339,15 +340,15 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
     run_dir = Path(run_dir)
     names, skipped = choose_metrics(metrics, reference)  # names first: a typo is the cheapest error to report
     all_recs, ok, plain, left_out = select_units(run_dir, methods, resolutions, prompts)
-    if patch_crops < 1:
-        raise UsageError("patch_crops must be >= 1")
+    if patch_crops < 1 or align_crops < 1:
+        raise UsageError(f"patch_crops and align_crops must be >= 1, got {patch_crops} and {align_crops}")
     from ultrabench.config import check_patch_size
 
     check_patch_size(patch_size)
     if batch_size < 1:
         raise UsageError(f"batch_size must be at least 1, got {batch_size}")
-    options = {**DEFAULT_OPTIONS, "patch_crops": patch_crops, "patch_size": int(patch_size), "crop_seed": crop_seed,
-               "clip_model": tuple(clip_model),
+    options = {**DEFAULT_OPTIONS, "patch_crops": patch_crops, "patch_size": int(patch_size), "align_crops": int(align_crops),
+               "crop_seed": crop_seed, "clip_model": tuple(clip_model),
                "codec": codec}
     if plain and not any(r.prompt for r in ok):
         skipped.update({m: "no prompts for the images of a plain folder" for m in names if METRICS[m].needs_prompt})
