@@ -103,7 +103,7 @@ def collect(scored: Scored, cache: E.FeatureCache, ex: E.Extractors, run_dir: Pa
         row = {"method": rec.method, "resolution": rec.data.get("resolution"), "prompt_id": rec.prompt_id,
                "seed": rec.seed, "sample_index": int(rec.data.get("sample_index") or 0),
                "image": str(t.path.relative_to(run_dir)), "image_sha256": t.sha,
-               **{m.column: None for m in per_image}, "crops": None, "flags": "", "error": t.error,
+               **{m.column: None for m in per_image}, "crops": None, "details": {}, "flags": "", "error": t.error,
                "view_errors": {}}
         f: dict[str, dict] = {}
         if not t.error:
@@ -137,6 +137,8 @@ def collect(scored: Scored, cache: E.FeatureCache, ex: E.Extractors, run_dir: Pa
         values = need.ext.per_image(need.net, m, stacked, [scored.records[i].prompt for i in idx])
         for i, v in zip(idx, values):
             scored.rows[i][m.column] = float(v)
+        for i, d in zip(idx, need.ext.details(need.net, m, stacked, len(idx)) or ()):
+            scored.rows[i]["details"][m.name] = d
 
 
 def set_entries(scored: Scored, ref_keys: dict, proto: dict, *, bootstrap: int,
@@ -273,8 +275,10 @@ def write_per_image(scored: Scored, out_dir: Path) -> None:
     import pandas as pd
 
     per_image = [m for m in scored.metrics if not m.set_level]
-    cols = PER_IMAGE_BASE + [m.column for m in per_image] + ["crops", "flags", "error"]
-    df = pd.DataFrame([{k: r[k] for k in cols} for r in scored.rows], columns=cols)
+    cols = PER_IMAGE_BASE + [m.column for m in per_image] + ["crops", "details", "flags", "error"]
+    # details: per-image facts beside a metric's value (the detected seam stride), JSON by metric name
+    df = pd.DataFrame([{**{k: r[k] for k in cols}, "details": json.dumps(r["details"]) if r["details"] else None}
+                       for r in scored.rows], columns=cols)
     for m in per_image:
         df[m.column] = df[m.column].astype("float64")
     df["seed"] = df["seed"].astype("int64")

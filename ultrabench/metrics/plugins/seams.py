@@ -49,10 +49,11 @@ class Seams(FeatureExtractor):
     def protocol(self, metric):
         from ultrabench.metrics import seams
 
-        return {"version": "seam@grad-median-v1", "definition": "ultrabench.metrics.seams (module docstring)",
+        return {"version": "seam@grad-q25-v1", "definition": "ultrabench.metrics.seams (module docstring)",
                 "luma": "0.299 R + 0.587 G + 0.114 B, native pixels", "band_rows": seams.BAND,
                 "baseline": f"median of the {2 * seams.NEIGHBOURS} nearest boundaries",
                 "normalisation": "(g - baseline) / (mean g + 1)", "strides": self.options["seam_strides"],
-                "per_stride": f"max over offsets of the median over >= {seams.MIN_REPEATS} repeats",
+                "per_stride": f"max over offsets of the lower quartile over >= {seams.MIN_REPEATS} repeats, less "
+                              "the same over the texture periods 2..min(stride)/2",
                 "detected_stride": f"smallest stride within {seams.FUNDAMENTAL} of the best; none below "
                                    f"{seams.DETECTED}"}
