@@ -48,6 +48,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "pair_square": 4096,  # paired protocol: both images Lanczos-resized to this square first
     "align_crops": _spec_default("align_crops"),  # native crops per image for the patch-level alignment scores
     "seam_strides": "128-1024/64",
+    "repetition_size": 448,  # the repetition score's DINOv2 input square: 32x32 patch tokens
 }
 
 
