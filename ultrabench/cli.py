@@ -359,7 +359,10 @@ def report(
     run_dir: Optional[Path] = typer.Argument(None, help="Run folder (default: the default spec's out folder)."),
     spec: Optional[str] = SPEC_OPT,
     fmt: Optional[List[str]] = typer.Option(None, "--format", "-f", help="terminal, md, latex, csv, json, html, figures (default: all)."),
-    compare_paper: bool = typer.Option(False, "--compare-paper", help="Put the paper's published Table 1 beside the measured values."),
+    compare_paper: bool = typer.Option(False, "--compare-paper", help="Put the paper's published Table 1 beside the measured values (only those measured under the paper's protocol)."),
+    paper_any_protocol: bool = typer.Option(
+        False, "--paper-any-protocol", help="With --compare-paper: show the paper's number beside one measured under "
+                                            "another protocol (e.g. --patch-size 224) too, footnoted as not comparable."),
     ci: bool = typer.Option(False, "--ci", help="Show +/- 95% intervals."),
     extra: Optional[List[str]] = typer.Option(
         None, "--extra", "--columns",
@@ -375,7 +378,10 @@ def report(
         raise UsageError(f"run folder {folder} does not exist")
     formats = _names(fmt)
     kw = {"formats": tuple(formats)} if formats else {}
-    result = run_report(folder, out_dir=out, compare_paper=compare_paper, ci=ci, extra_columns=tuple(_names(extra) or ()),
+    if paper_any_protocol and not compare_paper:
+        raise UsageError("--paper-any-protocol only means something with --compare-paper")
+    result = run_report(folder, out_dir=out, compare_paper=compare_paper, paper_any_protocol=paper_any_protocol,
+                        ci=ci, extra_columns=tuple(_names(extra) or ()),
                         reference_method=the_spec.reference_method, console=_console(), **kw)
     from ultrabench.report import iter_files
 
