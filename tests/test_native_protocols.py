@@ -34,6 +34,7 @@ def _score(folders, patch_size=299, patch_crops=2):
     return summary, [json.loads(c) for c in rows["crops"]]
 
 
+@pytest.mark.slow
 def test_patch_size_is_a_protocol_parameter_recorded_in_the_version(folders):
     s299, crops299 = _score(folders, 299, patch_crops=2)
     p = s299["protocols"]["fid-patch"]

@@ -308,6 +308,8 @@ def score(
     patch_crops: Optional[int] = typer.Option(None, "--patch-crops", min=1, help=field_help("patch_crops")),
     patch_size: Optional[int] = typer.Option(None, "--patch-size", help=field_help("patch_size")),
     align_crops: Optional[int] = typer.Option(None, "--align-crops", min=1, help=field_help("align_crops")),
+    pair_crops: Optional[int] = typer.Option(None, "--pair-crops", min=1, help=field_help("pair_crops")),
+    pair_square: Optional[int] = typer.Option(None, "--pair-square", min=299, help=field_help("pair_square")),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Images per network forward."),
     workers: Optional[int] = typer.Option(
         None, "--workers", min=0, help="Parallel decoding workers (default: one per usable CPU core, at most 16; one fewer with a GPU; 0 decodes in this process)."
@@ -328,7 +330,8 @@ def score(
     from ultrabench.shard import launcher_shard, parse_shard
 
     the_spec, folder = _run_spec(spec, run_dir, reference=reference, patch_crops=patch_crops,
-                                 patch_size=patch_size, align_crops=align_crops)
+                                 patch_size=patch_size, align_crops=align_crops, pair_crops=pair_crops,
+                                 pair_square=pair_square)
     if not folder.is_dir():
         raise UsageError(f"run folder {folder} does not exist (generate first, or pass the folder)")
     kw = {**the_spec.score_options(), "device": _device(), "batch_size": batch_size, "workers": workers,

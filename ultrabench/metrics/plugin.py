@@ -44,8 +44,8 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "crop_seed": _spec_default("crop_seed"),
     "clip_model": ("ViT-L-14", "openai"),
     "codec": "png",
-    "pair_crops": 20,  # paired (PixVerve) protocol: crops per image pair
-    "pair_square": 4096,  # paired protocol: both images Lanczos-resized to this square first
+    "pair_crops": _spec_default("pair_crops"),  # paired (PixVerve) protocol: crops per image pair
+    "pair_square": _spec_default("pair_square"),  # paired protocol: both images Lanczos-resized to this square
     "align_crops": _spec_default("align_crops"),  # native crops per image for the patch-level alignment scores
     "seam_strides": "128-1024/64",
     "repetition_size": 448,  # the repetition score's DINOv2 input square: 32x32 patch tokens
