@@ -17,7 +17,7 @@ from typing import List, Optional
 import typer
 import typer.core
 
-from ultrabench.config import DEFAULT_SPEC, field_help
+from ultrabench.config import DEFAULT_SPEC, field_default, field_help
 from ultrabench.errors import UltrabenchError, UsageError
 
 class _OneLineErrors(typer.core.TyperGroup):
@@ -306,6 +306,10 @@ def score(
     metric: Optional[List[str]] = typer.Option(None, "--metric", help="Metric(s) to compute (default: the spec's)."),
     reference: Optional[str] = typer.Option(None, "--reference", help=field_help("reference")),
     patch_crops: Optional[int] = typer.Option(None, "--patch-crops", min=1, help=field_help("patch_crops")),
+    patch_size: Optional[int] = typer.Option(None, "--patch-size", help=field_help("patch_size")),
+    align_crops: Optional[int] = typer.Option(None, "--align-crops", min=1, help=field_help("align_crops")),
+    pair_crops: Optional[int] = typer.Option(None, "--pair-crops", min=1, help=field_help("pair_crops")),
+    pair_square: Optional[int] = typer.Option(None, "--pair-square", min=299, help=field_help("pair_square")),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Images per network forward."),
     workers: Optional[int] = typer.Option(
         None, "--workers", min=0, help="Parallel decoding workers (default: one per usable CPU core, at most 16; one fewer with a GPU; 0 decodes in this process)."
@@ -325,7 +329,9 @@ def score(
     from ultrabench.api import score as run_score
     from ultrabench.shard import launcher_shard, parse_shard
 
-    the_spec, folder = _run_spec(spec, run_dir, reference=reference, patch_crops=patch_crops)
+    the_spec, folder = _run_spec(spec, run_dir, reference=reference, patch_crops=patch_crops,
+                                 patch_size=patch_size, align_crops=align_crops, pair_crops=pair_crops,
+                                 pair_square=pair_square)
     if not folder.is_dir():
         raise UsageError(f"run folder {folder} does not exist (generate first, or pass the folder)")
     kw = {**the_spec.score_options(), "device": _device(), "batch_size": batch_size, "workers": workers,
@@ -356,7 +362,10 @@ def report(
     run_dir: Optional[Path] = typer.Argument(None, help="Run folder (default: the default spec's out folder)."),
     spec: Optional[str] = SPEC_OPT,
     fmt: Optional[List[str]] = typer.Option(None, "--format", "-f", help="terminal, md, latex, csv, json, html, figures (default: all)."),
-    compare_paper: bool = typer.Option(False, "--compare-paper", help="Put the paper's published Table 1 beside the measured values."),
+    compare_paper: bool = typer.Option(False, "--compare-paper", help="Put the paper's published Table 1 beside the measured values (only those measured under the paper's protocol)."),
+    paper_any_protocol: bool = typer.Option(
+        False, "--paper-any-protocol", help="With --compare-paper: show the paper's number beside one measured under "
+                                            "another protocol (e.g. --patch-size 224) too, footnoted as not comparable."),
     ci: bool = typer.Option(False, "--ci", help="Show +/- 95% intervals."),
     extra: Optional[List[str]] = typer.Option(
         None, "--extra", "--columns",
@@ -372,7 +381,10 @@ def report(
         raise UsageError(f"run folder {folder} does not exist")
     formats = _names(fmt)
     kw = {"formats": tuple(formats)} if formats else {}
-    result = run_report(folder, out_dir=out, compare_paper=compare_paper, ci=ci, extra_columns=tuple(_names(extra) or ()),
+    if paper_any_protocol and not compare_paper:
+        raise UsageError("--paper-any-protocol only means something with --compare-paper")
+    result = run_report(folder, out_dir=out, compare_paper=compare_paper, paper_any_protocol=paper_any_protocol,
+                        ci=ci, extra_columns=tuple(_names(extra) or ()),
                         reference_method=the_spec.reference_method, console=_console(), **kw)
     from ultrabench.report import iter_files
 
@@ -632,13 +644,17 @@ def demo(
 def reference_build(
     source: str = typer.Argument(..., help="Folder of real high-resolution images, or hf:<dataset>[:split[:column]] read offline from datasets' cache or a hub-cache snapshot (huggingface-cli download --repo-type dataset)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Statistics file to write (.npz; default: in the cache)."),
-    patch_crops: int = typer.Option(3, "--patch-crops", min=1, help=field_help("patch_crops")),
+    patch_crops: int = typer.Option(field_default("patch_crops"), "--patch-crops", min=1, help=field_help("patch_crops")),
+    patch_size: int = typer.Option(field_default("patch_size"), "--patch-size", help=field_help("patch_size")),
     stand_ins: bool = typer.Option(False, "--stand-ins", help="Random-weight extractors (numbers mean nothing)."),
 ) -> None:
     """Compute and cache reference statistics for every protocol."""
+    from ultrabench.config import check_patch_size
     from ultrabench.scoring import build_reference
 
-    path = build_reference(source, out=out, device=_device(), patch_crops=patch_crops, stand_ins=stand_ins,
+    check_patch_size(patch_size, "--patch-size")
+    path = build_reference(source, out=out, device=_device(), patch_crops=patch_crops, patch_size=patch_size,
+                           stand_ins=stand_ins,
                            weights=_weights())
     typer.echo(f"reference statistics: {path}")
 

@@ -73,6 +73,15 @@ class BenchmarkSpec:
     )
     reference: str | None = _f(None, "Reference images for FID/KID: a folder of real high-resolution images, or hf:<dataset>.")
     patch_crops: int = _f(3, "299x299 native crops per image for the patch metrics (3: UltraPixel; 10: DemoFusion).")
+    patch_size: int = _f(299, "Side of the native crops of the patch metrics, part of their protocol version (299: the "
+                              "Inception input, no resize; 224: as the UltraPixel authors may have used, each crop then "
+                              "resized to 299 the clean-fid way).")
+    align_crops: int = _f(4, "Native crops per image, at the network's input size (224 for ViT-L-14), for the "
+                             "patch-level alignment scores clip-patch and pickscore-patch.")
+    pair_crops: int = _f(20, "PixVerve paired protocol (fid-pixverve, kid-pixverve): crops per image, at the same "
+                             "coordinates in the image and its prompt's reference image (the prompt file's "
+                             "`reference` column).")
+    pair_square: int = _f(4096, "PixVerve paired protocol: both images are Lanczos-resized to this square first.")
     crop_seed: int = _f(0, "Seed of the crop positions (keyed per image by prompt id and seed).")
     reference_method: str = _f("ultrapixel", "Method whose PickScore win rate against every other method is reported.")
 
@@ -102,7 +111,8 @@ class BenchmarkSpec:
     def score_options(self) -> dict[str, Any]:
         """The spec's scoring settings as keyword arguments of `score_run`."""
         return {"metrics": list(self.metrics), "reference": self.reference, "patch_crops": self.patch_crops,
-                "crop_seed": self.crop_seed, "reference_method": self.reference_method}
+                "patch_size": self.patch_size, "align_crops": self.align_crops,
+                "pair_crops": self.pair_crops, "pair_square": self.pair_square, "crop_seed": self.crop_seed, "reference_method": self.reference_method}
 
     def replace(self, **overrides: Any) -> "BenchmarkSpec":
         """CLI overrides: `None` means "not given" and keeps the spec's value. A prompt source
@@ -135,7 +145,8 @@ _ENTRY_FIELDS = {"name", "method", "display_name", "resolutions", "settings"}
 _INT, _STR, _STR_LIST = "an integer", "a string", "a list of strings"
 _FIELD_TYPES = {
     **dict.fromkeys(("num_prompts", "prompt_seed", "seed", "samples_per_prompt", "batch_size", "warmup",
-                     "patch_crops", "crop_seed"), _INT),
+                     "patch_crops", "patch_size", "align_crops", "pair_crops", "pair_square",
+                     "crop_seed"), _INT),
     **dict.fromkeys(("name", "description", "out", "prompts", "reference", "reference_method"), _STR),
     "resolutions": _STR_LIST, "metrics": _STR_LIST, "methods": "a list of method tables or names",
 }
@@ -162,10 +173,22 @@ def _check_types(values: Mapping[str, Any], types: Mapping[str, str], where: str
             raise UsageError(f"{where}: key {prefix + key!r} = {value!r} is not {expected}")
 
 
+MIN_PATCH_SIZE = 32
+
+
+def check_patch_size(size: int, where: str = "patch_size") -> None:
+    """A crop side the patch protocols can use: at least MIN_PATCH_SIZE pixels."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < MIN_PATCH_SIZE:
+        raise UsageError(f"{where}: patch_size must be an integer of at least {MIN_PATCH_SIZE} pixels "
+                         f"(299 or 224), got {size!r}")
+
+
 def _validated(spec: BenchmarkSpec, where: str = "spec") -> BenchmarkSpec:
-    for name in ("num_prompts", "samples_per_prompt", "batch_size", "patch_crops"):
+    for name in ("num_prompts", "samples_per_prompt", "batch_size", "patch_crops", "align_crops", "pair_crops",
+                 "pair_square"):
         if int(getattr(spec, name)) < 1:
             raise UsageError(f"{where}: {name} must be at least 1, got {getattr(spec, name)}")
+    check_patch_size(spec.patch_size, where)
     for name in ("warmup", "seed", "prompt_seed", "crop_seed"):
         if getattr(spec, name) < 0:
             raise UsageError(f"{where}: {name} must be >= 0, got {getattr(spec, name)}")

@@ -8,6 +8,7 @@ positions for the same prompt and seed at the same image size.
 
 from __future__ import annotations
 
+import re
 import zlib
 
 import numpy as np
@@ -40,3 +41,24 @@ def crop_positions(height: int, width: int, key: str, n: int = 3, size: int = PA
 def take_crops(rgb: np.ndarray, boxes) -> np.ndarray:
     """(n, size, size, 3) uint8 from an (H, W, 3) array."""
     return np.stack([rgb[t:t + h, left:left + w] for t, left, h, w in boxes])
+
+
+def pair_key(crop_key: str) -> str:
+    """The prompt id of an image's crop key ('<prompt_id>__s<seed>' -> '<prompt_id>'): paired
+    protocols place crops per prompt, so a method's image and the prompt's reference share them."""
+    m = re.fullmatch(r"(.*)__s-?\d+", crop_key)
+    return m.group(1) if m else crop_key
+
+
+def tile_grid(height: int, width: int, size: int) -> list[list[int]]:
+    """[[top, left, size, size], ...] covering every pixel with the fewest size x size tiles:
+    ceil(H/size) rows and ceil(W/size) columns, spread evenly from edge to edge (first tile at 0, last
+    flush with the far edge, overlaps rounded), row by row. An image smaller than a tile raises."""
+    if height < size or width < size:
+        raise CropError(f"image is {height}x{width}, smaller than the {size}x{size} tiles")
+
+    def starts(extent: int) -> list[int]:
+        k = -(-extent // size)
+        return [0] if k == 1 else [round(i * (extent - size) / (k - 1)) for i in range(k)]
+
+    return [[t, left, size, size] for t in starts(height) for left in starts(width)]

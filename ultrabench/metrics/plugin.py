@@ -34,13 +34,21 @@ if TYPE_CHECKING:  # pragma: no cover
     from ultrabench.scoring.views import View
     from ultrabench.weights import WeightFile, WeightResolver
 
-# The scoring options an extractor may depend on, with their defaults (the spec and the CLI take
-# theirs from ultrabench.config; these are the API's).
+from ultrabench.config import field_default as _spec_default
+
+# The scoring options an extractor may depend on, with their defaults; those a spec can set come
+# from the spec's one defaults table (ultrabench.config), the others are the API's.
 DEFAULT_OPTIONS: dict[str, Any] = {
-    "patch_crops": 3,
-    "crop_seed": 0,
+    "patch_crops": _spec_default("patch_crops"),
+    "patch_size": _spec_default("patch_size"),  # crop side of the patch protocols
+    "crop_seed": _spec_default("crop_seed"),
     "clip_model": ("ViT-L-14", "openai"),
     "codec": "png",
+    "pair_crops": _spec_default("pair_crops"),  # paired (PixVerve) protocol: crops per image pair
+    "pair_square": _spec_default("pair_square"),  # paired protocol: both images Lanczos-resized to this square
+    "align_crops": _spec_default("align_crops"),  # native crops per image for the patch-level alignment scores
+    "seam_strides": "128-1024/64",
+    "repetition_size": 448,  # the repetition score's DINOv2 input square: 32x32 patch tokens
 }
 
 
@@ -68,6 +76,8 @@ class Metric:
     preference: bool = False  # a preference model: win rates on matched (prompt id, sample index) pairs
     extractor_options: tuple[tuple[str, Any], ...] = ()  # options pinned for this metric's extractor
     licence: str = ""  # of the weights, where it restricts use (e.g. "non-commercial")
+    # compared with each image's own reference (the prompt's reference image, same view), not a pool
+    paired: bool = False
     decimals: int = 2  # shown in tables
 
     @property
@@ -192,6 +202,19 @@ class FeatureExtractor:
         """Flags this extractor raises for a prompt (e.g. truncated to the text context)."""
         return []
 
+    def details(self, net: Net, metric: Metric, feats: dict[str, "np.ndarray"], n: int) -> list[dict] | None:
+        """Per-image facts beside the value (e.g. the detected seam stride), stored as JSON in
+        per_image.parquet's `details` column; None: nothing to add."""
+        return None
+
+
+def mean_per_image(values, n: int):
+    """One value per image from `len(values) / n` consecutive rows each (crops, tiles): their mean."""
+    import numpy as np
+
+    v = np.asarray(values, dtype="float64")
+    return v.reshape(n, -1).mean(axis=1) if n else v[:0]
+
 
 class TextImageExtractor(FeatureExtractor):
     """An image-text scorer with separate towers (CLIP score, PickScore, HPS, ...): the image
@@ -200,26 +223,42 @@ class TextImageExtractor(FeatureExtractor):
     `text_embeddings(texts)`, `score(img, txt)`, `truncated(text)`, `image_size`, `info()`."""
 
     text_batch: ClassVar[int] = 16
+    options_used: ClassVar[tuple[str, ...]] = ("align_crops", "crop_seed")
 
     def views(self, net: Net | None = None):
         from ultrabench.scoring.views import View
 
-        # the short side goes to the network's input size; the scorer centre-crops it
-        size = getattr(net.model, "image_size", 224) if net is not None else 224
-        return {"full": View.of("short-side", size=int(size))}
+        # the short side goes to the network's input size; the scorer centre-crops it. The patch
+        # role: crops of exactly that size at native pixels, which the centre crop leaves as they are
+        size = int(getattr(net.model, "image_size", 224) if net is not None else 224)
+        return {"full": View.of("short-side", size=size),
+                "patch": View.of("crops-native", size=size, n=self.options["align_crops"], seed=self.options["crop_seed"])}
 
     def forward(self, net, role, rows):
         return {"emb": net.model.image_embeddings(rows)}
 
     def per_image(self, net, metric, feats, prompts):
+        """Per image: the score of its one row (whole image), or the mean over its crops' rows."""
         import numpy as np
 
-        emb = feats["emb"].reshape(len(prompts), -1)
-        out = np.empty(len(prompts))
-        for s in range(0, len(prompts), self.text_batch):
-            te = net.model.text_embeddings(prompts[s:s + self.text_batch])
+        n = len(prompts)
+        emb = feats["emb"].reshape(len(feats["emb"]), -1)
+        k = len(emb) // n if n else 1
+        texts = [p for p in prompts for _ in range(k)]
+        out = np.empty(len(emb))
+        for s in range(0, len(emb), self.text_batch):
+            te = net.model.text_embeddings(texts[s:s + self.text_batch])
             out[s:s + self.text_batch] = net.model.score(emb[s:s + self.text_batch], te)
-        return out
+        return mean_per_image(out, n)
+
+    def protocol(self, metric):
+        """The patch role's words; subclasses add the network's."""
+        if metric.view != "patch":
+            return {}
+        return {"crops": "native pixels, the network's input size square, uniform random top-left; rng = numpy "
+                         "default_rng([crop_seed, crc32('<prompt_id>__s<seed>')])",
+                "crops_per_image": self.options["align_crops"], "crop_seed": self.options["crop_seed"],
+                "per_image": "mean over the crops of the per-crop score against the prompt"}
 
     def prompt_flags(self, net, prompt):
         return ["prompt_truncated"] if net.model.truncated(prompt) else []

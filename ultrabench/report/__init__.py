@@ -125,6 +125,7 @@ def build_report(
     reference_method: str = "ultrapixel",
     console=None,
     compare_with: Iterable = (),
+    paper_any_protocol: bool = False,
 ) -> dict[str, Any]:
     """Render a run folder's table; `compare_with`: more run folders of the same experiment (same
     prompts, seeds, reference, protocols; see `ultrabench.scoring.compare`) in the same table."""
@@ -168,7 +169,8 @@ def build_report(
     names = _display_names(records)
     table = build_table(summary, records_latency=fresh["latency"], records_status=fresh["status"],
                         compare_paper=compare_paper, ci=ci, extra_columns=extra_columns,
-                        reference_method=reference_method, display_names=names)
+                        reference_method=reference_method, display_names=names,
+                        paper_any_protocol=paper_any_protocol)
     if left_out:
         table.warnings.append(describe_left_out(left_out))
     table.warnings += truncation_notes(summary)

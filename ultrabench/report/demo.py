@@ -40,7 +40,7 @@ def demo_summary(run_dir: str, random_weights: bool = False) -> dict[str, Any]:
         "created": "2024-10-01T12:00:00+00:00",
         "run_dir": run_dir,
         "random_weights": random_weights,
-        "protocols": {"fid": {"version": "clean-v1", "resize": "PIL bicubic"}},
+        "protocols": {"fid": {"version": "fid@clean-v1", "resize": "PIL bicubic"}},
         "extractors": {"inception": {"id": "inception-v3-compat", "weights_sha256": "0" * 64, "random_weights": random_weights}},
         "reference": {"source": "demo", "n_images": 2, "n_patches": 6},
         "sets": sets,

@@ -47,6 +47,10 @@ dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0}d
 .panel{width:""" + str(ZOOM_SIDE + 2) + """px}.panel .cap{font-size:12px;margin-top:4px;display:flex;justify-content:space-between}
 .thumb{position:relative;display:block;overflow:hidden;cursor:crosshair;line-height:0;background:var(--soft);border:1px solid var(--line)}
 .thumb img{width:100%;height:auto}
+.crop{position:absolute;border:1px solid #ffd400;outline:1px solid rgba(0,0,0,.5);pointer-events:none}
+.crop.tiles{border-color:rgba(0,200,255,.6);outline:none}
+.crops{font-size:11px;line-height:1.35;margin:2px 0}
+.crops code{font-size:10px}
 .sel{position:absolute;border:2px solid var(--accent);box-shadow:0 0 0 9999px rgba(0,0,0,.25);pointer-events:none;display:none}
 .zoom{width:""" + str(ZOOM_SIDE + 2) + "px;height:" + str(ZOOM_SIDE + 2) + """px;margin-top:8px;border:1px solid var(--line);background-color:var(--soft);
 background-repeat:no-repeat;image-rendering:pixelated;position:relative}
@@ -160,6 +164,52 @@ def _rel_url(target: Path, out_dir: Path) -> str:
     return quote(Path(os.path.relpath(target, out_dir)).as_posix())
 
 
+MAX_BOXES = 64  # drawn per view and image; tile grids of 4096^2 images have hundreds
+
+
+def scored_crops(run_dirs: list[Path]) -> dict[tuple[str, str, int], dict[str, list]]:
+    """(method, prompt id, seed) -> view key -> the boxes [top, left, h, w] that were scored, from
+    each run's per_image.parquet (empty when it was not scored)."""
+    import json
+
+    out: dict[tuple[str, str, int], dict[str, list]] = {}
+    for d in run_dirs:
+        p = Path(d) / "scores" / "per_image.parquet"
+        if not p.is_file():
+            continue
+        import pandas as pd
+
+        try:
+            df = pd.read_parquet(p, columns=["method", "prompt_id", "seed", "crops"])
+        except Exception:  # an old or damaged score file: the gallery shows no boxes, the table says more
+            continue
+        for r in df.itertuples(index=False):
+            if isinstance(r.crops, str) and r.crops:
+                out[(r.method, r.prompt_id, int(r.seed))] = json.loads(r.crops)
+    return out
+
+
+def _crop_overlay(crops: dict[str, list], h: int, w: int) -> tuple[str, str]:
+    """(boxes drawn over the thumbnail, a list of them in words) for one image's scored crops."""
+    from ultrabench.scoring.views import canvas_size
+
+    spans, lines = [], []
+    for key, boxes in sorted(crops.items()):
+        ch, cw = canvas_size(key, h, w)  # paired crops are placed in the resized square
+        tiles = key.startswith("tiles")
+        for t, left, bh, bw in boxes[:MAX_BOXES]:
+            spans.append(f'<span class="crop{" tiles" if tiles else ""}" data-view="{_e(key)}" style="left:'
+                         f'{100 * left / cw:.3f}%;top:{100 * t / ch:.3f}%;width:{100 * bw / cw:.3f}%;'
+                         f'height:{100 * bh / ch:.3f}%"></span>')
+        shown = "; ".join(f"{t},{left}" for t, left, _, _ in boxes[:8]) + (" ..." if len(boxes) > 8 else "")
+        where = "" if (ch, cw) == (h, w) else f" in the {ch} x {cw} resize"
+        size = f"{boxes[0][2]} x {boxes[0][3]}" if boxes else ""
+        lines.append(f"<div><code>{_e(key)}</code>: {len(boxes)} crops of {size}{where}, top,left: {_e(shown)}"
+                     + (f" (first {MAX_BOXES} drawn)" if len(boxes) > MAX_BOXES else "") + "</div>")
+    listing = f'<details class="crops"><summary>scored crops</summary>{"".join(lines)}</details>' if lines else ""
+    return "".join(spans), listing
+
+
 def render_gallery(run_dir: Path | list[Path], out_dir: Path, table: Table, max_prompts: int = 20) -> str:
     """Every method at the same prompt and seed side by side; several run folders (a comparison)
     are one gallery, since compare admits only runs with the same prompts and seeds."""
@@ -191,12 +241,16 @@ def render_gallery(run_dir: Path | list[Path], out_dir: Path, table: Table, max_
     if not any(m for _, m in groups):  # a run with records only (table rows come from records too)
         groups = sorted({(k[1], ()) for p in by_prompt.values() for k in p})
     rel = ", ".join(os.path.relpath(d, Path(out_dir)) + "/" for d in run_dirs)
+    scored = scored_crops(run_dirs)
     out = [f'<p class="hint">Click any image to show the same region of every image at that resolution at '
            f'native pixels ({ZOOM_SIDE} x {ZOOM_SIDE}), side by side. Click a caption link for the full image.</p>',
            # 4K PNGs are 10-50 MB each: copying the gallery's would make every report gigabytes
            f'<p class="hint">Thumbnails, table and figures are inside this file; the full-size images are not '
            f'copied but linked from the run folder ({_e(rel)} relative to this file). To move or share the '
            f'report, keep it in the same place relative to the run folder (or move both).</p>']
+    if scored:
+        out.append('<p class="hint">Boxes on the thumbnails are the crops the patch metrics scored (yellow; '
+                   'blue: quality tiles); "scored crops" under an image lists them in native pixels.</p>')
     if len(order) > max_prompts:
         out.append(f'<p class="hint">Showing {max_prompts} of {len(order)} prompts.</p>')
     for pid in order[:max_prompts]:
@@ -218,11 +272,12 @@ def render_gallery(run_dir: Path | list[Path], out_dir: Path, table: Table, max_
                     continue
                 uri, w, h = _thumb(rec.image_path)
                 url = _rel_url(rec.image_path, out_dir)
+                boxes, listing = _crop_overlay(scored.get((m, pid, rec.seed), {}), h, w)
                 out.append(
                     f'<div class="panel" data-method="{_e(m)}"><a class="thumb" href="{url}" target="_blank">'
-                    f'<img src="{uri}" alt="{_e(disp)}, {_e(res)}"><span class="sel"></span></a>'
+                    f'<img src="{uri}" alt="{_e(disp)}, {_e(res)}">{boxes}<span class="sel"></span></a>'
                     f'<div class="cap"><span>{_e(disp)}</span><a href="{url}" target="_blank">{h} x {w} px ↗</a></div>'
-                    f'<div class="zoom" data-full="{url}" data-w="{w}" data-h="{h}"><span class="zl"></span></div></div>')
+                    f'{listing}<div class="zoom" data-full="{url}" data-w="{w}" data-h="{h}"><span class="zl"></span></div></div>')
             out.append("</div></div>")
         out.append("</section>")
     return "\n".join(out)

@@ -20,6 +20,28 @@ PAPER_COLUMNS: dict[str, str] = {
 }
 
 
+# The protocol of each of the paper's numbers, as ultrabench computes it by default (the
+# `ultrapixel` patch preset: 3 native 299x299 crops per image). The authors' account of their
+# FID-patch (catcathh/UltraPixel#22: 3 crops at the extractor's input size, through pyiqa's FID)
+# leaves 224 possible; a measured number under another protocol is not put beside these.
+PAPER_PROTOCOLS: dict[str, tuple[str, str]] = {
+    "fid-patch": ("fid-patch@native299-p3-v2", "3 native 299x299 crops per image"),
+    "is-patch": ("is-patch@native299-p3-v2", "3 native 299x299 crops per image"),
+    "fid": ("fid@clean-v1", "whole image resized to 299x299"),
+    "is": ("is@clean-v1", "whole image resized to 299x299"),
+    "clip": ("clip@open_clip-v1", "224x224 centre crop, CLIP ViT-L/14"),
+}
+
+
+def protocol_conflict(metric: str, measured: str | None) -> str | None:
+    """None when a measured `metric` under protocol version `measured` may sit beside the paper's
+    number; otherwise a sentence naming both protocols."""
+    paper = PAPER_PROTOCOLS.get(metric)
+    if paper is None or measured is None or measured == paper[0]:
+        return None
+    return f"measured under {measured}, the paper's under {paper[0]} ({paper[1]})"
+
+
 @dataclass
 class PaperRow:
     resolution: str

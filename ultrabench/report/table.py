@@ -250,6 +250,7 @@ def build_table(
     extra_columns: Iterable[str] = (),
     reference_method: str = "ultrapixel",
     display_names: dict[str, str] | None = None,
+    paper_any_protocol: bool = False,
 ) -> Table:
     columns = build_columns(extra_columns)
     for col in columns:  # the header says who beats whom: the reference method, against each row
@@ -365,7 +366,16 @@ def build_table(
             if not in_run:
                 cell.note = PAPER_ONLY
             pr = paper.get((method, res))
-            if pr is not None and col.paper:
+            conflict = _paper_conflict(col.key, s, compare_paper)
+            if pr is not None and col.paper and conflict and pr.values.get(col.key) is not None:
+                where = f"paper, {pr.label} at {res.replace('x', ' x ')}"
+                if paper_any_protocol:  # asked for: shown, and the footnote names both protocols
+                    cell.paper = pr.values.get(col.key)
+                    cell.paper_note = f"{where}: {col.header} {conflict}; not comparable"
+                else:
+                    cell.paper_note = (f"{where}: not shown beside the measured {col.header}, {conflict} "
+                                       f"(--paper-any-protocol shows it anyway)")
+            elif pr is not None and col.paper:
                 cell.paper = pr.values.get(col.key)
                 if pr.note and col.key in pr.note_columns:
                     cell.paper_note = f"paper, {pr.label} at {res.replace('x', ' x ')}: {pr.note}"
@@ -402,6 +412,14 @@ def build_table(
             if c.paper_note and compare_paper:
                 table.mark(c.paper_note)
     return table
+
+
+def _paper_conflict(metric: str, summary: dict[str, Any], compare_paper: bool) -> str | None:
+    if not compare_paper:
+        return None
+    from ultrabench.report.paper import protocol_conflict
+
+    return protocol_conflict(metric, ((summary.get("protocols") or {}).get(metric) or {}).get("version"))
 
 
 def _usable(st: dict[str, Any] | None) -> int | None:

@@ -49,7 +49,8 @@ class Scored:
 def choose_metrics(metrics, reference) -> tuple[list[str], dict[str, str]]:
     """Registered names of the metrics to compute, and those skipped with the reason."""
     names = list(dict.fromkeys(get_metric(m).name for m in (metrics or DEFAULT_METRICS)))
-    skipped = {m: "no reference images given" for m in names if reference is None and METRICS[m].needs_reference}
+    skipped = {m: "no reference images given" for m in names
+               if reference is None and METRICS[m].needs_reference and not METRICS[m].paired}
     return [m for m in names if m not in skipped], skipped
 
 
@@ -103,7 +104,7 @@ def collect(scored: Scored, cache: E.FeatureCache, ex: E.Extractors, run_dir: Pa
         row = {"method": rec.method, "resolution": rec.data.get("resolution"), "prompt_id": rec.prompt_id,
                "seed": rec.seed, "sample_index": int(rec.data.get("sample_index") or 0),
                "image": str(t.path.relative_to(run_dir)), "image_sha256": t.sha,
-               **{m.column: None for m in per_image}, "crops": None, "flags": "", "error": t.error,
+               **{m.column: None for m in per_image}, "crops": None, "details": {}, "flags": "", "error": t.error,
                "view_errors": {}}
         f: dict[str, dict] = {}
         if not t.error:
@@ -138,6 +139,8 @@ def collect(scored: Scored, cache: E.FeatureCache, ex: E.Extractors, run_dir: Pa
         values = need.ext.per_image(need.net, m, stacked, [scored.records[i].prompt for i in idx])
         for i, v in zip(idx, values):
             scored.rows[i][m.column] = float(v)
+        for i, d in zip(idx, need.ext.details(need.net, m, stacked, len(idx)) or ()):
+            scored.rows[i]["details"][m.name] = d
 
 
 def truncated_prompts(scored: Scored) -> dict[str, dict[str, int]]:
@@ -153,9 +156,11 @@ def truncated_prompts(scored: Scored) -> dict[str, dict[str, int]]:
 
 
 def set_entries(scored: Scored, ref_keys: dict, proto: dict, *, bootstrap: int,
-                bootstrap_seed: int) -> tuple[list[dict], list[dict], list[str]]:
+                bootstrap_seed: int, paired: dict | None = None) -> tuple[list[dict], list[dict], list[str]]:
     """One entry per (method, resolution, metric); for every one that could not be formed, an entry
-    saying why (for the report's footnotes); and warnings."""
+    saying why (for the report's footnotes); and warnings. `paired`: metric -> prompt id -> the
+    reference rows of that prompt's reference image (paired metrics: each image's crops against
+    its own reference's crops at the same coordinates)."""
     from ultrabench.metrics import statistics as st
 
     sets, missing, warnings = [], [], []
@@ -167,8 +172,22 @@ def set_entries(scored: Scored, ref_keys: dict, proto: dict, *, bootstrap: int,
         for m in scored.metrics:
             have = [i for i in idxs if m.name in scored.feats[i]]
             base = {"method": method, "resolution": res, "metric": m.name, "protocol": proto[m.name]["version"]}
+            ref_rows, group_shared = ref_keys.get(m.name) if m.needs_reference else None, shared
+            if m.paired:
+                refs = (paired or {}).get(m.name, {})
+                alone = sorted({scored.rows[i]["prompt_id"] for i in have if scored.rows[i]["prompt_id"] not in refs})
+                if alone:
+                    more = f" and {len(alone) - 10} more" if len(alone) > 10 else ""
+                    warnings.append(f"{method} {res}: {m.name} leaves out the images of {len(alone)} prompt(s) with "
+                                    f"no reference image: {', '.join(alone[:10])}{more}")
+                have = [i for i in have if scored.rows[i]["prompt_id"] in refs]
+                if have:  # each image's own reference crops, once per image, so the pairs stay aligned
+                    ref_rows = np.concatenate([refs[scored.rows[i]["prompt_id"]] for i in have])
+                    group_shared = {}  # statistics cache by id(reference rows): these are this group's own
             if not have:
-                missing.append({**base, "reason": _why_none(scored, idxs, m)})
+                reason = "no image of this set has a reference image of its prompt" if m.paired and any(
+                    m.name in scored.feats[i] for i in idxs) else _why_none(scored, idxs, m)
+                missing.append({**base, "reason": reason})
                 continue
             if m.set_level:
                 need = scored.needs[m.name]
@@ -179,16 +198,16 @@ def set_entries(scored: Scored, ref_keys: dict, proto: dict, *, bootstrap: int,
                     grp.append(np.arange(pos, pos + len(p)))
                     pos += len(p)
                 multi = need.view is not None and E.VIEW_KINDS[need.view.kind].multi
-                inp = st.SetInput(np.concatenate(per_img), grp, ref_keys.get(m.name) if m.needs_reference else None,
-                                  bootstrap, bootstrap_seed,
-                                  "images (all crops of a drawn image)" if multi else "images", shared)
+                inp = st.SetInput(np.concatenate(per_img), grp, ref_rows, bootstrap, bootstrap_seed,
+                                  "images (all crops of a drawn image)" if multi else "images", group_shared)
                 try:
                     v = st.STATISTICS[m.statistic](inp)
                 except st.NotComputed as e:
                     warnings.append(f"{method} {res}: {m.name} {e}")
                     missing.append({**base, "reason": f"{e} ({len(inp.rows)} in this set)"})
                     continue
-                extra = {**v.extra, **({"n_images": len(have)} if multi else {})}
+                extra = {**v.extra, **({"n_images": len(have)} if multi else {}),
+                         **({"unmatched": alone} if m.paired else {})}
                 sets.append({**base, "value": v.value, "n": len(inp.rows), "ci95": v.ci,
                              "ci_method": v.ci_method if v.ci is not None else None, **extra})
             else:
@@ -286,8 +305,10 @@ def write_per_image(scored: Scored, out_dir: Path) -> None:
     import pandas as pd
 
     per_image = [m for m in scored.metrics if not m.set_level]
-    cols = PER_IMAGE_BASE + [m.column for m in per_image] + ["crops", "flags", "error"]
-    df = pd.DataFrame([{k: r[k] for k in cols} for r in scored.rows], columns=cols)
+    cols = PER_IMAGE_BASE + [m.column for m in per_image] + ["crops", "details", "flags", "error"]
+    # details: per-image facts beside a metric's value (the detected seam stride), JSON by metric name
+    df = pd.DataFrame([{**{k: r[k] for k in cols}, "details": json.dumps(r["details"]) if r["details"] else None}
+                       for r in scored.rows], columns=cols)
     for m in per_image:
         df[m.column] = df[m.column].astype("float64")
     df["seed"] = df["seed"].astype("int64")
@@ -333,7 +354,7 @@ def wait_for_shards(run_dir, shard, *, methods=None, resolutions=None, timeout_s
 
 
 def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolutions=None, device="cpu", batch_size=16,
-              workers=None, patch_crops=3, crop_seed=0, reference_method="ultrapixel", tau=0.0, stand_ins=False,
+              workers=None, patch_crops=3, patch_size=299, align_crops=4, pair_crops=20, pair_square=4096, crop_seed=0, reference_method="ultrapixel", tau=0.0, stand_ins=False,
               weights=None, clip_model=("ViT-L-14", "openai"), bootstrap=1000, progress=True, cache_dir=None,
               extractors=None, codec="png", bootstrap_seed=0, shard=None, prompts=None) -> dict:
     """Score a run folder (or a plain folder of images) into <run_dir>/scores/{per_image.parquet, summary.json}; returns the summary.
@@ -341,7 +362,9 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
     `metrics`: registered names (`ultrabench metrics` lists them). Extra keyword arguments beyond the
     contract: `cache_dir` (a shared feature cache), `extractors` (ready networks by extractor name,
     e.g. {"inception": ...}), `codec` for the compression ratio ("png" lossless, or "jpeg-q95" as
-    Diffusion-4K), `bootstrap_seed`, and `shard` (an `ultrabench.shard.Shard`): then only that
+    Diffusion-4K), `bootstrap_seed`, `patch_size` (the side of the patch metrics' crops: 299, or 224 as the
+    UltraPixel authors may have used; it is part of their protocol version), `align_crops` (native crops per image for clip-patch and
+    pickscore-patch), and `shard` (an `ultrabench.shard.Shard`): then only that
     shard's images are decoded and their features cached, and a partial summary is returned; an
     unsharded call afterwards merges from the cache. `prompts`: a prompt file for a plain folder of
     images (ids = image paths relative to the folder, without extension).
@@ -351,12 +374,25 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
     run_dir = Path(run_dir)
     names, skipped = choose_metrics(metrics, reference)  # names first: a typo is the cheapest error to report
     all_recs, ok, plain, left_out = select_units(run_dir, methods, resolutions, prompts)
-    if patch_crops < 1:
-        raise UsageError("patch_crops must be >= 1")
+    if patch_crops < 1 or align_crops < 1:
+        raise UsageError(f"patch_crops and align_crops must be >= 1, got {patch_crops} and {align_crops}")
+    from ultrabench.config import check_patch_size
+
+    check_patch_size(patch_size)
     if batch_size < 1:
         raise UsageError(f"batch_size must be at least 1, got {batch_size}")
-    options = {**DEFAULT_OPTIONS, "patch_crops": patch_crops, "crop_seed": crop_seed, "clip_model": tuple(clip_model),
+    options = {**DEFAULT_OPTIONS, "patch_crops": patch_crops, "patch_size": int(patch_size), "align_crops": int(align_crops),
+               "pair_crops": int(pair_crops), "pair_square": int(pair_square), "crop_seed": crop_seed, "clip_model": tuple(clip_model),
                "codec": codec}
+    if pair_crops < 1 or pair_square < 1:
+        raise UsageError(f"pair_crops and pair_square must be >= 1, got {pair_crops} and {pair_square}")
+    pair_refs = {}
+    if any(METRICS[m].paired for m in names):
+        pair_refs = prompt_references(run_dir, plain, prompts, reference, {r.prompt_id for r in ok})
+        if not pair_refs:
+            skipped.update({m: "the prompt file names no reference image of these prompts (a `reference` column)"
+                            for m in names if METRICS[m].paired})
+            names = [m for m in names if m not in skipped]
     if plain and not any(r.prompt for r in ok):
         skipped.update({m: "no prompts for the images of a plain folder" for m in names if METRICS[m].needs_prompt})
         names = [m for m in names if m not in skipped]
@@ -405,10 +441,14 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
                 "warnings": warnings_out}
 
     ref, ref_path, ref_keys = None, None, {}
-    if reference is not None and any(m.needs_reference for m in chosen):
-        ref_path = build_reference(reference, device=device, patch_crops=patch_crops, crop_seed=crop_seed,
+    paired = paired_reference_rows(pair_refs, [m for m in chosen if m.paired], needs, cache, batch_size=batch_size,
+                                   workers=workers, progress=progress, device=ex.device)
+    if reference is not None and any(m.needs_reference and not m.paired for m in chosen):
+        ref_path = build_reference(reference, device=device, patch_crops=patch_crops, patch_size=patch_size,
+                                   crop_seed=crop_seed,
                                    batch_size=batch_size, workers=workers, cache_dir=cache.root, extractors=ex,
-                                   progress=progress, metrics=[m.name for m in chosen if m.needs_reference],
+                                   progress=progress,
+                                   metrics=[m.name for m in chosen if m.needs_reference and not m.paired],
                                    options=options)
         ref = load_reference(ref_path)
         ref_keys = _reference_rows(ref, ref_path, ex, chosen, options)
@@ -421,7 +461,7 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
     previous_rows = _read_per_image(out_dir / "per_image.parquet")  # columns of metrics not scored now
     write_per_image(scored, out_dir)
     sets, not_computed, w_sets = set_entries(scored, ref_keys, proto, bootstrap=bootstrap,
-                                             bootstrap_seed=bootstrap_seed)
+                                             bootstrap_seed=bootstrap_seed, paired=paired)
     groups = sorted({(r["method"], r["resolution"]) for r in scored.rows})
     not_computed += [{"method": m, "resolution": r, "metric": name, "protocol": None,
                       "reason": f"weights missing: {why}"} for name, why in unavailable.items() for m, r in groups]
@@ -559,13 +599,61 @@ def _with_sources(needs):
         yield n
 
 
+def prompt_references(run_dir: Path, plain: bool, prompts, reference, prompt_ids: set) -> dict[str, Path]:
+    """prompt id -> its reference image, from the `reference` column of the run's prompt set (or of
+    `prompts` for a plain folder), for the prompts being scored. A relative path is looked up in the
+    `reference` folder when one is given, else in the run folder; a named file that is not there is a
+    one-line error."""
+    if plain:
+        from ultrabench.prompts import load_prompts
+
+        rows = [p.to_dict() for p in load_prompts(str(prompts))] if prompts is not None else []
+    else:
+        from ultrabench.runstore import RunStore
+
+        rows = RunStore(run_dir).read_prompts()
+    base = Path(reference) if reference is not None and Path(str(reference)).is_dir() else Path(run_dir)
+    out = {}
+    for row in rows:
+        if row.get("id") in prompt_ids and row.get("reference"):
+            p = Path(row["reference"]).expanduser()
+            p = p if p.is_absolute() else base / p
+            if not p.is_file():
+                raise UsageError(f"prompt {row['id']!r} names reference image {row['reference']!r}, which is not "
+                                 f"at {p}")
+            out[str(row["id"])] = p
+    return out
+
+
+def paired_reference_rows(refs: dict[str, Path], metrics: list[Metric], needs: dict, cache: E.FeatureCache,
+                          **pass_kw) -> dict[str, dict[str, np.ndarray]]:
+    """metric -> prompt id -> the features of that prompt's reference image under the metric's paired
+    view (crops placed by prompt id, so at the coordinates of every image of the prompt)."""
+    if not refs or not metrics:
+        return {}
+    tasks = {pid: E.ImageTask(path, key=pid) for pid, path in sorted(refs.items())}
+    pass_needs = list({id(needs[m.name]): needs[m.name] for m in metrics}.values())
+    E.run_pass(list(tasks.values()), pass_needs, cache, **pass_kw)
+    bad = [f"{pid} ({t.error})" for pid, t in tasks.items() if t.error]
+    if bad:
+        raise UsageError(f"{len(bad)} reference image(s) named in the prompt file could not be read: " + "; ".join(bad[:3]))
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for m in metrics:
+        for pid, t in tasks.items():
+            z = E.features(cache, needs[m.name], t)
+            if z is None or "error" in z:
+                raise UsageError(f"reference image of prompt {pid!r} ({t.path}): {(z or {}).get('error', 'no features')}")
+            out.setdefault(m.name, {})[pid] = np.atleast_2d(z[m.feature]).reshape(len(z[m.feature]), -1)
+    return out
+
+
 def _reference_rows(ref: dict, ref_path, ex: E.Extractors, chosen: list[Metric], options) -> dict[str, np.ndarray]:
     """metric name -> reference rows for it; a reference file lacking a metric's features is one line."""
     from ultrabench.scoring.reference import feature_key
 
     out = {}
     for m in chosen:
-        if not m.needs_reference:
+        if not m.needs_reference or m.paired:  # paired metrics: the prompts' own reference images
             continue
         key = feature_key(ex.need_for(m, options), m.feature)
         if key not in ref["features"]:

@@ -47,7 +47,7 @@ def reference_inputs(ex: E.Extractors, metrics, options) -> dict[str, tuple[E.Ne
     return out
 
 
-def build_reference(source, *, out=None, device="cpu", patch_crops=3, crop_seed=0, stand_ins=False, weights=None,
+def build_reference(source, *, out=None, device="cpu", patch_crops=3, patch_size=299, crop_seed=0, stand_ins=False, weights=None,
                     batch_size=16, workers=None, cache_dir=None, extractors=None, progress=False, split="train",
                     image_column=None, limit=None, metrics=REFERENCE_METRICS, options=None) -> Path:
     """Compute (or find cached) reference features for the given metrics; returns the `.npz` path.
@@ -61,7 +61,8 @@ def build_reference(source, *, out=None, device="cpu", patch_crops=3, crop_seed=
     from ultrabench.metrics.plugin import DEFAULT_OPTIONS
     from ultrabench.weights import cache_root as ub_cache
 
-    opts = {**DEFAULT_OPTIONS, **(options or {}), "patch_crops": patch_crops, "crop_seed": crop_seed}
+    opts = {**DEFAULT_OPTIONS, **(options or {}), "patch_crops": patch_crops, "patch_size": int(patch_size),
+            "crop_seed": crop_seed}
     from ultrabench.metrics.registry import get_metric
 
     metrics = [m for m in metrics if get_metric(m).needs_reference]
@@ -143,7 +144,8 @@ def build_reference(source, *, out=None, device="cpu", patch_crops=3, crop_seed=
     meta = {"format": FORMAT, "source": src, "n_images": len(tasks), "cache_key": cache_key,
             "features": {key: {"array": names[key], "rows": int(len(arrays[key])), "extractor": need.net.info(),
                                "protocol": need.protocol} for key, (need, _) in inputs.items()},
-            "crop_seed": crop_seed, "patch_crops": patch_crops, "random_weights": ex.random_weights,
+            "crop_seed": crop_seed, "patch_crops": patch_crops, "patch_size": int(patch_size),
+            "random_weights": ex.random_weights,
             "decoded": counts["decoded"]}
     _write_npz(out_path, {names[k]: v for k, v in arrays.items()}, meta)
     return out_path

@@ -60,17 +60,42 @@ class ViewKind:
     keyed: bool = False  # crops placed per image key
     needs_pil: bool = False  # resizes start from one shared PIL image
     multi: bool = False  # returns stacked rows (crops, tiles): each row goes through the network
+    # (h, w, **params) -> the (height, width) its boxes are placed in, when that is not the image's own
+    canvas: Callable[..., tuple[int, int]] | None = None
 
 
 VIEW_KINDS: dict[str, ViewKind] = {}
 
 
-def view_kind(name: str, *, keyed: bool = False, needs_pil: bool = False, multi: bool = False):
+def view_kind(name: str, *, keyed: bool = False, needs_pil: bool = False, multi: bool = False, canvas=None):
     def register(fn):
-        VIEW_KINDS[name] = ViewKind(fn, keyed, needs_pil, multi)
+        VIEW_KINDS[name] = ViewKind(fn, keyed, needs_pil, multi, canvas)
         return fn
 
     return register
+
+
+def parse_key(key: str) -> View:
+    """The inverse of `View.key`, for readers of stored boxes (the report's gallery)."""
+    import ast
+
+    kind, _, rest = key.partition("(")
+    params = []
+    for item in filter(None, rest.rstrip(")").split(",")):
+        k, _, v = item.partition("=")
+        try:
+            v = ast.literal_eval(v)
+        except (ValueError, SyntaxError):
+            pass
+        params.append((k, v))
+    return View(kind, tuple(sorted(params)))
+
+
+def canvas_size(key: str, height: int, width: int) -> tuple[int, int]:
+    """(height, width) of the canvas the boxes of view `key` are placed in, for an image of that size."""
+    view = parse_key(key)
+    kind = VIEW_KINDS.get(view.kind)
+    return kind.canvas(height, width, **view.kwargs) if kind is not None and kind.canvas else (height, width)
 
 
 class ViewError(Exception):
@@ -106,13 +131,53 @@ def resize_clean(rgb, img, ctx, size: int = INCEPTION_SIZE):
 
 
 @view_kind("crops-native", keyed=True, multi=True)
-def crops_native(rgb, img, ctx, size: int = 299, n: int = 3, seed: int = 0):
+def crops_native(rgb, img, ctx, size: int = 299, n: int = 3, seed: int = 0, resize: int | None = None):
+    """`n` size x size crops at native pixels, placed per image key; `resize`: then each crop goes
+    to resize x resize the clean-fid way (224 crops for a 299 network, as the UltraPixel authors may
+    have done)."""
     from ultrabench.metrics import crops as cropmod
 
     h, w = rgb.shape[:2]
     if h < size or w < size:
         raise ViewError(f"smaller than the {size}x{size} crop of the patch metrics ({h}x{w})")
     boxes = cropmod.crop_positions(h, w, ctx.crop_key or ctx.sha256, n, size, seed)
+    crops = cropmod.take_crops(rgb, boxes)
+    if resize and resize != size:
+        crops = np.stack([resize_clean(c, None, ctx, resize) for c in crops])
+    return crops, boxes
+
+
+def _paired_canvas(h, w, square: int = 4096, **_):
+    return square, square
+
+
+@view_kind("crops-paired", keyed=True, multi=True, needs_pil=True, canvas=_paired_canvas)
+def crops_paired(rgb, img, ctx, size: int = 299, n: int = 20, seed: int = 0, square: int = 4096,
+                 filter: str = "lanczos", resize: int | None = None):
+    """Paired protocols (PixVerve-Bench): the image resized to square x square with a PIL filter,
+    then `n` size x size crops whose positions depend on the prompt id only, so a method's image and
+    its prompt's reference image are cut at identical coordinates."""
+    from ultrabench.metrics import crops as cropmod
+
+    if (rgb.shape[0], rgb.shape[1]) != (square, square):
+        img = img if img is not None else Image.fromarray(rgb)
+        rgb = np.asarray(img.resize((square, square), resample=_FILTERS[filter]))
+    boxes = cropmod.crop_positions(square, square, cropmod.pair_key(ctx.crop_key or ctx.sha256), n, size, seed)
+    crops = cropmod.take_crops(rgb, boxes)
+    if resize and resize != size:
+        crops = np.stack([resize_clean(c, None, ctx, resize) for c in crops])
+    return crops, boxes
+
+
+@view_kind("tiles-native", multi=True)
+def tiles_native(rgb, img, ctx, size: int = 224):
+    """Tiles covering the whole image at native pixels (`crops.tile_grid`), row by row."""
+    from ultrabench.metrics import crops as cropmod
+
+    h, w = rgb.shape[:2]
+    if h < size or w < size:
+        raise ViewError(f"smaller than the {size}x{size} tiles of the native quality metrics ({h}x{w})")
+    boxes = cropmod.tile_grid(h, w, size)
     return cropmod.take_crops(rgb, boxes), boxes
 
 
@@ -207,6 +272,13 @@ def glcm(rgb, img, ctx):
     from ultrabench.metrics import texture
 
     return np.float64(texture.glcm_score(rgb))
+
+
+@view_kind("seams")
+def seams(rgb, img, ctx, strides: str = "128-1024/64"):
+    from ultrabench.metrics import seams as seammod
+
+    return seammod.seam_features(rgb, seammod.parse_strides(strides))
 
 
 @view_kind("compression")

@@ -119,6 +119,11 @@ class DinoViT(nn.Module):
         return torch.cat([pos[:, :1], grid], dim=1).to(self.pos_embed.dtype)
 
     def forward(self, x):
+        return self.encode(x)[:, 0]
+
+    def encode(self, x):
+        """Every token after the final norm: CLS first, then the patch tokens row by row
+        (`x_norm_patchtokens` of the hub model are [:, 1:])."""
         h, w = x.shape[-2:]
         p = self.arch.patch
         if h % p or w % p:
@@ -127,7 +132,7 @@ class DinoViT(nn.Module):
         t = torch.cat([self.cls_token.expand(t.shape[0], -1, -1), t], dim=1) + self.pos_for(h // p, w // p)
         for blk in self.blocks:
             t = blk(t)
-        return self.norm(t)[:, 0]
+        return self.norm(t)
 
 
 # --------------------------------------------------------------------------------------------
@@ -285,6 +290,17 @@ class DinoV2Extractor:
         x = self.preprocess(views).to(self.device)
         self.calls += x.shape[0]
         return self.module(x).double().cpu().numpy()
+
+
+    @torch.inference_mode()
+    def patch_tokens(self, views: list[np.ndarray]) -> np.ndarray:
+        """(n, rows, cols, D) patch tokens after the final norm of uint8 views whose sides are
+        multiples of 14, at their own size (no resize; the position grid is interpolated to it)."""
+        x = normalize_batch(list(views), IMAGENET_MEAN, IMAGENET_STD).to(self.device)
+        self.calls += x.shape[0]
+        p = self.module.arch.patch
+        t = self.module.encode(x)[:, 1:]
+        return t.reshape(x.shape[0], x.shape[-2] // p, x.shape[-1] // p, -1).double().cpu().numpy()
 
 
 def weight_files():

@@ -10,11 +10,15 @@ from ultrabench.metrics.plugin import Metric, TextImageExtractor
 class Clip(TextImageExtractor):
     name = "clip"
     description = "open_clip CLIP image and text towers (ViT-L-14/openai by default, `clip_model` to change)"
-    options_used = ("clip_model",)
+    options_used = ("clip_model", "align_crops", "crop_seed")
     metrics = (
         Metric("clip", "CLIP", True, "per_image", "224x224 centre crop", needs_prompt=True, paper=True,
                description="100 * max(cos, 0) between image and prompt, open_clip ViT-L-14/openai by default",
                value_range=(0.0, 100.0), extractor="clip", view="full", feature="emb"),
+        Metric("clip-patch", "CLIP-patch", True, "per_image", "224x224 native crops (4 per image)", needs_prompt=True,
+               description="CLIP score of native-resolution crops against the prompt, mean over the crops: does "
+                           "the detail still match the text at full size?",
+               value_range=(0.0, 100.0), extractor="clip", view="patch", feature="emb"),
     )
 
     @property
@@ -40,6 +44,9 @@ class Clip(TextImageExtractor):
         return self.wrap(ClipScorer.standin(cache_dir, device))
 
     def protocol(self, metric):
+        if metric.view == "patch":
+            return {"version": f"clip-patch@open_clip-native-p{self.options['align_crops']}-v1",
+                    **super().protocol(metric)}
         return {"version": "clip@open_clip-v1"}
 
 

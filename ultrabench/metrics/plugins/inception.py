@@ -5,6 +5,9 @@ from __future__ import annotations
 from ultrabench.metrics.plugin import FeatureExtractor, Metric, Net
 
 _PATCH = "299x299 native crops"
+_PAIRED = "299x299 crops at identical coordinates in image and reference, both Lanczos-resized to 4096x4096"
+# Named patch protocols: (crops per image, crop side) -> name
+PATCH_PROTOCOLS = {(3, 299): "ultrapixel", (3, 224): "ultrapixel-224", (10, 299): "demofusion"}
 _FULL = "whole image resized to 299x299 (PIL bicubic, antialiased)"
 
 
@@ -16,7 +19,7 @@ def _m(name, display, higher, view, feature, statistic, input_size, description,
 class Inception(FeatureExtractor):
     name = "inception"
     description = "FID Inception-v3 (TensorFlow graph of 2015-12-05), torch-fidelity's weight file"
-    options_used = ("patch_crops", "crop_seed")
+    options_used = ("patch_crops", "patch_size", "crop_seed", "pair_crops", "pair_square")
     metrics = (
         _m("fid-patch", "FID-patch", False, "patch", "pool", "frechet", _PATCH,
            "FID on 299x299 crops at native resolution (3 per image by default)", needs_reference=True, paper=True,
@@ -31,13 +34,24 @@ class Inception(FeatureExtractor):
            "Kernel Inception Distance (unbiased, polynomial kernel)", needs_reference=True, decimals=4),
         _m("kid-patch", "KID-patch", False, "patch", "pool", "kid", _PATCH, "KID on native-resolution crops",
            needs_reference=True, decimals=4),
+        _m("fid-pixverve", "FID-patch (PixVerve)", False, "paired", "pool", "frechet", _PAIRED,
+           "PixVerve-Bench FID-patch: 20 crops per image at the same coordinates in the prompt's reference",
+           needs_reference=True, paired=True, value_range=(0.0, None)),
+        _m("kid-pixverve", "KID-patch (PixVerve)", False, "paired", "pool", "kid", _PAIRED,
+           "KID on the PixVerve paired crops", needs_reference=True, paired=True, decimals=4),
     )
 
     def views(self, net=None):
         from ultrabench.scoring.views import View
 
+        o = self.options
+        size = int(o["patch_size"])
+        # a crop of another side goes to the network's 299 the clean-fid way; the 299 view's key is unchanged
+        resize = {} if size == 299 else {"resize": 299}
         return {"full": View.of("resize-clean", size=299),
-                "patch": View.of("crops-native", size=299, n=self.options["patch_crops"], seed=self.options["crop_seed"])}
+                "patch": View.of("crops-native", size=size, n=o["patch_crops"], seed=o["crop_seed"], **resize),
+                "paired": View.of("crops-paired", size=size, n=o["pair_crops"], seed=o["crop_seed"],
+                                  square=o["pair_square"], filter="lanczos", **resize)}
 
     def weight_files(self):
         from ultrabench.metrics.extractors.inception import WEIGHTS_FILENAME, WEIGHTS_URL
@@ -72,19 +86,33 @@ class Inception(FeatureExtractor):
     def protocol(self, metric):
         from ultrabench.metrics.statistics import INCEPTION_SPLITS, IS_SEED, KID_SEED, KID_SUBSET_SIZE, KID_SUBSETS
 
-        n, seed = self.options["patch_crops"], self.options["crop_seed"]
+        n, seed, size = self.options["patch_crops"], self.options["crop_seed"], int(self.options["patch_size"])
+        resized = "none (native pixels)" if size == 299 else \
+            f"each {size}x{size} crop to 299x299 the clean-fid way (PIL bicubic on float32)"
         network = "Inception-v3 TF 2015-12-05 port (torch-fidelity weights layout), (x-128)/128"
         if metric.view == "full":
             view = {"resize": "PIL bicubic (antialiased) on float32 per channel, squash to 299x299, clipped to "
                               "[0,255], no re-quantisation (clean-fid 'clean')", "network": network}
             version = f"{metric.name}@clean-v1"
+        elif metric.view == "paired":
+            pn, square = self.options["pair_crops"], self.options["pair_square"]
+            view = {"name": "pixverve", "square": [square, square], "square_resize": "PIL Lanczos (uint8), image and "
+                    "reference alike", "crop": [size, size], "crops_per_image": pn, "crop_seed": seed, "resize": resized,
+                    "placement": "uniform random top-left in the square; rng = numpy default_rng([crop_seed, "
+                                 "crc32(prompt_id)]): identical coordinates in a method's image and its prompt's "
+                                 "reference, and across methods and seeds",
+                    "reference": "paired: each image against its prompt's reference image (images without one are "
+                                 "left out and named by prompt id)", "network": network}
+            version = f"{metric.name}@pixverve-s{square}-c{size}-p{pn}-v1"
         else:
-            view = {"crop": [299, 299], "crops_per_image": n, "crop_seed": seed, "resize": "none (native pixels)",
+            view = {"name": PATCH_PROTOCOLS.get((n, size), "custom"), "crop": [size, size], "crops_per_image": n,
+                    "crop_seed": seed, "resize": resized,
                     "placement": "uniform random top-left; rng = numpy default_rng([crop_seed, crc32(key)]), "
                                  "key = '<prompt_id>__s<seed>'; reference images: their sha256, so renaming or "
                                  "moving a reference set changes nothing",
                     "network": network}
-            version = f"{metric.name}@native299-p{n}-v2"
+            version = f"{metric.name}@native{size}-p{n}-v2" if size == 299 else \
+                f"{metric.name}@native{size}to299-p{n}-v2"
         stat = {
             "frechet": {"features": "pool3 2048", "stats": "mean, covariance ddof=1, float64",
                         "sqrt": "tr((A S2 A)^1/2), A = S1^1/2, symmetric eigh, eigenvalues clipped at 0"},

@@ -12,6 +12,9 @@ class PickScore(TextImageExtractor):
         Metric("pickscore", "PickScore", True, "per_image", "224x224 centre crop", needs_prompt=True,
                description="PickScore_v1; win rates of the reference method on matched (prompt, sample) pairs",
                extractor="pickscore", view="full", feature="emb", preference=True),
+        Metric("pickscore-patch", "PickScore-patch", True, "per_image", "224x224 native crops (4 per image)",
+               needs_prompt=True, description="PickScore_v1 of native-resolution crops against the prompt, mean "
+                                               "over the crops", extractor="pickscore", view="patch", feature="emb"),
     )
 
     def weight_files(self):
@@ -34,5 +37,7 @@ class PickScore(TextImageExtractor):
         return self.wrap(ps.PickScorer.standin(cache_dir, device))
 
     def protocol(self, metric):
+        if metric.view == "patch":
+            return {"version": f"pickscore-patch@native-p{self.options['align_crops']}-v1", **super().protocol(metric)}
         return {"version": "pickscore@v1",
                 "winrate": WINRATE_PROTOCOL}
