@@ -7,7 +7,7 @@ import io
 import json
 from typing import Callable
 
-from ultrabench.report.table import PAPER_ONLY, Cell, Column, Row, Table
+from ultrabench.report.table import PAPER_ONLY, Cell, Column, Row, Table, winrate_metric
 
 
 def fmt_value(col: Column, v: float | None, signed: bool = False) -> str:
@@ -24,7 +24,7 @@ def header_text(col: Column, arrows: tuple[str, str] = ("↑", "↓")) -> str:
 
 def cell_parts(table: Table, col: Column, cell: Cell) -> dict[str, str]:
     """The pieces every text renderer assembles: value, +/- half-width, paper value, delta, marks."""
-    parts = {"value": "", "ci": "", "paper": "", "delta": "", "mark": "", "paper_mark": ""}
+    parts = {"value": "", "ci": "", "paper": "", "delta": "", "mark": "", "paper_mark": "", "pairs": ""}
     if cell.note == PAPER_ONLY:
         parts["value"] = "–"  # the row label carries the footnote once
     elif cell.value is None:
@@ -37,6 +37,8 @@ def cell_parts(table: Table, col: Column, cell: Cell) -> dict[str, str]:
             parts["mark"] = table.mark(cell.remark)
         if table.ci and cell.ci95:
             parts["ci"] = fmt_value(col, (cell.ci95[1] - cell.ci95[0]) / 2)
+        if winrate_metric(col.key) is not None and cell.n is not None:
+            parts["pairs"] = str(cell.n)  # a win rate over 3 pairs and one over 1,000 must not look alike
     if table.compare_paper and col.paper and (cell.paper is not None or cell.paper_note):
         parts["paper"] = fmt_value(col, cell.paper) if cell.paper is not None else "n/a"
         if cell.delta is not None:
@@ -51,6 +53,8 @@ def _assemble(p: dict[str, str], bold: bool, *, b: Callable[[str], str], sup: Ca
     text = p["value"]
     if p["ci"]:
         text += f" {pm} {p['ci']}"
+    if p.get("pairs"):
+        text += f" (n={p['pairs']})"
     if bold and p["value"] not in ("n/a", "–", "--"):
         text = b(text)
     if p["mark"]:
