@@ -28,9 +28,9 @@ def _stage_c(cfg: UltraPixelConfig):
 
 
 def _stage_b(cfg: UltraPixelConfig):
-    from diffusers.models import StableCascadeUNet
+    from ultrabench.ultrapixel.stage_b import UltraPixelStageB
 
-    return StableCascadeUNet(**cfg.stage_b.unet_kwargs())
+    return UltraPixelStageB(**cfg.stage_b.unet_kwargs())
 
 
 def _stage_a(cfg: UltraPixelConfig):
