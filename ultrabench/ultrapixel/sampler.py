@@ -92,6 +92,9 @@ def ddpm_step(
     """
     a, b = vp_scalers(logsnr)
     a_p, b_p = vp_scalers(logsnr_prev)
+    # The official scalers are (batch, 1, 1, 1) float32 tensors, so a bf16 prediction (autocast) is
+    # promoted to float32 in every product; our 0-dim scalers would keep it in bf16.
+    pred_eps = pred_eps.float()
     x0 = (x - pred_eps * b) / a
     if eta > 0:
         sigma = eta * (b_p**2 / b**2).sqrt() * (1 - a**2 / a_p**2).sqrt()
@@ -163,7 +166,7 @@ def sample(
     """The plain GDF loop (Stage B, and each Stage C pass): x is float32 noise at t = 1."""
     steps = len(grid.r) - 1
     logsnr = grid.logsnr.to(x.device)
-    tcond = grid.noise_cond.to(x.device)
+    tcond = cosine_noise_cond(logsnr)  # on the compute device, where the official code computes it
     x0 = x
     for i in range(steps):
         eps = _guided_eps(model, x, tcond[i : i + 1], cfg, rho, i)

@@ -3,7 +3,8 @@
 diffusers' `StableCascadeUNet` computes the same thing in float32. Under bf16 autocast one place
 differs: where a decoder level's upsampled input does not match its skip connection (odd latent
 sizes, e.g. 540 x 960 at 2160 x 3840) the official model interpolates in float32 and goes on in
-float32, while diffusers casts the result back to the input dtype.
+float32, while diffusers casts the result back to the input dtype. And its attention runs through
+torch's multi-head attention, whose matmul shapes round differently (`attention.py`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,16 @@ from diffusers.models.unets.unet_stable_cascade import (
     StableCascadeUNet,
 )
 
+from ultrabench.ultrapixel.attention import use_multihead_attention
+
 
 class UltraPixelStageB(StableCascadeUNet):
-    """`StableCascadeUNet` whose decoder keeps the float32 interpolation result, as released."""
+    """`StableCascadeUNet` whose decoder keeps the float32 interpolation result and whose attention
+    goes through torch's multi-head attention, as released."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        use_multihead_attention(self)
 
     def _up_decode(self, level_outputs, r_embed, clip):
         x = level_outputs[0]

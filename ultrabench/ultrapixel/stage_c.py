@@ -8,7 +8,8 @@ area (0.7 / 0.5 / 0.3), the encoder guide is not. The official model also builds
 
 Under bf16 autocast it computes what the official module computes: the level down/up blocks cast to
 float32 as released (`FloatUpDownBlock2d`), the guidance blocks follow the released op order
-(`guidance.py`), and so the dtype of every residual stream matches the official one.
+(`guidance.py`), the attention goes through torch's multi-head attention as in the official blocks
+(`attention.py`), and so the dtype of every residual stream matches the official one.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from diffusers.models.unets.unet_stable_cascade import (
 )
 from torch import nn
 
+from ultrabench.ultrapixel.attention import use_multihead_attention
 from ultrabench.ultrapixel.configs import GuidanceConfig, StageCConfig
 from ultrabench.ultrapixel.guidance import GuidanceBlock
 from ultrabench.ultrapixel.sizes import decoder_guide_scale
@@ -85,6 +87,7 @@ class UltraPixelStageC(StableCascadeUNet):
         self.apply_guide_scale_rule = True  # the released model scales the decoder guide at inference
         _use_float_updown(self.down_downscalers)
         _use_float_updown(self.up_upscalers)
+        use_multihead_attention(self)
 
     @classmethod
     def from_configs(cls, stage_c: StageCConfig, guidance: GuidanceConfig) -> "UltraPixelStageC":
