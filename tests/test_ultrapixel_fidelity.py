@@ -148,6 +148,54 @@ def test_positional_encoding_is_the_official_matmul_under_bf16_autocast():
         assert torch.allclose(block.fourier_features(coord), exact, atol=1e-4)
 
 
+def test_attention_blocks_round_as_torch_multihead_attention_under_bf16_autocast():
+    from diffusers.models.unets.unet_stable_cascade import SDCascadeAttnBlock
+
+    from ultrabench.ultrapixel.configs import tiny_config
+    from ultrabench.ultrapixel.stage_b import UltraPixelStageB
+    from ultrabench.ultrapixel.stage_c import UltraPixelStageC
+
+    cfg = tiny_config()
+    from ultrabench.ultrapixel.attention import MultiheadAttentionProcessor, use_multihead_attention
+
+    for model in (UltraPixelStageC.from_configs(cfg.stage_c, cfg.guidance), UltraPixelStageB(**cfg.stage_b.unet_kwargs())):
+        procs = [type(m.attention.processor) for m in model.modules() if isinstance(m, SDCascadeAttnBlock)]
+        assert procs and set(procs) == {MultiheadAttentionProcessor}
+    torch.manual_seed(0)
+    c, heads, cond = 64, 2, 32
+    block = SDCascadeAttnBlock(c, cond, heads, self_attn=True).to(torch.bfloat16).eval()
+    plain = SDCascadeAttnBlock(c, cond, heads, self_attn=True).to(torch.bfloat16).eval()
+    plain.load_state_dict(block.state_dict())
+    use_multihead_attention(block)
+    # the released block, restated: LayerNorm2d, SiLU + Linear on the conditioning, nn.MultiheadAttention
+    mha = nn.MultiheadAttention(c, heads, bias=True, batch_first=True).to(torch.bfloat16).eval()
+    a = block.attention
+    with torch.no_grad():
+        mha.in_proj_weight.copy_(torch.cat([a.to_q.weight, a.to_k.weight, a.to_v.weight]))
+        mha.in_proj_bias.copy_(torch.cat([a.to_q.bias, a.to_k.bias, a.to_v.bias]))
+        mha.out_proj.weight.copy_(a.to_out[0].weight)
+        mha.out_proj.bias.copy_(a.to_out[0].bias)
+    x, clip = torch.randn(2, c, 22, 26) * 3, torch.randn(2, 8, cond)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        kv = block.kv_mapper(clip)
+        n = nn.functional.layer_norm(x.permute(0, 2, 3, 1), (c,), eps=1e-6).permute(0, 3, 1, 2)
+        q = n.reshape(2, c, -1).permute(0, 2, 1)
+        ref = x + mha(q, torch.cat([q, kv], 1), torch.cat([q, kv], 1), need_weights=False)[0].permute(0, 2, 1).reshape(x.shape)
+        got, theirs = block(x, clip), plain(x, clip)
+    assert torch.equal(got, ref)
+    assert not torch.equal(theirs, ref)  # diffusers' own processor rounds differently under bf16
+    with torch.no_grad():  # the same maths in float32
+        assert torch.allclose(block.float()(x, clip), plain.float()(x, clip), rtol=1e-5, atol=1e-5)
+
+
+def test_ultrapixel_declares_the_licences_of_its_weights():
+    from ultrabench.methods.registry import method_licence
+    from ultrabench.ultrapixel.method import UltraPixel
+
+    lic = method_licence(UltraPixel)
+    assert "Apache-2.0" in lic and "Stability AI Non-Commercial" in lic and "AGPL" not in lic
+
+
 # -- the text stack ----------------------------------------------------------------------------------------
 
 

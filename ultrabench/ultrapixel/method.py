@@ -148,6 +148,11 @@ class UltraPixel(_UltraPixelBase):
     # decoder_lite/ and vqgan/), which hold the same weights in diffusers' key names.
     default_settings: ClassVar[Mapping[str, Any]] = {**_COMMON_SETTINGS, "precision": "bf16", "layout": "official"}
     max_batch_size = 1
+    # Weights only: UltraPixel's own code (AGPL-3.0) is neither used nor shipped; this is a rewrite.
+    licence: ClassVar[str] = (
+        "guidance weights (roubaofeipi/UltraPixel): Apache-2.0; Stable Cascade Stages A/B/C: Stability AI "
+        "Non-Commercial Research Community License; CLIP ViT-bigG-14 (LAION): MIT"
+    )
 
     # role -> subfolder of the snapshot that holds it, for the diffusers layout
     _DIFFUSERS_SUBFOLDERS = {"stage_c": "prior", "stage_b_lite": "decoder_lite", "stage_a": "vqgan"}
