@@ -1,4 +1,4 @@
-"""Baseline adapters for the methods of the UltraPixel paper's Table 1.
+"""Baseline adapters: the methods of the UltraPixel paper's Table 1 and those of 2025-2026.
 
 Lazy import strings only: the CLI reads class attributes and `plan()` without importing torch.
 """
@@ -11,6 +11,15 @@ METHODS: dict[str, str] = {
     "fouriscale": "baselines.official:FouriScale",
     "elasticdiffusion": "baselines.official:ElasticDiffusion",
     "import": "baselines.imported:Imported",
+    # 2025-2026 (benchmarks/uhr2026.toml)
+    "sana-4k": "baselines.sana:Sana4K",
+    "sana-2k": "baselines.sana:Sana2K",
+    "flux-dev-2k": "baselines.flux:FluxDev2K",
+    "hiflow": "baselines.hiflow:HiFlow",
+    "imax": "baselines.imax:IMax",
+    "ultraflux": "baselines.ultraflux:UltraFlux",
+    "hidiffusion": "baselines.hidiffusion:HiDiffusion",
+    "stable-cascade-direct": "baselines.cascade_direct:StableCascadeDirect",
 }
 
 

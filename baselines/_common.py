@@ -38,14 +38,17 @@ def diffusers_table(module: str, name: str) -> dict[str, tuple[int, int]]:
 
 
 def aspect_bins(name: str) -> dict[str, tuple[int, int]]:
-    """PixArt's aspect-ratio buckets: '1024' (~1 MP, also SDXL's training buckets) or '2048' (~4 MP)."""
+    """diffusers' aspect-ratio buckets: '512', '1024' (~1 MP, also SDXL's training buckets), '2048' (~4 MP,
+    PixArt-Sigma 2K and Sana 2K) or '4096' (~16 MP, Sana 4K)."""
     if name == "1024":
         return diffusers_table("pipelines.pixart_alpha.pipeline_pixart_alpha", "ASPECT_RATIO_1024_BIN")
     if name == "2048":
         return diffusers_table("pipelines.pixart_alpha.pipeline_pixart_sigma", "ASPECT_RATIO_2048_BIN")
     if name == "512":
         return diffusers_table("pipelines.pixart_alpha.pipeline_pixart_alpha", "ASPECT_RATIO_512_BIN")
-    raise UsageError(f"unknown aspect-ratio bin table {name!r} (1024, 2048, 512)")
+    if name == "4096":  # Sana's 4K buckets
+        return diffusers_table("pipelines.sana.pipeline_sana", "ASPECT_RATIO_4096_BIN")
+    raise UsageError(f"unknown aspect-ratio bin table {name!r} (4096, 2048, 1024, 512)")
 
 
 def nearest_bin(res: Resolution, bins: Mapping[str, Sequence[int]]) -> Resolution:
@@ -131,3 +134,31 @@ def peak_cuda_bytes(device: str) -> int | None:
     if str(device).startswith("cuda") and torch.cuda.is_available():
         return int(torch.cuda.max_memory_allocated(device))
     return None
+
+
+def plan_or_refuse(method, res: Resolution):
+    """`method.plan(res)`, or a UsageError when it cannot make `res` (generate() is never asked to, but say why)."""
+    plan = method.plan(res)
+    if plan.native is None:
+        raise UsageError(f"{method.name} cannot generate {res.key}: {plan.reason}")
+    return plan
+
+
+def snap_to_multiple(res: Resolution, multiple: int) -> Resolution:
+    """Each side rounded to the nearest multiple of `multiple` (at least one multiple)."""
+    def snap(side: int) -> int:
+        return max(multiple, int(round(side / multiple)) * multiple)
+
+    return Resolution(snap(res.height), snap(res.width))
+
+
+def fit_area(res: Resolution, max_pixels: int, multiple: int) -> Resolution:
+    """The request itself when it fits in `max_pixels` and both sides are multiples of `multiple`; else
+    the largest size of (about) the same aspect ratio that does, sides floored to `multiple`."""
+    if res.height * res.width <= max_pixels and not res.height % multiple and not res.width % multiple:
+        return res
+    scale = min(1.0, (max_pixels / (res.height * res.width)) ** 0.5)
+    h = max(multiple, int(res.height * scale) // multiple * multiple)
+    w = max(multiple, int(res.width * scale) // multiple * multiple)
+    return Resolution(h, w)
+

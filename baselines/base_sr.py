@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from baselines._common import (aspect_bins, check_choice, library_versions, model_location, nearest_bin, resize_exact,
-                               resolve_model, seed_unit, torch_dtype)
-from ultrabench.methods.base import GeneratedImage, Method, SizePlan
+from baselines._common import (RESAMPLE_FILTERS, aspect_bins, check_choice, library_versions, model_location, nearest_bin,
+                               resize_exact, resolve_model, seed_unit, torch_dtype)
+from ultrabench.methods.base import GeneratedImage, Method, SizePlan, at_least, one_of
 from ultrabench.resolution import Resolution
 
 SDXL_REPO = "stabilityai/stable-diffusion-xl-base-1.0"
@@ -72,6 +72,8 @@ class BaseSR(Method):
     family = "baseline"
     kind = "generate"
     max_batch_size = 4
+    licence = ("SDXL 1.0: CreativeML Open RAIL++-M (base = stable-cascade: Stability AI Non-Commercial Research "
+               "Community License); BSRGAN.pth: Apache-2.0 (cszn/BSRGAN)")
     default_settings = {
         "base": "sdxl",  # "sdxl" | "stable-cascade"
         "base_model": None,  # None = the public repo for `base`; or hub id / local folder
@@ -87,6 +89,12 @@ class BaseSR(Method):
         "resize_filter": "lanczos",
         "bins": "1024",  # base-size bucket table ("1024" = ~1 MP, SDXL's training buckets)
         "vae_tiling": False,
+    }
+    setting_rules = {
+        "base": one_of("sdxl", "stable-cascade"), "num_inference_steps": at_least(1, optional=True),
+        "guidance_scale": at_least(0.0, optional=True), "upscaler": one_of("bsrgan", "lanczos"),
+        "sr_scale": at_least(1), "sr_tile": at_least(0), "sr_tile_pad": at_least(0),
+        "resize_filter": one_of(*RESAMPLE_FILTERS), "bins": one_of("1024", "2048", "512"),
     }
 
     # -- description ----------------------------------------------------------------------------

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from baselines._common import (library_versions, model_location, resize_exact, resolve_model, seed_unit,
+from baselines._common import (RESAMPLE_FILTERS, library_versions, model_location, resize_exact, resolve_model, seed_unit,
                                torch_dtype)
-from ultrabench.methods.base import GeneratedImage, Method, SizePlan
+from ultrabench.methods.base import GeneratedImage, Method, SizePlan, at_least, one_of
 from ultrabench.resolution import Resolution
 
 SDXL_REPO = "stabilityai/stable-diffusion-xl-base-1.0"
@@ -61,6 +61,7 @@ class DemoFusion(Method):
     description = "DemoFusion (diffusers community pipeline) on SDXL; long side in whole multiples of 1024"
     family = "baseline"
     kind = "generate"
+    licence = "CreativeML Open RAIL++-M (SDXL 1.0 base weights)"
     max_batch_size = 1  # phase noise comes from the global RNGs: one image per call keeps units independent
     default_settings = {
         "model": SDXL_REPO,
@@ -79,6 +80,12 @@ class DemoFusion(Method):
         "multi_decoder": True,  # tiled decode; README: needed above 3072^2 on 24 GB
         "base_size": 1024,  # SDXL's native side (unet.sample_size * 8); checked at load
         "resize_filter": "lanczos",
+    }
+    setting_rules = {
+        "num_inference_steps": at_least(1), "guidance_scale": at_least(0.0), "view_batch_size": at_least(1),
+        "stride": at_least(8), "cosine_scale_1": at_least(0.0), "cosine_scale_2": at_least(0.0),
+        "cosine_scale_3": at_least(0.0), "sigma": at_least(0.0), "base_size": at_least(64),
+        "resize_filter": one_of(*RESAMPLE_FILTERS),
     }
 
     def call_size(self, res: Resolution) -> Resolution | None:

@@ -6,7 +6,9 @@ a few documented adjustments so they still install today:
 - packages only the demos/training need (gradio, streamlit, lightning, editable git installs) are dropped;
 - `huggingface_hub<0.26` is added for diffusers < 0.26 (which imports `cached_download`, removed in 0.26);
 - `numpy<2` is added when torch < 2.3 is pinned (those wheels are built against numpy 1);
-- omegaconf/pyyaml, scipy and pillow are ensured (configs, dispersed convs, PNG output).
+- omegaconf/pyyaml, scipy and pillow are ensured (configs, dispersed convs, PNG output);
+- a checkout without a requirements file (UltraFlux, I-Max) gets the recipe below, and HiDiffusion's
+  unbounded `diffusers>=0.25.0` is pinned to 0.40.0 (0.42 no longer has a module it imports).
 """
 
 from __future__ import annotations
@@ -20,7 +22,22 @@ from pathlib import Path
 from ultrabench.errors import UltrabenchError, UsageError
 
 VENV_NAME = ".ultrabench-venv"
-SUPPORTED = ("scalecrafter", "fouriscale", "elasticdiffusion")
+SUPPORTED = ("scalecrafter", "fouriscale", "elasticdiffusion", "ultraflux", "hiflow", "imax", "hidiffusion")
+# Checkouts that ship no requirements file: what their imports need (with why, for the notes).
+RECIPES: dict[str, tuple[list[str], str]] = {
+    # ultraflux/*.py import diffusers' attention_dispatch and AttentionModuleMixin (0.35+), and sqlalchemy.
+    "ultraflux": (["torch", "diffusers>=0.35", "transformers", "accelerate", "sentencepiece", "protobuf",
+                   "safetensors", "sqlalchemy"], "no requirements file; recipe from the imports of ultraflux/"),
+    # The copy of FluxPipeline follows the 0.30 API (vae_scale_factor = 2 ** len(block_out_channels));
+    # 0.30.3 was the current release at the checkout's last commit (2024-10-16). Not verified by a run.
+    "imax": (["torch<2.6", "diffusers==0.30.3", "transformers<4.47", "accelerate", "sentencepiece", "protobuf",
+              "PyWavelets"], "no requirements file; diffusers of the checkout's date (2024-10-16)"),
+}
+# Pins replaced after reading the checkout's own list: name -> (requirement, why).
+PIN_OVERRIDES: dict[str, dict[str, tuple[str, str]]] = {
+    "hidiffusion": {"diffusers": ("diffusers==0.40.0", "hidiffusion 0.1.10 imports diffusers.pipelines.controlnet."
+                                  "multicontrolnet, gone in 0.42; 0.40.0 imports and runs it")},
+}
 # Only the text-to-image path is run; these are for demos, apps or training.
 DROP = {"xformers", "gradio", "streamlit", "pytorch-lightning", "pudb", "albumentations", "opencv-python",
         "imageio", "imageio-ffmpeg", "kornia", "clean-fid", "matplotlib"}
@@ -63,13 +80,22 @@ def read_pins(repo: Path, method: str) -> list[str]:
 
 def adjusted_pins(repo: Path, method: str) -> tuple[list[str], list[str]]:
     """(requirements to install, notes on every change made to the checkout's own list)."""
-    pins = read_pins(repo, method)
-    out, notes, seen = [], [], set()
+    notes: list[str] = []
+    if method in RECIPES and not (repo / "requirements.txt").is_file() and not (repo / "environment.yaml").is_file():
+        pins, why = RECIPES[method]
+        notes.append(f"recipe: {why}")
+    else:
+        pins = read_pins(repo, method)
+    out, seen = [], set()
+    overrides = PIN_OVERRIDES.get(method, {})
     for p in pins:
         name = _name(p)
         if p.startswith(("-e", "git+", "http")) or name in DROP:
             notes.append(f"dropped {p}")
             continue
+        if name in overrides and p != overrides[name][0]:
+            notes.append(f"replaced {p} by {overrides[name][0]} ({overrides[name][1]})")
+            p = overrides[name][0]
         if name in seen:  # FouriScale lists accelerate twice (==0.16.0 and ~=0.16.0)
             notes.append(f"dropped duplicate {p}")
             continue

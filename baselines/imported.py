@@ -29,6 +29,7 @@ class Imported(Method):
     description = "images produced elsewhere, imported from a folder and a mapping file (`ultrabench import`)"
     family = "baseline"
     kind = "import"
+    licence = "the terms of the service that made the images (e.g. OpenAI's for DALL-E 3)"
     default_settings = {}
 
     def plan(self, res: Resolution) -> SizePlan:
@@ -52,12 +53,16 @@ class ImportReport:
     def __str__(self) -> str:
         return self.summary()
 
+    def rejected_lines(self) -> list[str]:
+        """One line per rejected file: prompt id and why."""
+        return [f"rejected {pid}: {reason}" for pid, reason in self.rejected]
+
     def summary(self) -> str:
         parts = [f"{len(self.imported)} imported into {self.name}/{self.resolution.key}"]
         if self.resized:
             parts.append(f"{len(self.resized)} resized")
         if self.rejected:
-            parts.append(f"{len(self.rejected)} rejected ({self.rejected[0][1]}{', ...' if len(self.rejected) > 1 else ''})")
+            parts.append(f"{len(self.rejected)} rejected (of {len(self.rejected) + len(self.imported)})")
         if self.extra_files:
             parts.append(f"{len(self.extra_files)} extra file(s) not in the mapping ignored")
         return "; ".join(parts)
@@ -70,7 +75,7 @@ def read_mapping(path: str | Path) -> list[dict[str, Any]]:
         raise UsageError(f"mapping file {p} does not exist")
     rows: list[dict[str, Any]] = []
     if p.suffix.lower() in (".jsonl", ".json", ".ndjson"):
-        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        for n, line in enumerate(p.read_text(encoding="utf-8-sig").splitlines(), 1):
             if not line.strip():
                 continue
             try:
@@ -81,7 +86,7 @@ def read_mapping(path: str | Path) -> list[dict[str, Any]]:
                 raise UsageError(f"{p}:{n}: each line must be a JSON object")
             rows.append(row)
     else:
-        with open(p, newline="", encoding="utf-8") as f:
+        with open(p, newline="", encoding="utf-8-sig") as f:  # a byte-order mark is not part of a column name
             rows = [dict(r) for r in csv.DictReader(f)]
     out = []
     for n, row in enumerate(rows, 1):
@@ -105,12 +110,16 @@ def import_images(
     policy: str = "reject",
     display_name: str | None = None,
     resize_filter: str = "lanczos",
+    prompt_set=None,
 ) -> ImportReport:
+    """Import the mapped images; `prompt_set` (Prompt objects) becomes the run's prompts.jsonl when
+    the folder has none yet, written only once the mapping has passed every check."""
     from PIL import Image
 
     from baselines._common import resize_exact
-    from ultrabench.runstore import RunStore, Unit, check_method_name
     from ultrabench.hashing import sha256_file
+    from ultrabench.runstore import RunStore, Unit, check_method_name
+    from ultrabench.scoring.decode import to_rgb
 
     check_method_name(name)
     if policy not in POLICIES:
@@ -139,10 +148,15 @@ def import_images(
 
     store = RunStore(run_dir)
     prompts = {str(p["id"]): p for p in store.read_prompts()}
+    new_prompts = None
+    if not prompts and prompt_set:
+        new_prompts = list(prompt_set)
+        prompts = {p.id: {"id": p.id, "prompt": p.text} for p in new_prompts}
     if prompts:
         unknown = [r["prompt_id"] for r in rows if r["prompt_id"] not in prompts]
         if unknown:
-            raise UsageError(f"{len(unknown)} prompt id(s) not in {store.root / 'prompts.jsonl'}: "
+            where = f"the spec's {len(prompts)} prompts" if new_prompts else store.root / "prompts.jsonl"
+            raise UsageError(f"{len(unknown)} prompt id(s) not in {where}: "
                              f"{', '.join(unknown[:3])}{' ...' if len(unknown) > 3 else ''}")
 
     report = ImportReport(name=name, resolution=res)
@@ -152,6 +166,8 @@ def import_images(
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and str(p.resolve()) not in mapped
     )
     store.ensure_writable()
+    if new_prompts:
+        store.write_prompts(new_prompts)  # imported images are scored against these texts
     for row in rows:
         pid = row["prompt_id"]
         src = folder / row["file"]
@@ -165,7 +181,10 @@ def import_images(
             with Image.open(src) as im:
                 im.load()
                 fmt = im.format
-                image = im.convert("RGB")
+                # the scorer's own conversion: EXIF orientation applied (stored as shown), 16-bit
+                # data by its high byte, alpha dropped, so the pixels kept are the pixels scored
+                rgb, conversion = to_rgb(im)
+            image = Image.fromarray(rgb)
         except Exception as e:
             reason = f"{row['file']} is not a readable image ({e})"
             report.rejected.append((pid, reason))
@@ -175,6 +194,7 @@ def import_images(
         provenance = {k: v for k, v in row.items() if k not in ("prompt_id", "id", "file", "seed") and v not in (None, "")}
         base = _record(row, src, native, sha256_file(src), policy, display_name, "ok", None)
         base["source_format"] = fmt
+        base["conversion"] = conversion
         base["provenance"] = provenance
         if native != res:
             reason = f"{row['file']} is {native.key}, requested {res.key}"

@@ -1,11 +1,13 @@
-"""ScaleCrafter, FouriScale and ElasticDiffusion run from the user's own checkout, in its own venv.
+"""Official-code methods run from the user's own checkout, in its own venv (ScaleCrafter, FouriScale and
+ElasticDiffusion here; UltraFlux, HiFlow, I-Max and HiDiffusion in their own modules on this base).
 
 These official implementations pin old diffusers releases and two carry no licence, so nothing of
 them is copied or re-implemented here. ultrabench writes a job file, runs one of our runner scripts
 (`baselines/runners/`) with the checkout's environment's Python, and validates what comes back:
 
     job.json       {"protocol": 1, "method", "repo", "model", "height", "width", "dtype", "device",
-                    "settings": {...}, "items": [{"id", "prompt", "seed"}], "output_dir"}
+                    "settings": {...}, "items": [{"id", "prompt", "seed"}], "output_dir",
+                    "weights": {setting: local path} (further weights, e.g. UltraFlux's v1.1 transformer)}
     response.json  {"protocol": 1, "method", "load_seconds", "device", "versions": {...},
                     "items": [{"id", "file", "height", "width", "stages": {name: seconds},
                                "peak_memory_bytes", "error"}]}
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ultrabench.errors import UltrabenchError, UsageError
-from ultrabench.methods.base import GeneratedImage, Method, PartialBatchError, SizePlan
+from ultrabench.methods.base import GeneratedImage, Method, PartialBatchError, SizePlan, at_least, between, one_of
 from ultrabench.resolution import Resolution
 
 PROTOCOL = 1
@@ -73,6 +75,9 @@ def read_config_sizes(repo: Path) -> dict[tuple[int, int], str]:
     return out
 
 
+SDXL_LICENCE = "CreativeML Open RAIL++-M (SDXL 1.0 base weights)"
+
+
 class OfficialMethod(Method):
     """Common machinery; subclasses set `runner`, `module`, the defaults and `plan()`."""
 
@@ -81,6 +86,10 @@ class OfficialMethod(Method):
     max_batch_size = 8
     runner: str = ""  # file in baselines/runners/
     official_repo: str = ""  # GitHub owner/name, for messages
+    licence: str = SDXL_LICENCE
+    model_role: str = "sdxl_base"  # role of the `model` setting's weights
+    # Further weight settings (setting -> role) resolved here like `model` and sent as job["weights"].
+    extra_weights: dict[str, str] = {}
     common_settings: dict[str, Any] = {
         "repo": None,  # path to the official checkout (or env ULTRABENCH_<NAME>_REPO)
         "python": None,  # interpreter of its environment; None = <repo>/.ultrabench-venv/bin/python
@@ -88,11 +97,22 @@ class OfficialMethod(Method):
         "timeout_s": 7200,
         "device": None,  # None = the run's device
     }
+    common_rules = {"timeout_s": at_least(1), "num_inference_steps": at_least(1), "guidance_scale": at_least(0.0),
+                    "dtype": one_of("float32", "float16", "bfloat16")}
 
     # -- locations -------------------------------------------------------------------------------
+    @classmethod
+    def repo_env(cls) -> str:
+        return f"ULTRABENCH_{cls.name.upper().replace('-', '_')}_REPO"
+
     def repo_path(self) -> Path | None:
-        value = self.settings.get("repo") or os.environ.get(f"ULTRABENCH_{self.name.upper()}_REPO")
+        value = self.settings.get("repo") or os.environ.get(self.repo_env())
         return Path(value).expanduser() if value else None
+
+    def _weight_settings(self) -> list[tuple[str, str]]:
+        """(setting, role) of every weight the job needs; unset optional ones are left out."""
+        pairs = [("model", self.model_role)] + list(self.extra_weights.items())
+        return [(k, role) for k, role in pairs if self.settings.get(k)]
 
     def python_path(self) -> Path:
         if self.settings.get("python"):
@@ -108,8 +128,12 @@ class OfficialMethod(Method):
     def weight_files(self):
         from baselines._common import model_location
 
-        wf, _ = model_location(self, self.settings["model"], "sdxl_base")
-        return [wf] if wf is not None else []
+        out = []
+        for key, role in self._weight_settings():
+            wf, _ = model_location(self, self.settings[key], role)
+            if wf is not None:
+                out.append(wf)
+        return out
 
     def recorded_settings(self) -> dict[str, Any]:
         rec = {k: v for k, v in self.settings.items() if k not in ("python", "timeout_s")}
@@ -121,24 +145,30 @@ class OfficialMethod(Method):
         return rec
 
     def job_settings(self, res: Resolution) -> dict[str, Any]:
-        return {k: v for k, v in self.settings.items() if k not in self.common_settings}
+        return {k: v for k, v in self.settings.items() if k not in self.common_settings and k not in self.extra_weights}
 
     # -- work --------------------------------------------------------------------------------------
     def load(self) -> None:
         repo = self.repo_path()
         if repo is None:
-            raise UsageError(f"{self.name} runs the official code: clone github.com/{self.official_repo} and set "
-                             f"repo = \"PATH\" in the method's settings (or ULTRABENCH_{self.name.upper()}_REPO)")
+            raise UsageError(f"{self.name} runs the official code: clone github.com/{self.official_repo}, set "
+                             f"repo = \"PATH\" in the method's settings (or {self.repo_env()}) and run "
+                             f"`ultrabench env create {self.name} --repo PATH`")
         if not repo.is_dir():
             raise UsageError(f"{self.name}: official checkout {repo} is not a folder; clone "
-                             f"github.com/{self.official_repo} there or fix repo=PATH")
+                             f"github.com/{self.official_repo} there or fix repo=PATH, then run "
+                             f"`ultrabench env create {self.name} --repo PATH`")
         py = self.python_path()
         if not py.exists():
             raise UsageError(f"{self.name}: no Python at {py}; run `ultrabench env create {self.name} --repo {repo}`")
         from baselines._common import model_location
 
-        wf, local = model_location(self, self.settings["model"], "sdxl_base")
-        self._model_path = str(local) if local is not None else str(self.weights.resolve(wf))
+        paths = {}
+        for key, role in self._weight_settings():
+            wf, local = model_location(self, self.settings[key], role)
+            paths[key] = str(local) if local is not None else str(self.weights.resolve(wf))
+        self._model_path = paths.pop("model")
+        self._extra_paths = paths
         self._ready = True
 
     def generate(self, prompts: Sequence[str], seeds: Sequence[int], res: Resolution) -> list[GeneratedImage]:
@@ -160,6 +190,7 @@ class OfficialMethod(Method):
             "height": native.height, "width": native.width,
             "dtype": self.settings.get("dtype") or self.dtype, "device": self.settings.get("device") or self.device,
             "settings": self.job_settings(res), "items": items, "output_dir": str(folder / "out"),
+            "weights": dict(getattr(self, "_extra_paths", {})),
         }
 
     def run_job(self, job: dict[str, Any], folder: Path) -> dict[str, Any]:
@@ -337,6 +368,7 @@ class ScaleCrafter(_ConfiguredSDXL):
         "transposed_configs": True,  # H x W served by the W x H config (dilation is isotropic)
         "unlisted": "unsupported",  # sizes without a config: "unsupported" | "cog" (predict.py's rule)
     }
+    setting_rules = {**OfficialMethod.common_rules, "eta": between(0.0, 1.0), "unlisted": one_of("unsupported", "cog")}
 
     def _configs(self) -> dict[tuple[int, int], str]:
         repo = self.repo_path()
@@ -387,6 +419,7 @@ class FouriScale(_ConfiguredSDXL):
         "sync_tiled_decode": False,
         "dtype": "float16",
     }
+    setting_rules = {**OfficialMethod.common_rules, "eta": between(0.0, 1.0)}
 
     def config_for(self, res: Resolution) -> tuple[str, str]:
         repo = self.repo_path()
@@ -428,6 +461,9 @@ class ElasticDiffusion(OfficialMethod):
         "repaint_sampling": True,
         "dtype": "float32",  # the class default; low_memory=True would be float16
     }
+    setting_rules = {**OfficialMethod.common_rules, "cosine_scale": at_least(0.0), "rrg_scale": at_least(0.0),
+                     "resampling_steps": at_least(0), "new_p": between(0.0, 1.0), "rrg_stop_t": between(0.0, 1.0),
+                     "view_batch_size": at_least(1)}
 
     def plan(self, res: Resolution) -> SizePlan:
         if res.height > self.MAX_SIDE or res.width > self.MAX_SIDE:

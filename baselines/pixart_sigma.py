@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from baselines._common import (aspect_bins, check_choice, library_versions, model_location, nearest_bin, resize_exact,
-                               resolve_model, seed_unit, torch_dtype)
-from ultrabench.methods.base import GeneratedImage, Method, SizePlan
+from baselines._common import (RESAMPLE_FILTERS, aspect_bins, check_choice, library_versions, model_location, nearest_bin,
+                               plan_or_refuse, resize_exact, resolve_model, seed_unit, torch_dtype)
+from ultrabench.methods.base import GeneratedImage, Method, SizePlan, at_least, one_of
 from ultrabench.resolution import Resolution
 
 T5_REPO = "PixArt-alpha/pixart_sigma_sdxlvae_T5_diffusers"
@@ -27,6 +27,7 @@ class PixArtSigma(Method):
     family = "baseline"
     kind = "generate"
     max_batch_size = 4
+    licence = "OpenRAIL (PixArt-Sigma 2K-MS card; the 1024-MS card: OpenRAIL++); T5-XXL encoder Apache-2.0"
     default_settings = {
         "model_size": "2K",  # "2K" or "1024": which public transformer (and which bucket table)
         "base_model": T5_REPO,  # T5, SDXL VAE, tokenizer, scheduler (hub id or local folder)
@@ -40,6 +41,8 @@ class PixArtSigma(Method):
         "clean_caption": True,
         "vae_tiling": False,
     }
+    setting_rules = {"model_size": one_of(*BINS), "num_inference_steps": at_least(1), "guidance_scale": at_least(0.0),
+                     "resize": one_of("pipeline", *RESAMPLE_FILTERS), "max_sequence_length": at_least(1)}
 
     # -- description ----------------------------------------------------------------------------
     def _bins(self):
@@ -110,11 +113,7 @@ class PixArtSigma(Method):
         from ultrabench.seeding import cpu_generators
         from ultrabench.timing import StageTimer
 
-        plan = self.plan(res)
-        if plan.native is None:
-            from ultrabench.errors import UsageError
-
-            raise UsageError(f"{self.name} cannot generate {res.key}: {plan.reason}")
+        plan = plan_or_refuse(self, res)
         native = plan.native
         pipe = self._pipe
         out: list[GeneratedImage] = []

@@ -45,6 +45,18 @@ def build_t5_tokenizer(max_length: int = 32, vocab_size: int = 200):
                            extra_ids=0, model_max_length=max_length)
 
 
+def _clip_tokenizer_in_memory():
+    """A tiny CLIP tokenizer built in a throwaway folder (the pipelines save it again themselves)."""
+    import shutil
+    import tempfile
+
+    tmp = tempfile.mkdtemp(prefix="ultrabench-tok-")
+    try:
+        return build_clip_tokenizer(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def tiny_vae(latent_channels: int = 4):
     """An `AutoencoderKL` with SDXL's x8 factor (four blocks) and a handful of channels."""
     from diffusers import AutoencoderKL
@@ -78,14 +90,7 @@ def build_tiny_sdxl(out_dir: str | Path, *, sample_size: int = 16, seed: int = 0
 
     out = Path(out_dir)
     torch.manual_seed(seed)
-    import shutil
-    import tempfile
-
-    tmp = tempfile.mkdtemp(prefix="ultrabench-tok-")
-    try:
-        tok = build_clip_tokenizer(tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    tok = _clip_tokenizer_in_memory()
     unet = UNet2DConditionModel(
         block_out_channels=(16, 32), layers_per_block=1, sample_size=sample_size, in_channels=4, out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
@@ -197,3 +202,118 @@ def build_tiny_stable_cascade(out_dir: str | Path, seed: int = 0) -> tuple[Path,
                        ("scheduler", DDPMWuerstchenScheduler())):
         part.save_pretrained(out / "decoder" / name)
     return out / "prior", out / "decoder"
+
+
+def build_gemma_tokenizer(vocab_size: int = 120, max_length: int = 512):
+    """A tiny `GemmaTokenizerFast` (BPE trained on a few sentences): pad=0, eos=1, bos=2, unk=3."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers.processors import TemplateProcessing
+    from transformers import GemmaTokenizerFast
+
+    tk = Tokenizer(models.BPE(unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Metaspace()
+    tk.decoder = decoders.Metaspace()
+    tk.train_from_iterator(_SENTENCES * 4, trainer=trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=["<pad>", "<eos>", "<bos>", "<unk>"]))
+    tk.post_processor = TemplateProcessing(single="<bos> $A", pair="<bos> $A <bos> $B", special_tokens=[("<bos>", 2)])
+    return GemmaTokenizerFast(tokenizer_object=tk, bos_token="<bos>", eos_token="<eos>", unk_token="<unk>",
+                              pad_token="<pad>", model_max_length=max_length)
+
+
+def build_tiny_sana(out_dir: str | Path, *, sample_size: int = 16, variant: str | None = "bf16", seed: int = 0) -> Path:
+    """A diffusers-format Sana folder like the BF16 hub repos: Gemma-2 text encoder, DC-AE with the real
+    x32 compression (six blocks), a one-layer transformer, flow-matching scheduler; random weights.
+
+    `sample_size` picks the pipeline's bucket table as for the real models (16 -> the 512 buckets,
+    small enough for a CPU; the 4K model has 128, the 2K model 64).
+    """
+    import torch
+    from diffusers import AutoencoderDC, FlowMatchEulerDiscreteScheduler, SanaPipeline, SanaTransformer2DModel
+    from transformers import Gemma2Config, Gemma2Model
+
+    torch.manual_seed(seed)
+    tok = build_gemma_tokenizer()
+    te = Gemma2Model(Gemma2Config(head_dim=8, hidden_size=16, intermediate_size=32, max_position_embeddings=1024,
+                                  num_attention_heads=2, num_hidden_layers=1, num_key_value_heads=1,
+                                  vocab_size=len(tok), pad_token_id=0, eos_token_id=1, bos_token_id=2))
+    transformer = SanaTransformer2DModel(
+        patch_size=1, in_channels=4, out_channels=4, num_layers=1, num_attention_heads=2, attention_head_dim=4,
+        num_cross_attention_heads=2, cross_attention_head_dim=4, cross_attention_dim=8, caption_channels=16,
+        sample_size=sample_size)
+    blocks = ("ResBlock",) * 3 + ("EfficientViTBlock",) * 3
+    scales = ((),) * 3 + ((5,),) * 3
+    vae = AutoencoderDC(
+        in_channels=3, latent_channels=4, attention_head_dim=2, encoder_block_types=blocks, decoder_block_types=blocks,
+        encoder_block_out_channels=(8,) * 6, decoder_block_out_channels=(8,) * 6, encoder_qkv_multiscales=scales,
+        decoder_qkv_multiscales=scales, encoder_layers_per_block=(1,) * 6, decoder_layers_per_block=(1,) * 6,
+        downsample_block_type="conv", upsample_block_type="interpolate", decoder_norm_types="rms_norm",
+        decoder_act_fns="silu", scaling_factor=0.41407)
+    pipe = SanaPipeline(tokenizer=tok, text_encoder=te, vae=vae, transformer=transformer,
+                        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0))
+    out = Path(out_dir)
+    pipe.save_pretrained(out, variant=variant)
+    return out
+
+
+def build_tiny_flux(out_dir: str | Path, *, seed: int = 0) -> Path:
+    """A diffusers-format FLUX.1-dev folder: CLIP + T5 text encoders, a 4-channel x8 VAE
+    with FLUX's shift/scale config, a guidance-distilled transformer with one double and one single block,
+    and FLUX.1-dev's scheduler config (dynamic shift); random weights."""
+    import torch
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
+    from transformers import CLIPTextModel, T5Config, T5EncoderModel
+
+    torch.manual_seed(seed)
+    clip_tok = _clip_tokenizer_in_memory()
+    t5_tok = build_t5_tokenizer(max_length=512)
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4, down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(8, 8, 16, 16), layers_per_block=1,
+        norm_num_groups=4, sample_size=64, use_quant_conv=False, use_post_quant_conv=False, shift_factor=0.1159,
+        scaling_factor=0.3611)
+    transformer = FluxTransformer2DModel(
+        patch_size=1, in_channels=16, num_layers=1, num_single_layers=1, attention_head_dim=8, num_attention_heads=2,
+        joint_attention_dim=32, pooled_projection_dim=32, guidance_embeds=True, axes_dims_rope=(2, 2, 4))
+    clip = CLIPTextModel(_clip_text_config(clip_tok))
+    t5 = T5EncoderModel(T5Config(vocab_size=len(t5_tok), d_model=32, d_ff=37, num_layers=1, num_heads=4, d_kv=8,
+                                 pad_token_id=0, eos_token_id=1, decoder_start_token_id=0))
+    scheduler = FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15,
+                                                base_image_seq_len=256, max_image_seq_len=4096)
+    pipe = FluxPipeline(scheduler=scheduler, vae=vae, text_encoder=clip, tokenizer=clip_tok, text_encoder_2=t5,
+                        tokenizer_2=t5_tok, transformer=transformer)
+    out = Path(out_dir)
+    pipe.save_pretrained(out)
+    return out
+
+
+def build_tiny_cascade_repos(weights_dir: str | Path, seed: int = 0) -> Path:
+    """`<dir>/stabilityai/stable-cascade-prior/prior/`, `<dir>/stabilityai/stable-cascade/{decoder_lite,
+    vqgan,text_encoder,tokenizer}/` and `<dir>/laion/CLIP-ViT-bigG-14-laion2B-39B-b160k/` as the hub repos lay them out, with UltraPixel's tiny
+    configuration and its deterministic random weights (plain Stable Cascade: no guidance blocks)."""
+    import torch
+    from diffusers.models import StableCascadeUNet
+
+    from ultrabench.ultrapixel import convert
+    from ultrabench.ultrapixel.build import build_random
+    from ultrabench.ultrapixel.configs import tiny_config
+
+    root = Path(weights_dir) / "stabilityai"
+    cfg = tiny_config()
+    models = build_random(cfg, seed=seed, tiny_image_gain=0.005)
+    stage_c = StableCascadeUNet(**cfg.stage_c.unet_kwargs())
+    state = {k: v for k, v in models.stage_c.state_dict().items() if not convert.is_guidance_key(k)}
+    stage_c.load_state_dict(state)
+    torch.manual_seed(seed)
+    stage_c.save_pretrained(root / "stable-cascade-prior" / "prior")
+    decoder = root / "stable-cascade"
+    models.stage_b.save_pretrained(decoder / "decoder_lite")
+    models.stage_a.save_pretrained(decoder / "vqgan")
+    models.text_model.save_pretrained(decoder / "text_encoder")
+    models.tokenizer.save_pretrained(decoder / "tokenizer")
+    # the text stack UltraPixel (and so this ablation) loads: LAION's CLIP-G repo, text model and
+    # tokenizer side by side
+    from ultrabench.ultrapixel.text_stack import OFFICIAL_TEXT_REPO
+
+    models.text_model.save_pretrained(Path(weights_dir) / OFFICIAL_TEXT_REPO)
+    models.tokenizer.save_pretrained(Path(weights_dir) / OFFICIAL_TEXT_REPO)
+    return Path(weights_dir)

@@ -124,12 +124,15 @@ def main():
 
     # ultrabench one pass (fresh cache)
     cache = E.FeatureCache(tmp / f"cache-{time.time_ns()}")
-    ex = E.Extractors(inception=inc, clip=clip)
-    proto = E.protocols(a.crops, 0, "png", clip.info(), None)
+    from ultrabench.metrics.registry import get_metric
+
+    opts = {"patch_crops": a.crops, "crop_seed": 0}
+    metrics = ["fid", "fid-patch", "is", "is-patch", "clip"]
+    ex = E.open_extractors(metrics, opts, given={"inception": inc, "clip": clip})
+    needs = list({id(n): n for n in (ex.need_for(get_metric(m), opts) for m in metrics)}.values())
     tasks = [E.ImageTask(p, key=p.stem) for p in files]
     t = time.perf_counter()
-    E.run_pass(tasks, ex, cache, need={"full": True, "patch": True, "clip": True}, patch_crops=a.crops, crop_seed=0,
-               codec="png", batch_size=16, workers=a.workers, progress=False, proto=proto)
+    E.run_pass(tasks, needs, cache, batch_size=16, workers=a.workers, progress=False)
     res["ultrabench_s"] = time.perf_counter() - t
 
     # the libraries, each with its own decode

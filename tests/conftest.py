@@ -24,3 +24,12 @@ def register_method(monkeypatch):
     yield _register
     registry._sources.cache_clear()
     registry.get_method_class.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def stand_in_folder(tmp_path_factory):
+    """Tiny weights laid out like the hub repos and stand-in official checkouts (baselines.standins),
+    built once per test session."""
+    from baselines.standins import build_stand_ins
+
+    return build_stand_ins(tmp_path_factory.mktemp("stand-ins") / "built")

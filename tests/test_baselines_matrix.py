@@ -30,6 +30,22 @@ EXPECTED = {
     # At most 2048 per side.
     "elasticdiffusion": [(N, "1024x1792"), (N, "2048x2048"), (U, None), (U, None), (U, None)],
     "import": [(N, "1024x1792"), (N, "2048x2048"), (N, "2160x3840"), (N, "4096x2048"), (N, "4096x4096")],
+    # -- 2025-2026 --
+    # SanaPipeline's binning: the 4096 table (sample_size 128) or the 2048 one (64), then resized.
+    "sana-4k": [(R, "3072x5376"), (R, "4096x4096"), (R, "3072x5376"), (R, "5632x2816"), (N, "4096x4096")],
+    "sana-2k": [(R, "1536x2688"), (N, "2048x2048"), (R, "1536x2688"), (R, "2816x1408"), (R, "2048x2048")],
+    # Native up to 2048^2 pixels in 16-pixel units, above that the largest same-aspect size, resized.
+    "flux-dev-2k": [(N, "1024x1792"), (N, "2048x2048"), (R, "1536x2720"), (R, "2896x1440"), (R, "2048x2048")],
+    # Multiples of 16 above the 1 MP base.
+    "hiflow": [(N, "1024x1792"), (N, "2048x2048"), (N, "2160x3840"), (N, "4096x2048"), (N, "4096x4096")],
+    "imax": [(N, "1024x1792"), (N, "2048x2048"), (N, "2160x3840"), (N, "4096x2048"), (N, "4096x4096")],
+    # 32-pixel units: 2160 is generated at 2176.
+    "ultraflux": [(N, "1024x1792"), (N, "2048x2048"), (R, "2176x3840"), (N, "4096x2048"), (N, "4096x4096")],
+    # Multiples of 64 for even window-attention feature maps: 2160 at 2176.
+    "hidiffusion": [(N, "1024x1792"), (N, "2048x2048"), (R, "2176x3840"), (N, "4096x2048"), (N, "4096x4096")],
+    # Stage C directly at any size up to UltraPixel's 6144.
+    "stable-cascade-direct": [(N, "1024x1792"), (N, "2048x2048"), (N, "2160x3840"), (N, "4096x2048"),
+                              (N, "4096x4096")],
 }
 DISPLAY = {"pixart-sigma": "PixArt-Sigma", "base-sr": "Base + BSRGAN", "demofusion": "DemoFusion",
            "scalecrafter": "ScaleCrafter", "fouriscale": "FouriScale", "elasticdiffusion": "ElasticDiffusion"}
@@ -110,3 +126,14 @@ def test_demofusion_phase_rule():
     assert [p.key for p in demofusion_phases(2160, 3840)] == ["720x1280", "1152x2048", "1728x3072"]
     assert [p.key for p in demofusion_phases(4096, 2048)] == ["1024x512", "2048x1024", "3072x1536", "4096x2048"]
     assert [p.key for p in demofusion_phases(1024, 1792)] == ["1024x1792"]
+
+
+def test_every_baseline_declares_its_weights_licence_and_hub_files():
+    from ultrabench.methods.registry import NO_LICENCE, method_licence
+
+    for name in METHODS:
+        cls = load_class(name)
+        assert method_licence(cls) != NO_LICENCE and len(method_licence(cls)) > 10, name
+        if name != "import":
+            labels = [wf.label for wf in cls().weight_files()]
+            assert labels and all("/" in label for label in labels), (name, labels)  # hub owner/repo[/file]

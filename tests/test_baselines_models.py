@@ -2,7 +2,6 @@
 
 import os
 import random
-import textwrap
 
 import numpy as np
 import pytest
@@ -99,55 +98,12 @@ def test_spandrel_layouts_and_tiling():
     assert upscale_image(bsr, Image.new("RGB", (20, 10)), tile=8, pad=4).size == (80, 40)
 
 
-FAKE_DEMOFUSION = '''
-"""A stand-in for diffusers' community DemoFusion file, written for tests: it follows the same phase
-sizes and RNG usage (generator for phase 1, torch's global RNG and Python's random later) but is
-not DemoFusion."""
-import random
-
-import torch
-import torch.nn.functional as F
-from diffusers import StableDiffusionXLPipeline
-
-
-class DemoFusionSDXLPipeline(StableDiffusionXLPipeline):
-    @torch.no_grad()
-    def __call__(self, prompt, negative_prompt=None, height=None, width=None, num_inference_steps=50,
-                 guidance_scale=5.0, generator=None, view_batch_size=16, multi_decoder=True, stride=64,
-                 cosine_scale_1=3.0, cosine_scale_2=1.0, cosine_scale_3=1.0, sigma=0.8, show_image=False):
-        base = self.unet.config.sample_size * self.vae_scale_factor
-        # The community file refuses a long side that is not a whole multiple of SDXL's 1024
-        # (its check is hard-coded); here the same rule for the tiny model's base.
-        if max(height, width) % base:
-            raise ValueError("the larger one of `height` and `width` has to be divisible by %d" % base)
-        n = int(max(height / base, width / base))
-        aspect = min(height, width) / max(height, width)
-        lat = super().__call__(prompt, negative_prompt=negative_prompt, height=height // n // 8 * 8, width=width // n // 8 * 8,
-                               num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
-                               generator=generator, output_type="latent").images
-        outs = [lat]
-        for k in range(2, n + 1):
-            h = w = base * k
-            if height > width:
-                w = int(w * aspect)
-            else:
-                h = int(h * aspect)
-            lat = F.interpolate(lat, size=(h // 8, w // 8), mode="bicubic") + 0.1 * torch.randn(1, 4, h // 8, w // 8)
-            lat = torch.roll(lat, random.randint(0, 3), dims=3)
-            outs.append(lat)
-        images = []
-        for l in outs:
-            img = self.vae.decode(l / self.vae.config.scaling_factor, return_dict=False)[0]
-            images.append(self.image_processor.postprocess(img, output_type="pil")[0])
-        return images
-'''
-
-
 def test_demofusion_adapter_on_tiny_sdxl(tiny, tmp_path):
     from baselines.demofusion import DemoFusion
 
-    f = tmp_path / "pipeline_demofusion_sdxl.py"
-    f.write_text(textwrap.dedent(FAKE_DEMOFUSION))
+    from baselines.standin_checkouts import write_demofusion_file
+
+    f = write_demofusion_file(tmp_path / "pipeline_demofusion_sdxl.py")
     m = DemoFusion({"model": str(tiny["sdxl"]), "pipeline_file": str(f), "base_size": 128,
                     "num_inference_steps": 2})
     res = Resolution(272, 480)  # like 2160x3840: the long side is 3.75 base sizes

@@ -1,7 +1,8 @@
 """The job/response protocol of the official-code adapters, with a fake checkout in a temp folder.
 
-The fake `text2image_xl.py` offers the names our ScaleCrafter runner uses and denoises with a tiny
-random SDXL, so the runner, the child process and the validation all run for real on CPU.
+The stand-in checkout (`baselines.standin_checkouts`) offers the names our ScaleCrafter runner uses and
+denoises with a tiny random SDXL, so the runner, the child process and the validation all run for real
+on CPU.
 """
 
 import json
@@ -19,59 +20,15 @@ from baselines.official import (OfficialProtocolError, OfficialRunError, ScaleCr
 from ultrabench.methods.base import SizePlan, Support  # noqa: E402
 from ultrabench.resolution import Resolution  # noqa: E402
 
-FAKE_MODULE = '''
-import os
-freeu_calls = []
-
-def register_free_upblock2d(pipe, **kw):
-    freeu_calls.append(kw)
-
-def register_free_crossattn_upblock2d(pipe, **kw):
-    freeu_calls.append(kw)
-
-def read_dilate_settings(path):
-    out = {}
-    for line in open(path):
-        name, d = line.split(":")
-        out[name] = float(d)
-    return out
-
-def read_module_list(path):
-    return [l.strip() for l in open(path)]
-
-def pipeline_processor(self, ndcfg_tau=0, dilate_tau=0, inflate_tau=0, sdedit_tau=0, dilate_settings=None,
-                       inflate_settings=None, ndcfg_dilate_settings=None, transform=None, progressive=False):
-    assert dilate_settings == {"mid_block.resnets.0.conv1": 2.0}, dilate_settings
-    def forward(prompt, num_inference_steps=50, guidance_scale=5.0, eta=1.0, generator=None, latents=None,
-                height=None, width=None):
-        if "CRASH" in prompt[0]:
-            os._exit(3)
-        if "RAISE" in prompt[0]:
-            raise RuntimeError("boom in the official code")
-        out = self(prompt, num_inference_steps=2, guidance_scale=guidance_scale, latents=latents,
-                   height=height, width=width)
-        return out
-    return forward
-'''
-
 
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory):
+    from baselines.standin_checkouts import write_checkout
     from baselines.testing import build_tiny_sdxl
 
     root = tmp_path_factory.mktemp("official")
     model = build_tiny_sdxl(root / "sdxl")
-    repo = root / "ScaleCrafter"
-    (repo / "configs").mkdir(parents=True)
-    (repo / "assets").mkdir()
-    (repo / "text2image_xl.py").write_text(FAKE_MODULE)
-    (repo / "assets" / "dil.txt").write_text("mid_block.resnets.0.conv1:2\n")
-    (repo / "configs" / "sdxl_128x256.yaml").write_text(
-        "ndcfg_tau: 0\ndilate_tau: 30\ninflate_tau: 0\ndilate_settings: ./assets/dil.txt\n"
-        "ndcfg_dilate_settings: ~\ndisperse_settings: ~\ndisperse_transform: ~\nprogressive: false\n"
-        "num_inference_steps: 50\nlatent_height: 16\nlatent_width: 32\npixel_height: 128\npixel_width: 256\n"
-    )
-    (repo / "requirements.txt").write_text("diffusers==0.20.2\ntorch~=2.0.0\nxformers~=0.0.18\neinops\n")
+    repo = write_checkout("scalecrafter", root / "ScaleCrafter")
     return repo, model
 
 

@@ -103,8 +103,9 @@ def test_import_fills_prompts_and_checks_sizes(tmp_path):
     out = tmp_path / "run"
     r = invoke("import", "dall-e-3", str(imgs), "--mapping", str(tmp_path / "map.csv"), "--res", "1024x1792",
                "--out", str(out), "--display-name", "DALL-E 3")
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 1, r.output  # one file was rejected: a script must be able to tell
     assert "1024x1792: 1024 high, 1792 wide" in r.output and "1 imported" in r.output and "1 rejected" in r.output
+    assert "rejected b0002: b0002.png is 1024x1024, requested 1024x1792" in r.output
     rec = json.loads((out / "dall-e-3" / "1024x1792" / next(p.name for p in (out / "dall-e-3" / "1024x1792").glob("b0001*.json"))).read_text())
     assert rec["prompt"] and rec["display_name"] == "DALL-E 3"
     st = invoke("status", str(out), "--json")
@@ -200,11 +201,11 @@ display_name = "Tiny upscaled"
 
 
 def test_weights_are_found_in_weights_dir_and_torch_hub(tmp_path, monkeypatch):
-    from ultrabench.scoring.engine import inception_weight_file
+    from ultrabench.metrics.plugins.inception import Inception
     from ultrabench.weights import WeightResolver
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    wf = inception_weight_file()
+    wf = Inception().weight_files()[0]
     r = WeightResolver(tmp_path / "w")
     assert r.status(wf).source == "missing"
     assert "weights-inception-2015-12-05-6726825d.pth" in r.missing_message(wf) and "github.com" in r.missing_message(wf)

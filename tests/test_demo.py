@@ -1,6 +1,7 @@
 """`ultrabench demo` end to end: generate -> score -> report on tiny stand-ins, offline."""
 
 import json
+import tempfile
 
 import pandas as pd
 from typer.testing import CliRunner
@@ -8,11 +9,23 @@ from typer.testing import CliRunner
 from ultrabench.cli import app
 
 
-def test_demo_runs_end_to_end_and_says_its_numbers_mean_nothing(tmp_path):
+def test_demo_runs_end_to_end_and_says_its_numbers_mean_nothing(tmp_path, monkeypatch):
     out = tmp_path / "demo"
+    tmp = tmp_path / "tmp"  # this process's and its workers' temporary folder
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
     r = CliRunner().invoke(app, ["-q", "demo", "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert r.output.count("RANDOM WEIGHTS") == 2 and "numbers mean nothing" in r.output
+    assert list(tmp.iterdir()) == []  # no temporary folder outlives the work that made it
+    assert (out / ".ultrabench-demo").is_file()  # what lets a later `demo --fresh` delete it
+    # each step's time counts from that step's start: together they fit in the whole
+    import re
+
+    steps = [float(re.search(rf"^{step}: .*\(([0-9.]+) s\)$", r.output, re.M).group(1)) for step in ("generate", "score", "report")]
+    total = float(re.search(r"demo finished in ([0-9.]+) s", r.output).group(1))
+    assert sum(steps) <= total + 0.5
 
     recs = list(out.glob("tiny-*/*/*.json"))
     assert len(recs) == 24  # 3 methods x 2 resolutions x 4 prompts
@@ -27,7 +40,8 @@ def test_demo_runs_end_to_end_and_says_its_numbers_mean_nothing(tmp_path):
     assert all(w["n_pairs"] == 4 for w in summary["winrates"])
     per_image = pd.read_parquet(out / "scores" / "per_image.parquet")
     assert len(per_image) == 24 and per_image["clip"].notna().all()
-    assert all(len(json.loads(c)) == 3 for c in per_image["crops"])
+    # the crop boxes of each crop view (here the one patch protocol), 3 per image
+    assert all([len(boxes) for boxes in json.loads(c).values()] == [3] for c in per_image["crops"])
 
     table = (out / "report" / "table1.md").read_text()
     assert "mean nothing" in table and "UltraPixel (tiny, random weights)" in table

@@ -43,7 +43,7 @@ def test_clip_from_the_hub_cache_builds_the_tags_quickgelu(hub, monkeypatch):
     from safetensors.torch import save_file
 
     from ultrabench.scoring.decode import resize_short_side
-    from ultrabench.scoring.engine import make_extractors
+    from ultrabench.scoring.engine import open_extractors
 
     monkeypatch.setitem(factory._MODEL_CONFIGS, "ub-tiny", TINY_CLIP)
     monkeypatch.setitem(pretrained._PRETRAINED, "ub-tiny",
@@ -53,7 +53,7 @@ def test_clip_from_the_hub_cache_builds_the_tags_quickgelu(hub, monkeypatch):
     f = _snapshot(hub, "ub-test/tiny-clip") / "open_clip_model.safetensors"
     save_file({k: v.contiguous() for k, v in ref.state_dict().items()}, f)
 
-    scorer = make_extractors({"clip"}, clip_model=("ub-tiny", "openai")).clip
+    scorer = open_extractors(["clip"], {"clip_model": ("ub-tiny", "openai")}).model("clip")
     assert scorer.id == "open_clip:ub-tiny/openai" and not scorer.random_weights
     assert any(isinstance(m, QuickGELU) for m in scorer.model.modules())
     img = _image()
@@ -92,10 +92,10 @@ def test_pickscore_from_the_hub_cache_equals_transformers(hub):
 
     from ultrabench.metrics.extractors import pickscore as ps
     from ultrabench.scoring.decode import resize_short_side
-    from ultrabench.scoring.engine import make_extractors
+    from ultrabench.scoring.engine import open_extractors
 
     model, proc = _pickscore_repos(hub)
-    scorer = make_extractors({"pickscore"}).pickscore
+    scorer = open_extractors(["pickscore"], {}).model("pickscore")
     assert scorer.id == f"transformers:{ps.MODEL_REPO}" and not scorer.random_weights
     imgs, prompt = [_image(seed=1), _image(517, 300, seed=2)], "a lighthouse at dusk"
     ours = scorer.score(scorer.image_embeddings([resize_short_side(i) for i in imgs]), scorer.text_embeddings([prompt] * 2))
@@ -118,16 +118,16 @@ def test_pickscore_from_the_hub_cache_equals_transformers(hub):
 
 def test_pickscore_processor_that_is_not_the_implemented_one_is_refused(hub):
     from ultrabench.errors import UsageError
-    from ultrabench.scoring.engine import make_extractors
+    from ultrabench.scoring.engine import open_extractors
 
     _pickscore_repos(hub, size={"shortest_edge": 256})
     with pytest.raises(UsageError, match="short side to 256"):
-        make_extractors({"pickscore"})
+        open_extractors(["pickscore"], {})
 
 
 def test_missing_pickscore_repo_is_named(hub):
     from ultrabench.errors import MissingWeightsError
-    from ultrabench.scoring.engine import make_extractors
+    from ultrabench.scoring.engine import open_extractors
 
     with pytest.raises(MissingWeightsError, match="yuvalkirstain/PickScore_v1"):
-        make_extractors({"pickscore"})
+        open_extractors(["pickscore"], {})

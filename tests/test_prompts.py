@@ -72,5 +72,6 @@ def test_export_round_trips(tmp_path):
     for ext in ("jsonl", "csv", "parquet"):
         dest = export_prompts(prompts, tmp_path / f"out.{ext}")
         assert load_prompts(str(dest)) == prompts
-    with pytest.raises(UsageError, match="cannot keep prompt ids"):
-        export_prompts(prompts, tmp_path / "out.txt")
+    # a .txt keeps the texts; ids become line numbers (the CLI says so)
+    back = load_prompts(str(export_prompts(prompts, tmp_path / "out.txt")))
+    assert [p.text for p in back] == [p.text for p in prompts] and back[0].id == "l0001"

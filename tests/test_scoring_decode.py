@@ -9,6 +9,13 @@ import pytest
 from PIL import Image
 
 from ultrabench.scoring.decode import prepare, to_rgb
+from ultrabench.scoring.views import View
+
+FULL, SHORT = View.of("resize-clean", size=299), View.of("short-side", size=224)
+
+
+def crops(n):
+    return View.of("crops-native", size=299, n=n, seed=0)
 
 
 def _png48(arr):
@@ -69,15 +76,17 @@ def test_truncated_and_unreadable_files_are_reported(tmp_path):
     (tmp_path / "trunc.png").write_bytes(data[: len(data) // 2])
     (tmp_path / "junk.png").write_bytes(b"not an image")
     for name in ("trunc.png", "junk.png"):
-        r = prepare(str(tmp_path / name), {"resize": True})
-        assert r.error and name in r.error and r.x299 is None
-    r = prepare(str(good), {"resize": True, "crops": {"key": "k", "n": 2, "seed": 0}, "short224": True})
-    assert r.error is None and r.x299.shape == (299, 299, 3) and r.crops.shape == (2, 299, 299, 3)
-    assert r.short224.shape == (224, 224, 3)
+        r = prepare(str(tmp_path / name), [FULL])
+        assert r.error and name in r.error and not r.views
+    r = prepare(str(good), [FULL, crops(2), SHORT], "k")
+    assert r.error is None and r.views[FULL.key].shape == (299, 299, 3)
+    assert r.views[crops(2).key].shape == (2, 299, 299, 3) and len(r.boxes[crops(2).key]) == 2
+    assert r.views[SHORT.key].shape == (224, 224, 3)
     small = tmp_path / "small.png"
     Image.fromarray(np.zeros((100, 500, 3), np.uint8)).save(small)
-    r = prepare(str(small), {"crops": {"key": "k", "n": 3, "seed": 0}})
-    assert r.error is None and r.crops is None and "smaller than the 299x299" in r.crop_error
+    r = prepare(str(small), [crops(3), SHORT], "k")
+    assert r.error is None and crops(3).key not in r.views and "smaller than the 299x299" in r.view_errors[crops(3).key]
+    assert r.views[SHORT.key].shape == (224, 1120, 3)  # the other views are still made
 
 
 def _png_bytes(img, **kw):
@@ -130,14 +139,14 @@ def test_prepare_is_the_same_with_and_without_libspng(tmp_path, monkeypatch):
     pytest.importorskip("pyspng")
     p = tmp_path / "a.png"
     Image.fromarray(np.random.default_rng(4).integers(0, 256, (320, 640, 3), dtype=np.uint8)).save(p)
-    want = {"resize": True, "crops": {"key": "k", "n": 2, "seed": 0}, "short224": True}
-    fast, slow = prepare(str(p), want), _pillow_only(monkeypatch, prepare, str(p), want)
-    for field in ("x299", "crops", "short224"):
-        np.testing.assert_array_equal(getattr(fast, field), getattr(slow, field))
+    want = [FULL, crops(2), SHORT]
+    fast, slow = prepare(str(p), want, "k"), _pillow_only(monkeypatch, prepare, str(p), want, "k")
+    for v in want:
+        np.testing.assert_array_equal(fast.views[v.key], slow.views[v.key])
     assert fast.flags == slow.flags == [] and fast.boxes == slow.boxes
     # a damaged image body that libspng refuses is decided (and named) by Pillow
     data = bytearray(p.read_bytes())
     data[200:260] = bytes(60)
     (tmp_path / "bad.png").write_bytes(bytes(data))
-    r = prepare(str(tmp_path / "bad.png"), want)
+    r = prepare(str(tmp_path / "bad.png"), want, "k")
     assert r.error and "bad.png" in r.error

@@ -124,23 +124,26 @@ def test_no_reference_skips_with_warning(setup):
     run, _, inc, *_ = setup
     s = _score(run, None, inc, metrics=["fid", "is"], methods=["other"])
     assert any("skipped fid" in w for w in s["warnings"])
-    assert {x["metric"] for x in s["sets"]} == {"is"}
+    # the other metrics scored earlier in this folder are kept; fid was asked for, so its old result is not
+    assert "fid" not in s["kept_from"] and "fid" not in {x["metric"] for x in s["sets"]}
+    assert {x["metric"] for x in s["sets"] if x["metric"] not in s["kept_from"]} == {"is"}
 
 
 def test_missing_real_weights_is_one_line(tmp_path, monkeypatch):
     from ultrabench.errors import MissingWeightsError
-    from ultrabench.scoring.engine import make_extractors
+    from ultrabench.scoring.engine import open_extractors
     from ultrabench.weights import WeightResolver
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     with pytest.raises(MissingWeightsError, match="weights-inception-2015-12-05-6726825d.pth"):
-        make_extractors({"inception"}, weights=WeightResolver(weights_dir=tmp_path))
+        open_extractors(["fid"], {}, weights=WeightResolver(weights_dir=tmp_path))
 
 
 def test_a_new_image_is_read_once_and_known_by_content_afterwards(tmp_path, monkeypatch, setup):
     """No separate hashing pass: the decoder hashes the bytes it decodes, the index remembers them."""
     from ultrabench import hashing
+    from ultrabench.metrics.registry import get_metric
     from ultrabench.scoring import engine as E
 
     _, _, inc, *_ = setup
@@ -150,14 +153,15 @@ def test_a_new_image_is_read_once_and_known_by_content_afterwards(tmp_path, monk
     for i in range(3):
         Image.fromarray(rng.integers(0, 256, (300, 320, 3), dtype=np.uint8)).save(folder / f"{i}.png")
     cache = E.FeatureCache(tmp_path / "cache")
-    proto = E.protocols(2, 0, "png", None, None)
+    opts = {"patch_crops": 2, "crop_seed": 0}
+    ex = E.open_extractors(["fid", "fid-patch"], opts, given={"inception": inc})
+    full, patch = (ex.need_for(get_metric(m), opts) for m in ("fid", "fid-patch"))
 
     def tasks():
         return [E.ImageTask(p, key=p.stem) for p in sorted(folder.glob("*.png"))]
 
-    def run(ts):
-        return E.run_pass(ts, E.Extractors(inception=inc), cache, need={"full": True, "patch": True}, patch_crops=2,
-                          crop_seed=0, codec="png", batch_size=4, workers=0, progress=False, proto=proto)
+    def run(ts, c=cache):
+        return E.run_pass(ts, [full, patch], c, batch_size=4, workers=0, progress=False)
 
     def no_second_read(path):
         raise AssertionError(f"{path} read again just to hash it")
@@ -169,17 +173,16 @@ def test_a_new_image_is_read_once_and_known_by_content_afterwards(tmp_path, monk
 
     for t in first:
         assert t.sha == hashlib.sha256(t.path.read_bytes()).hexdigest()
-        assert cache.get(E.Extractors(inception=inc).key("inception"), "clean-v1", t.sha)["pool"].shape == (2048,)
+        assert E.features(cache, full, t)["pool"].shape == (1, 2048)
+        assert E.features(cache, patch, t)["pool"].shape == (2, 2048)
     again = tasks()  # a new process would load the same index from disk
     cache2 = E.FeatureCache(tmp_path / "cache")
-    assert E.run_pass(again, E.Extractors(inception=inc), cache2, need={"full": True, "patch": True}, patch_crops=2,
-                      crop_seed=0, codec="png", batch_size=4, workers=0, progress=False, proto=proto)["decoded"] == 0
+    assert run(again, cache2)["decoded"] == 0
     assert [t.sha for t in again] == [t.sha for t in first]
     # an edited file is decoded (and hashed) again; the others stay cached
     Image.fromarray(np.zeros((300, 320, 3), np.uint8)).save(folder / "1.png")
     third = tasks()
-    assert E.run_pass(third, E.Extractors(inception=inc), cache2, need={"full": True, "patch": True}, patch_crops=2, crop_seed=0,
-                      codec="png", batch_size=4, workers=0, progress=False, proto=proto)["decoded"] == 1
+    assert run(third, cache2)["decoded"] == 1
     assert third[1].sha != first[1].sha and third[0].sha == first[0].sha
 
 

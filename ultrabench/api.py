@@ -48,17 +48,34 @@ def report(run_dir: str | Path, **kw: Any) -> dict:
 
 def run(spec: BenchmarkSpec | str | None = None, *, device: str | None = None, dtype: str = "float32",
         weights=None, resolutions: Sequence[Resolution] | None = None, methods: Sequence[str] | None = None,
-        stand_ins: bool = False, progress: bool = True, console=None, report_formats=None) -> dict:
-    """generate -> score -> report from one spec."""
+        stand_ins: bool = False, progress: bool = True, console=None, report_formats=None,
+        stand_in_methods: bool = False, stand_in_out: str | None = None, stand_in_dir: str | Path | None = None,
+        spec_change: str | None = None) -> dict:
+    """generate -> score -> report from one spec.
+
+    `stand_in_methods`: every method runs as its tiny random-weight twin (same adapter and code path,
+    weights and official-code stand-ins built under `stand_in_dir`, default the cache) at `resolutions`
+    (default 128x256), into `stand_in_out` (default `<out>-stand-ins`), scored with stand-in extractors.
+    `spec_change`: "extend" or "new-spec" for a run folder made under another spec (see ultrabench.runspec).
+    """
     spec = spec if isinstance(spec, BenchmarkSpec) else load_spec(spec)
     device = device or default_device()
+    if stand_in_methods:
+        from baselines.standins import build_stand_ins, stand_in_spec
+        from ultrabench.weights import WeightResolver, cache_root
+
+        folder = Path(stand_in_dir or cache_root() / "stand-ins")
+        # the spec's settings are checked by the real adapters before anything is built or run
+        spec = stand_in_spec(spec, folder, tuple(resolutions) if resolutions else None, out=stand_in_out)
+        build_stand_ins(folder)
+        resolutions, weights, stand_ins = None, WeightResolver(folder / "weights"), True
     summary = _generate(spec, methods=methods, resolutions=resolutions, device=device, dtype=dtype,
-                        weights=weights, progress=progress, console=console)
+                        weights=weights, progress=progress, console=console, spec_change=spec_change)
     scores = score(spec.out, device=device, stand_ins=stand_ins, weights=weights, progress=progress,
                    **spec.score_options())
     kw = {"formats": report_formats} if report_formats else {}
     rep = report(spec.out, reference_method=spec.reference_method, console=console, **kw)
-    return {"generate": summary, "scores": scores, "report": rep}
+    return {"generate": summary, "scores": scores, "report": rep, "spec": spec}
 
 
 def list_methods(include_tiny: bool = True) -> list[str]:

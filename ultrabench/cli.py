@@ -15,11 +15,43 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+import typer.core
 
 from ultrabench.config import DEFAULT_SPEC, field_help
 from ultrabench.errors import UltrabenchError, UsageError
 
+class _OneLineErrors(typer.core.TyperGroup):
+    """Malformed flags (`--batch-size 0`, `--workers x`, an unknown option) get one line and exit 2,
+    like every other usage error, instead of click's usage block."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        try:  # recent typer releases carry their own copy of click
+            from typer._click import exceptions as cx
+        except ImportError:  # pragma: no cover - typer < 0.2x
+            from click import exceptions as cx
+
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except cx.NoArgsIsHelpError as e:
+            e.show()
+            sys.exit(e.exit_code)
+        except cx.UsageError as e:
+            where = f"; see `{e.ctx.command_path} --help`" if e.ctx is not None else ""
+            typer.echo(f"error: {e.format_message()}{where}", err=True)
+            sys.exit(2)
+        except cx.ClickException as e:
+            e.show()
+            sys.exit(e.exit_code)
+        except typer.Abort:
+            typer.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     name="ultrabench",
     help=(
         "Benchmark ultra-high-resolution text-to-image generation (UltraPixel Table 1 and beyond).\n\n"
@@ -126,6 +158,16 @@ def _run_spec(spec: Optional[str], run_dir: Optional[Path], **overrides):
     return the_spec, run_dir or Path(the_spec.out)
 
 
+def _names(values: Optional[List[str]]) -> Optional[List[str]]:
+    """A <list[str]> option: repeatable and comma-separated, like --res; each name counted once."""
+    out: List[str] = []
+    for value in values or ():
+        for part in value.split(","):
+            if part.strip() and part.strip() not in out:
+                out.append(part.strip())
+    return out or None
+
+
 def _parse_res(res: Optional[List[str]]):
     if not res:
         return None
@@ -151,12 +193,43 @@ def _main(
 ) -> None:
     if dtype not in ("float32", "bfloat16", "float16"):
         raise typer.BadParameter(f"{dtype!r} is not one of float32, bfloat16, float16", param_hint="--dtype")
+    _keep_caches_out_of_tmp()
     G.device, G.dtype, G.debug, G.weights_dir, G.quiet = device, dtype, debug, weights_dir, quiet
+    if quiet:
+        _no_library_progress_bars()
+
+
+def _no_library_progress_bars() -> None:
+    """-q also silences the bars transformers, diffusers and huggingface_hub draw themselves
+    ("Loading weights", download and step bars): the environment variable for libraries not yet
+    imported, their switches for those that are."""
+    import os
+
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    for module, switch in (("transformers.utils.logging", "disable_progress_bar"),
+                           ("diffusers.utils.logging", "disable_progress_bar"),
+                           ("huggingface_hub.utils", "disable_progress_bars")):
+        if module in sys.modules:
+            getattr(sys.modules[module], switch)()
+
+
+def _keep_caches_out_of_tmp() -> None:
+    """torch makes /tmp/torchinductor_<user> as soon as diffusers is imported, a folder that
+    outlives every process; unless the user chose a place, it goes into ultrabench's cache."""
+    import os
+
+    from ultrabench.weights import cache_root
+
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_root() / "torchinductor"))
 
 
 SPEC_OPT = typer.Option(None, "--spec", "-s", help=f"Benchmark spec: a TOML path or a name in benchmarks/ (default {DEFAULT_SPEC}).")
 RES_OPT = typer.Option(None, "--res", "-r", help="Resolution HxW (height x width), repeatable or comma-separated; 'paper' = the five Table 1 sizes.")
 OUT_OPT = typer.Option(None, "--out", "-o", help=field_help("out"))
+EXTEND_OPT = typer.Option(
+    False, "--extend", help="Grow an existing run: a larger -n (or samples per prompt) with everything else of its spec unchanged.")
+NEW_SPEC_OPT = typer.Option(
+    False, "--new-spec", help="Make this spec the run folder's; units of its old spec stay on disk but are left out of status, score and report.")
 
 
 @app.command()
@@ -169,12 +242,14 @@ def generate(
     prompts: Optional[str] = typer.Option(None, "--prompts", help=field_help("prompts")),
     num_prompts: Optional[int] = typer.Option(None, "--num-prompts", "-n", help=field_help("num_prompts")),
     seed: Optional[int] = typer.Option(None, "--seed", help=field_help("seed")),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help=field_help("batch_size")),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help=field_help("batch_size")),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo units that are already finished."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Redo units recorded as oom or error."),
     shard: Optional[str] = typer.Option(
         None, "--shard", help="Do only shard i of n (e.g. 0/4), for job arrays; under torchrun/accelerate the rank is used."
     ),
+    extend: bool = EXTEND_OPT,
+    new_spec: bool = NEW_SPEC_OPT,
 ) -> None:
     """Generate images into the run folder; finished units are skipped, so rerunning resumes."""
     from ultrabench.generate import generate as run_generate
@@ -185,10 +260,17 @@ def generate(
     if resolutions:
         _echo_resolutions(resolutions)
     summary = run_generate(
-        the_spec, methods=method, resolutions=resolutions, device=_device(), dtype=G.dtype, weights=_weights(),
+        the_spec, methods=_names(method), resolutions=resolutions, device=_device(), dtype=G.dtype, weights=_weights(),
         overwrite=overwrite, retry_failed=retry_failed, progress=not G.quiet, shard=parse_shard(shard),
+        spec_change=_spec_change(extend, new_spec),
     )
     _print_generate_summary(summary, the_spec.out)
+
+
+def _spec_change(extend: bool, new_spec: bool) -> Optional[str]:
+    if extend and new_spec:
+        raise UsageError("--extend and --new-spec exclude each other: grow the run's spec, or replace it")
+    return "extend" if extend else "new-spec" if new_spec else None
 
 
 def _print_generate_summary(summary, out) -> None:
@@ -198,7 +280,10 @@ def _print_generate_summary(summary, out) -> None:
         typer.echo(f"{key}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     shard = f" (shard {summary.shard})" if summary.shard else ""
     elsewhere = f", {summary.elsewhere} held by another process" if summary.elsewhere else ""
-    typer.echo(f"{summary.generated} generated, {summary.skipped} already done{elsewhere}{shard}; run folder: {out}")
+    failed = f", {summary.failed} failed" if summary.failed else ""
+    before = f", {summary.failed_before} failed earlier and not retried" if summary.failed_before else ""
+    typer.echo(f"{summary.generated} generated, {summary.skipped} already done{failed}{before}{elsewhere}{shard}; "
+               f"run folder: {out}")
     if summary.failures:
         for failure in summary.failures:  # one line each, so a long list stays readable
             _err(failure)
@@ -206,6 +291,11 @@ def _print_generate_summary(summary, out) -> None:
     if summary.interrupted:
         typer.echo("stopped early on request (Ctrl-C); rerun the same command to resume")
         raise typer.Exit(130)
+    if summary.failed or summary.failed_before:
+        first = f" (first: {summary.first_error})" if summary.first_error else ""
+        raise UltrabenchError(
+            f"{summary.failed + summary.failed_before} unit(s) are recorded as oom or error{first}; "
+            f"`ultrabench status --failed {out}` lists them, `--retry-failed` redoes them")
 
 
 @app.command()
@@ -215,17 +305,23 @@ def score(
     spec: Optional[str] = SPEC_OPT,
     metric: Optional[List[str]] = typer.Option(None, "--metric", help="Metric(s) to compute (default: the spec's)."),
     reference: Optional[str] = typer.Option(None, "--reference", help=field_help("reference")),
-    patch_crops: Optional[int] = typer.Option(None, "--patch-crops", help=field_help("patch_crops")),
-    batch_size: int = typer.Option(16, "--batch-size", help="Images per network forward."),
+    patch_crops: Optional[int] = typer.Option(None, "--patch-crops", min=1, help=field_help("patch_crops")),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Images per network forward."),
     workers: Optional[int] = typer.Option(
-        None, "--workers", help="Parallel decoding workers (default: one per usable CPU core, at most 16; one fewer with a GPU)."
+        None, "--workers", min=0, help="Parallel decoding workers (default: one per usable CPU core, at most 16; one fewer with a GPU; 0 decodes in this process)."
     ),
     stand_ins: bool = typer.Option(False, "--stand-ins", help="Use random-weight extractors (tests/demos: numbers mean nothing)."),
     shard: Optional[str] = typer.Option(
         None, "--shard", help="Only extract features of shard i of n (e.g. 0/4); a later unsharded `score` merges."
     ),
+    prompts: Optional[Path] = typer.Option(
+        None, "--prompts", help="For a plain folder of images: a prompt file whose ids are the image paths relative "
+                                "to the folder, without extension (without one, metrics that need a prompt are skipped)."
+    ),
 ) -> None:
-    """Score a run folder: FID, FID-patch, IS, IS-patch, KID, CLIP, PickScore win rates, GLCM, latency."""
+    """Score a run folder, or a plain folder of images, with every metric the spec lists
+    (`ultrabench metrics` shows them all): FID, FID-patch, IS, IS-patch, KID, CLIP, PickScore win rates,
+    GLCM, latency."""
     from ultrabench.api import score as run_score
     from ultrabench.shard import launcher_shard, parse_shard
 
@@ -235,7 +331,9 @@ def score(
     kw = {**the_spec.score_options(), "device": _device(), "batch_size": batch_size, "workers": workers,
           "stand_ins": stand_ins, "weights": _weights(), "progress": not G.quiet}
     if metric:
-        kw["metrics"] = list(metric)
+        kw["metrics"] = _names(metric)
+    if prompts is not None:
+        kw["prompts"] = prompts
     explicit, launched = parse_shard(shard), launcher_shard()
     if explicit or launched:
         part = run_score(folder, shard=explicit or launched, **kw)
@@ -260,7 +358,11 @@ def report(
     fmt: Optional[List[str]] = typer.Option(None, "--format", "-f", help="terminal, md, latex, csv, json, html, figures (default: all)."),
     compare_paper: bool = typer.Option(False, "--compare-paper", help="Put the paper's published Table 1 beside the measured values."),
     ci: bool = typer.Option(False, "--ci", help="Show +/- 95% intervals."),
-    extra: Optional[List[str]] = typer.Option(None, "--extra", help="Extra columns: kid, kid-patch, winrate, memory, glcm, compression-ratio."),
+    extra: Optional[List[str]] = typer.Option(
+        None, "--extra", "--columns",
+        help="Extra columns: any metric `ultrabench metrics` lists (kid, kid-patch, glcm, compression-ratio, ...), "
+             "winrate (PickScore's) or winrate:METRIC for another preference model, memory."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the report files (default: RUN/report)."),
 ) -> None:
     """Print Table 1 and write Markdown, LaTeX, CSV, JSON, figures and an HTML report."""
     from ultrabench.api import report as run_report
@@ -268,9 +370,38 @@ def report(
     the_spec, folder = _run_spec(spec, run_dir)
     if not folder.is_dir():
         raise UsageError(f"run folder {folder} does not exist")
-    kw = {"formats": tuple(fmt)} if fmt else {}
-    result = run_report(folder, compare_paper=compare_paper, ci=ci, extra_columns=tuple(extra or ()),
+    formats = _names(fmt)
+    kw = {"formats": tuple(formats)} if formats else {}
+    result = run_report(folder, out_dir=out, compare_paper=compare_paper, ci=ci, extra_columns=tuple(_names(extra) or ()),
                         reference_method=the_spec.reference_method, console=_console(), **kw)
+    from ultrabench.report import iter_files
+
+    for name, path in iter_files(result.get("files", {})):
+        typer.echo(f"{name}: {path}")
+
+
+@app.command()
+@handled
+def compare(
+    run_dirs: List[Path] = typer.Argument(..., help="Two or more scored run folders of the same experiment."),
+    fmt: Optional[List[str]] = typer.Option(None, "--format", "-f", help="terminal, md, latex, csv, json, html, figures (default: all)."),
+    ci: bool = typer.Option(False, "--ci", help="Show +/- 95% intervals."),
+    extra: Optional[List[str]] = typer.Option(None, "--extra", "--columns", help="Extra columns, as for `ultrabench report`."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the report files (needed unless -f terminal)."),
+    reference_method: str = typer.Option("ultrapixel", "--reference-method", help="The method win rates are measured against."),
+) -> None:
+    """One table over several run folders (say, a new method generated on another cluster beside a
+    stored Table-1 run). They must share prompts, seeds, reference set and metric protocols; the
+    first difference is refused in one line. Win rates are recomputed across the folders."""
+    from ultrabench.api import report as run_report
+
+    if len(run_dirs) < 2:
+        raise UsageError("compare needs at least two run folders")
+    formats = _names(fmt)
+    kw = {"formats": tuple(formats)} if formats else {}
+    result = run_report(run_dirs[0], compare_with=tuple(run_dirs[1:]), out_dir=out, ci=ci,
+                        extra_columns=tuple(_names(extra) or ()), reference_method=reference_method,
+                        console=_console(), **kw)
     from ultrabench.report import iter_files
 
     for name, path in iter_files(result.get("files", {})):
@@ -281,22 +412,34 @@ def report(
 @handled
 def run_all(
     spec: Optional[str] = typer.Argument(None, help=f"Benchmark spec (TOML path or name; default {DEFAULT_SPEC})."),
+    spec_opt: Optional[str] = typer.Option(None, "--spec", "-s", help="The spec, as an option (same as the argument)."),
     res: Optional[List[str]] = RES_OPT,
     method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="Only these methods."),
     out: Optional[str] = OUT_OPT,
     num_prompts: Optional[int] = typer.Option(None, "--num-prompts", "-n", help=field_help("num_prompts")),
     stand_ins: bool = typer.Option(False, "--stand-ins", help="Random-weight metric extractors (numbers mean nothing)."),
+    stand_in_methods: bool = typer.Option(
+        False, "--stand-in-methods",
+        help="Run every method of the spec as its tiny random-weight twin (same adapter and code path, built locally, "
+             "no downloads) at --res (default 128x256) into <out>-stand-ins, with stand-in extractors: checks a spec "
+             "end to end on a CPU; numbers mean nothing."),
+    extend: bool = EXTEND_OPT,
+    new_spec: bool = NEW_SPEC_OPT,
 ) -> None:
     """generate -> score -> report from one benchmark spec."""
     from ultrabench.api import run as run_pipeline
 
-    the_spec = _spec(spec, out=out, num_prompts=num_prompts)
+    if spec and spec_opt and spec != spec_opt:
+        raise UsageError(f"two specs given ({spec} and --spec {spec_opt}); give one")
+    spec = spec or spec_opt
+    the_spec = _spec(spec, out=None if stand_in_methods else out, num_prompts=num_prompts)
     resolutions = _parse_res(res)
     if resolutions:
         _echo_resolutions(resolutions)
     result = run_pipeline(the_spec, device=_device(), dtype=G.dtype, weights=_weights(), resolutions=resolutions,
-                          methods=method, stand_ins=stand_ins, progress=not G.quiet, console=_console())
-    _print_generate_summary(result["generate"], the_spec.out)
+                          methods=_names(method), stand_ins=stand_ins, progress=not G.quiet, console=_console(),
+                          stand_in_methods=stand_in_methods, stand_in_out=out, spec_change=_spec_change(extend, new_spec))
+    _print_generate_summary(result["generate"], result["spec"].out)
 
 
 @app.command()
@@ -320,22 +463,62 @@ def methods(
     _console().print(render_matrix(rows, resolutions))
 
 
+@app.command("metrics")
+@handled
+def metrics_cmd(
+    names: Optional[List[str]] = typer.Argument(None, help="Only these metrics (default: every registered one)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """List the registered metrics: direction, range, input, what each needs, its extractor and licence."""
+    from ultrabench.metrics.registry import PLUGIN_ERRORS, describe_rows
+
+    rows = describe_rows(names or None)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        typer.echo(f"{'metric':<20} {'better':<7} {'kind':<10} {'range':<14} {'needs':<18} {'extractor':<16} input")
+        for r in rows:
+            needs = ",".join(k for k, v in (("reference", r["needs_reference"]), ("prompt", r["needs_prompt"])) if v)
+            wins = " (+ win rates)" if r["win_rates"] else ""
+            typer.echo(f"{r['name']:<20} {r['better']:<7} {r['kind']:<10} {r['range'] or '-':<14} {needs or '-':<18} "
+                       f"{r['extractor']:<16} {r['input']}{wins}")
+            if r["licence"]:
+                typer.echo(f"{'':<20} weights licence: {r['licence']}")
+    for e in PLUGIN_ERRORS:
+        _err(e)
+
+
 @app.command()
 @handled
 def status(
     run_dir: Optional[Path] = typer.Argument(None, help="Run folder (default: the default spec's out folder)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    failed: bool = typer.Option(False, "--failed", help="List the units recorded as oom or error, with their error text."),
 ) -> None:
     """Count done / pending / oom / error / unsupported units per method and resolution."""
-    from ultrabench.status import COLUMNS, run_status
+    from ultrabench.runspec import describe_left_out
+    from ultrabench.status import COLUMNS, collect_status
 
-    rows = run_status(run_dir or Path(_spec(None).out))
+    st = collect_status(run_dir or Path(_spec(None).out))
+    if failed:
+        rows = [{"unit": r.data.get("unit_id") or str(r.record_path), "status": r.status,
+                 "error": r.data.get("error") or "(no error text recorded)"} for r in st.failed]
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2))
+            return
+        for row in rows:
+            typer.echo(f"{row['unit']}  {row['status']}: {row['error']}")
+        typer.echo(f"{len(rows)} failed unit(s); `ultrabench generate --retry-failed` redoes them" if rows
+                   else "no failed units")
+        return
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(json.dumps(st.rows, indent=2))
         return
     typer.echo(f"{'method':<22} {'H x W':<11} " + " ".join(f"{c:>11}" for c in COLUMNS))
-    for r in rows:
+    for r in st.rows:
         typer.echo(f"{r['method']:<22} {r['resolution']:<11} " + " ".join(f"{r[c]:>11}" for c in COLUMNS))
+    if st.left_out:
+        typer.echo(describe_left_out(st.left_out))
 
 
 @prompts_app.command("show")
@@ -344,7 +527,7 @@ def prompts_show(
     source: str = typer.Argument("builtin", help="builtin, a prompt file, or hf:<dataset>[:split[:column]]."),
     n: Optional[int] = typer.Option(None, "--num-prompts", "-n", help="Sample this many (deterministic)."),
     seed: int = typer.Option(0, "--seed", help="Sample seed."),
-    limit: int = typer.Option(20, "--limit", help="Show at most this many lines (0: all)."),
+    limit: int = typer.Option(20, "--limit", min=0, help="Show at most this many lines (0: all)."),
 ) -> None:
     """Print prompt ids and texts."""
     from ultrabench.prompts import load_prompts, sample_prompts
@@ -366,11 +549,14 @@ def prompts_export(
 ) -> None:
     """Write a prompt set to a file (ids preserved)."""
     from ultrabench.prompts import load_prompts, sample_prompts
-    from ultrabench.prompts.export import export_prompts
+    from ultrabench.prompts.export import export_prompts, txt_loses_ids
 
     items = sample_prompts(load_prompts(source), n, seed)
     export_prompts(items, dest)
     typer.echo(f"wrote {len(items)} prompts to {dest}")
+    if dest.suffix.lower() == ".txt" and txt_loses_ids(items):
+        typer.echo(f"note: a .txt file holds no ids: read back, these prompts get ids l0001-l{len(items):04d} "
+                   f"instead of {items[0].id}...; .jsonl, .csv and .parquet keep them")
 
 
 @weights_app.command("list")
@@ -379,10 +565,13 @@ def weights_list(
     method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="Only these methods (default: all)."),
 ) -> None:
     """List every weight file, where it is expected and whether it is present."""
-    from ultrabench.doctor import weight_rows
+    from ultrabench.doctor import weight_rows, weightless
 
+    method = _names(method)
     for row in weight_rows(_weights(), method, what=("methods",) if method else ("methods", "metrics")):
         typer.echo(f"{row['owner']:<18} {row['role']:<20} {row['status']:<8} {row['label']}  ({row['where']})")
+    for line in weightless(method or []):
+        typer.echo(line)
 
 
 @weights_app.command("fetch")
@@ -393,8 +582,12 @@ def weights_fetch(
     """Download missing weights (needs network; honours HF_HUB_OFFLINE)."""
     from ultrabench.doctor import fetch_weights
 
-    for line in fetch_weights(_weights(allow_download=True), method):
+    failed = 0
+    for ok, line in fetch_weights(_weights(allow_download=True), _names(method)):
         typer.echo(line)
+        failed += not ok
+    if failed:
+        raise UltrabenchError(f"{failed} weight file(s) could not be fetched (FAILED above)")
 
 
 @app.command()
@@ -404,12 +597,20 @@ def doctor(
     res: Optional[List[str]] = RES_OPT,
     method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="Check only these methods."),
     metric: Optional[List[str]] = typer.Option(None, "--metric", help="Check only these metrics."),
+    stand_ins: bool = typer.Option(
+        False, "--stand-ins", help="Check a machine without weights: stand-in metric extractors, and the demo's tiny methods unless --spec or -m says otherwise."),
 ) -> None:
     """Check Python/torch/CUDA/GPU and whether every weight the benchmark needs is present."""
     from ultrabench.doctor import run_doctor
 
-    ok = run_doctor(_spec(spec), weights=_weights(), methods=method, resolutions=_parse_res(res),
-                    metrics=metric, echo=typer.echo)
+    if stand_ins and spec is None and not method:
+        from ultrabench.demo import demo_spec
+
+        the_spec = demo_spec()
+    else:
+        the_spec = _spec(spec)
+    ok = run_doctor(the_spec, weights=_weights(), methods=_names(method), resolutions=_parse_res(res),
+                    metrics=_names(metric), echo=typer.echo, stand_ins=stand_ins)
     if not ok:
         raise UltrabenchError("the requested benchmark cannot run here (see the missing items above)")
 
@@ -418,7 +619,7 @@ def doctor(
 @handled
 def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Where the demo run goes."),
-    fresh: bool = typer.Option(False, "--fresh", help="Delete the demo folder first."),
+    fresh: bool = typer.Option(False, "--fresh", help="Delete the demo folder first (only a folder an earlier demo made)."),
 ) -> None:
     """Run generate -> score -> report end to end on tiny random-weight models (no downloads, CPU)."""
     from ultrabench.demo import run_demo
@@ -431,7 +632,7 @@ def demo(
 def reference_build(
     source: str = typer.Argument(..., help="Folder of real high-resolution images, or hf:<dataset>[:split[:column]] read offline from datasets' cache or a hub-cache snapshot (huggingface-cli download --repo-type dataset)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Statistics file to write (.npz; default: in the cache)."),
-    patch_crops: int = typer.Option(3, "--patch-crops", help=field_help("patch_crops")),
+    patch_crops: int = typer.Option(3, "--patch-crops", min=1, help=field_help("patch_crops")),
     stand_ins: bool = typer.Option(False, "--stand-ins", help="Random-weight extractors (numbers mean nothing)."),
 ) -> None:
     """Compute and cache reference statistics for every protocol."""
@@ -462,19 +663,22 @@ def import_cmd(
     r = parse_resolution(res)
     _echo_resolutions([r])
     the_spec = _spec(None, out=out)
-    store = RunStore(the_spec.out)
-    if not store.read_prompts():
-        # Imported images are scored against prompt texts: a fresh run folder gets the spec's prompt set.
-        store.ensure_writable()
-        store.write_prompts(spec_prompts(the_spec))
-    result = import_images(the_spec.out, name, folder, mapping, r, policy=policy, display_name=display_name)
+    # Imported images are scored against prompt texts: a fresh run folder gets the spec's prompt set.
+    fresh = not RunStore(the_spec.out).read_prompts()
+    result = import_images(the_spec.out, name, folder, mapping, r, policy=policy, display_name=display_name,
+                           prompt_set=spec_prompts(the_spec) if fresh else None)
+    for line in result.rejected_lines():
+        _err(line)
     typer.echo(str(result))
+    if result.rejected:
+        raise UltrabenchError(f"{len(result.rejected)} file(s) rejected (listed above); "
+                              f"the {len(result.imported)} accepted stay imported")
 
 
 @env_app.command("create")
 @handled
 def env_create(
-    method: str = typer.Argument(..., help="scalecrafter, fouriscale or elasticdiffusion."),
+    method: str = typer.Argument(..., help="An official-code method: scalecrafter, fouriscale, elasticdiffusion, ultraflux, hiflow, imax or hidiffusion."),
     repo: Path = typer.Option(..., "--repo", help="Your checkout of the official repository."),
     python: Optional[str] = typer.Option(None, "--python", help="Python interpreter for the environment."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the commands instead of running them."),

@@ -105,9 +105,14 @@ class BenchmarkSpec:
                 "crop_seed": self.crop_seed, "reference_method": self.reference_method}
 
     def replace(self, **overrides: Any) -> "BenchmarkSpec":
-        """CLI overrides: `None` means "not given" and keeps the spec's value."""
+        """CLI overrides: `None` means "not given" and keeps the spec's value. A prompt source
+        given without `num_prompts` means every prompt of that source."""
         given = {k: v for k, v in overrides.items() if v is not None}
-        return _validated(dataclasses.replace(self, **given))
+        _check_types({k: v for k, v in given.items() if k not in ("resolutions", "methods", "metrics")},
+                     _FIELD_TYPES, f"spec {self.name!r}")
+        if "prompts" in given and "num_prompts" not in given:
+            given["num_prompts"] = prompt_count(given["prompts"])
+        return _validated(dataclasses.replace(self, **given), f"spec {self.name!r}")
 
 
 def field_help(name: str) -> str:
@@ -126,22 +131,63 @@ def field_default(name: str) -> Any:
 _FIELDS = {f.name for f in dataclasses.fields(BenchmarkSpec)}
 _ENTRY_FIELDS = {"name", "method", "display_name", "resolutions", "settings"}
 
+# What each key of a spec file holds, checked before anything is built from it.
+_INT, _STR, _STR_LIST = "an integer", "a string", "a list of strings"
+_FIELD_TYPES = {
+    **dict.fromkeys(("num_prompts", "prompt_seed", "seed", "samples_per_prompt", "batch_size", "warmup",
+                     "patch_crops", "crop_seed"), _INT),
+    **dict.fromkeys(("name", "description", "out", "prompts", "reference", "reference_method"), _STR),
+    "resolutions": _STR_LIST, "metrics": _STR_LIST, "methods": "a list of method tables or names",
+}
+_ENTRY_TYPES = {"name": _STR, "method": _STR, "display_name": _STR, "resolutions": _STR_LIST, "settings": "a table"}
 
-def _validated(spec: BenchmarkSpec) -> BenchmarkSpec:
+
+def _type_ok(value: Any, expected: str) -> bool:
+    if expected == _INT:
+        return isinstance(value, int) and not isinstance(value, bool)  # true is not 1 here
+    if expected == _STR:
+        return isinstance(value, str)
+    if expected == _STR_LIST:
+        # a single string is accepted too: resolutions = "paper", metrics = "fid"
+        return isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value))
+    if expected == "a table":
+        return isinstance(value, Mapping)
+    return isinstance(value, (list, tuple)) and all(isinstance(v, (str, Mapping)) for v in value)
+
+
+def _check_types(values: Mapping[str, Any], types: Mapping[str, str], where: str, prefix: str = "") -> None:
+    for key, value in values.items():
+        expected = types.get(key)
+        if expected is not None and not (value is None and key == "reference") and not _type_ok(value, expected):
+            raise UsageError(f"{where}: key {prefix + key!r} = {value!r} is not {expected}")
+
+
+def _validated(spec: BenchmarkSpec, where: str = "spec") -> BenchmarkSpec:
     for name in ("num_prompts", "samples_per_prompt", "batch_size", "patch_crops"):
         if int(getattr(spec, name)) < 1:
-            raise UsageError(f"{name} must be at least 1, got {getattr(spec, name)}")
-    if spec.warmup < 0:
-        raise UsageError(f"warmup must be >= 0, got {spec.warmup}")
+            raise UsageError(f"{where}: {name} must be at least 1, got {getattr(spec, name)}")
+    for name in ("warmup", "seed", "prompt_seed", "crop_seed"):
+        if getattr(spec, name) < 0:
+            raise UsageError(f"{where}: {name} must be >= 0, got {getattr(spec, name)}")
     names = [m.name for m in spec.methods]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise UsageError(f"spec {spec.name!r}: method {dupes[0]!r} is listed twice")
+    from ultrabench.methods.registry import canonical_method, get_method_class
     from ultrabench.metrics.registry import get_metric
 
     for m in spec.metrics:
         get_metric(m)
-    return spec
+    # Method names and every setting are checked now, so a bad value stops the run before it starts.
+    try:
+        entries = tuple(dataclasses.replace(e, settings=get_method_class(e.registry_name).check_settings(e.settings))
+                        for e in spec.methods)
+    except UsageError as e:
+        raise UsageError(f"{where}: {e}") from None
+    if spec.reference_method not in names and canonical_method(spec.reference_method) is None:
+        raise UsageError(f"{where}: reference_method {spec.reference_method!r} is an unknown method "
+                         f"(neither a method of this spec nor a registered one)")
+    return dataclasses.replace(spec, methods=entries)  # (== would miss 3 -> 3.0)
 
 
 def _entry_from_toml(raw: Any, where: str) -> MethodEntry:
@@ -152,36 +198,50 @@ def _entry_from_toml(raw: Any, where: str) -> MethodEntry:
     unknown = set(raw) - _ENTRY_FIELDS
     if unknown:
         raise UsageError(f"{where}: method {raw['name']!r} has unknown key(s) {', '.join(sorted(unknown))}")
+    _check_types(raw, _ENTRY_TYPES, where, prefix="methods.")
     from ultrabench.runstore import check_method_name
 
     return MethodEntry(
-        name=check_method_name(str(raw["name"])),
-        method=str(raw.get("method", "")),
-        display_name=str(raw.get("display_name", "")),
+        name=check_method_name(raw["name"]),
+        method=raw.get("method", ""),
+        display_name=raw.get("display_name", ""),
         resolutions=parse_resolutions(raw.get("resolutions", [])) if raw.get("resolutions") else (),
         settings=dict(raw.get("settings", {})),
     )
+
+
+def _as_list(value: Any) -> list:
+    return [value] if isinstance(value, str) else list(value)
 
 
 def spec_from_dict(data: Mapping[str, Any], where: str = "spec") -> BenchmarkSpec:
     unknown = set(data) - _FIELDS
     if unknown:
         raise UsageError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_FIELDS))}")
+    _check_types(data, _FIELD_TYPES, where)
     kw: dict[str, Any] = {}
     for k, v in data.items():
         if k == "resolutions":
-            kw[k] = parse_resolutions(v)
+            kw[k] = parse_resolutions(_as_list(v))
         elif k == "methods":
             kw[k] = tuple(_entry_from_toml(e, where) for e in v)
         elif k == "metrics":
-            kw[k] = tuple(v)
+            kw[k] = tuple(_as_list(v))
         else:
             kw[k] = v
+    if "prompts" in kw and "num_prompts" not in kw:
+        kw["num_prompts"] = prompt_count(kw["prompts"])  # a prompt source without a count: all of it
     try:
         spec = BenchmarkSpec(**kw)
     except TypeError as e:
         raise UsageError(f"{where}: {e}") from None
-    return _validated(spec)
+    return _validated(spec, where)
+
+
+def prompt_count(source: str) -> int:
+    from ultrabench.prompts import load_prompts
+
+    return len(load_prompts(source))
 
 
 def spec_search_paths(name: str) -> list[Path]:

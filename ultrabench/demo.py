@@ -68,34 +68,59 @@ def demo_spec(out: str | Path = "runs/demo"):
     return spec_from_dict({**DEMO_SPEC, "out": str(out)}, where="embedded demo spec")
 
 
+MARKER = ".ultrabench-demo"  # written into every demo folder; --fresh deletes only folders that have it
+
+
+def _claim_folder(out: Path, fresh: bool) -> None:
+    """Refuse a folder the demo did not make; with `fresh`, delete a previous demo folder."""
+    from ultrabench.errors import UsageError
+
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise UsageError(f"demo: {out} is a file, not a demo folder; choose another --out")
+    if not (out / MARKER).is_file() and any(out.iterdir()):
+        what = "not deleted" if fresh else "left alone"
+        raise UsageError(f"demo: {out} was not made by `ultrabench demo` (no {MARKER} file in it), so it is {what}; "
+                         "choose another --out")
+    if fresh:
+        shutil.rmtree(out)
+
+
 def run_demo(out: str | Path = "runs/demo", *, device: str = "cpu", fresh: bool = False, progress: bool = True,
              console=None, echo: Callable[[str], None] = print) -> dict:
     from ultrabench.generate import generate
 
     out = Path(out)
-    if fresh and out.exists():
-        shutil.rmtree(out)
+    _claim_folder(out, fresh)
+    spec = demo_spec(out)  # checked before the folder is touched
     echo(BANNER)
     t0 = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("made by `ultrabench demo`; `ultrabench demo --fresh` may delete this folder\n")
     ref = synthetic_reference(out / "reference-synthetic")
-    spec = demo_spec(out).replace(reference=str(ref))
+    spec = spec.replace(reference=str(ref))
     for r in spec.resolutions:
         echo(f"resolution {r.describe()}")
+    step = time.perf_counter()
     summary = generate(spec, device=device, progress=progress, console=console)
-    echo(f"generate: {summary.generated} images made, {summary.skipped} already there ({time.perf_counter() - t0:.1f} s)")
+    echo(f"generate: {summary.generated} images made, {summary.skipped} already there ({time.perf_counter() - step:.1f} s)")
     result: dict[str, Any] = {"generate": summary, "spec": spec}
     try:
         from ultrabench.scoring import score_run
     except ImportError:  # scoring not installed in this build: latency only
         score_run = None
     if score_run is not None:
+        step = time.perf_counter()
         result["scores"] = score_run(out, device=device, stand_ins=True, progress=progress, **spec.score_options())
-        echo(f"score: done ({time.perf_counter() - t0:.1f} s)")
+        echo(f"score: done ({time.perf_counter() - step:.1f} s)")
     from ultrabench.report import build_report, iter_files
 
+    step = time.perf_counter()
     result["report"] = build_report(out, reference_method=spec.reference_method, console=console)
     for name, path in iter_files(result["report"].get("files", {})):
         echo(f"{name}: {path}")
+    echo(f"report: done ({time.perf_counter() - step:.1f} s)")
     echo(f"demo finished in {time.perf_counter() - t0:.1f} s; run folder {out}")
     echo(BANNER)
     return result

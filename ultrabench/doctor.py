@@ -45,7 +45,21 @@ def weight_rows(resolver: WeightResolver, methods: Sequence[str] | None = None, 
     return rows
 
 
-def fetch_weights(resolver: WeightResolver, methods: Sequence[str] | None = None) -> Iterable[str]:
+def weightless(methods: Sequence[str]) -> list[str]:
+    """One line for each of `methods` that needs no weight file, saying why."""
+    out = []
+    for name in methods:
+        cls = get_method_class(name)
+        if method_kind(cls) == "import":
+            out.append(f"{name}: no weight files (its images are imported)")
+        elif not cls().weight_files():
+            stand_in = " (random-weight stand-in, built locally)" if cls.family == "tiny" else ""
+            out.append(f"{name}: no weight files{stand_in}")
+    return out
+
+
+def fetch_weights(resolver: WeightResolver, methods: Sequence[str] | None = None) -> Iterable[tuple[bool, str]]:
+    """(ok, line) per weight file: present, fetched, or FAILED with the reason."""
     from ultrabench.weights import hub_offline
 
     if hub_offline():
@@ -53,12 +67,35 @@ def fetch_weights(resolver: WeightResolver, methods: Sequence[str] | None = None
     for owner, wf in _method_files(methods) + metric_weight_files():
         st = resolver.status(wf)
         if st.path:
-            yield f"{owner} {wf.role}: present at {st.path}"
+            yield True, f"{owner} {wf.role}: present at {st.path}"
             continue
         try:
-            yield f"{owner} {wf.role}: fetched to {resolver.download(wf)}"
+            yield True, f"{owner} {wf.role}: fetched to {resolver.download(wf)}"
         except Exception as e:  # one line per file; carry on with the others
-            yield f"{owner} {wf.role}: FAILED ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+            yield False, f"{owner} {wf.role}: FAILED ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+
+
+def _check_official_code(entry, echo) -> bool:
+    """Methods that run their authors' code need a checkout and its environment: say where, or how."""
+    cls = get_method_class(entry.registry_name)
+    if not getattr(cls, "official_repo", ""):
+        return True
+    method = cls(entry.settings)
+    repo = method.repo_path()
+    env_var = f"ULTRABENCH_{cls.name.upper()}_REPO"
+    if repo is None:
+        echo(f"  {entry.name}: official code MISSING: clone github.com/{cls.official_repo}, set repo = \"PATH\" in the "
+             f"method's settings (or {env_var}), then `ultrabench env create {cls.name} --repo PATH`")
+        return False
+    if not repo.is_dir():
+        echo(f"  {entry.name}: official code MISSING: {repo} is not a folder (clone github.com/{cls.official_repo} there)")
+        return False
+    py = method.python_path()
+    if not py.exists():
+        echo(f"  {entry.name}: official code at {repo}, environment MISSING: run `ultrabench env create {cls.name} --repo {repo}`")
+        return False
+    echo(f"  {entry.name}: official code at {repo}, environment {py}")
+    return True
 
 
 def _check_reference(spec, metrics, echo) -> bool:
@@ -92,8 +129,11 @@ def _check_reference(spec, metrics, echo) -> bool:
 
 
 def run_doctor(spec, *, weights: WeightResolver, methods=None, resolutions=None, metrics=None,
-               echo: Callable[[str], None] = print) -> bool:
-    """Print the environment and the weights the requested benchmark needs; False if it can't run."""
+               echo: Callable[[str], None] = print, stand_ins: bool = False) -> bool:
+    """Print the environment and the weights the requested benchmark needs; False if it can't run.
+
+    `stand_ins`: the metrics use random-weight extractors (as `score --stand-ins`), so no metric
+    weight file is needed."""
     from ultrabench.generate import select_work
     from ultrabench.provenance import package_versions, torch_info
 
@@ -105,14 +145,21 @@ def run_doctor(spec, *, weights: WeightResolver, methods=None, resolutions=None,
         echo(f"packages missing: {', '.join(missing_pkgs)}")
     work = select_work(spec, methods, resolutions)
     names = []
+    ok = True
     for entry, res in work:
         cls = get_method_class(entry.registry_name)
         kind = method_kind(cls)
         names.append(entry.registry_name)
         echo(f"method {entry.name} ({kind}) at {', '.join(r.key for r in res)}")
-    ok = True
+        ok &= _check_official_code(entry, echo)
     rows = weight_rows(weights, sorted(set(names)), what=("methods",))
-    metric_rows = weight_rows(weights, metrics=metrics or list(spec.metrics), what=("metrics",))
+    for line in weightless(sorted(set(names))):
+        echo(f"  {line}")
+    if stand_ins:
+        echo("  metrics: random-weight stand-in extractors (--stand-ins), no weight files needed; their numbers mean nothing")
+        metric_rows = []
+    else:
+        metric_rows = weight_rows(weights, metrics=metrics or list(spec.metrics), what=("metrics",))
     for row in rows + metric_rows:
         echo(f"  {row['owner']:<18} {row['role']:<20} {row['status']:<8} {row['label']}  ({row['where']})")
         ok &= row["status"] != "MISSING"

@@ -21,3 +21,23 @@ class UsageError(UltrabenchError):
 
 class MissingWeightsError(UltrabenchError):
     """A model file is neither at an explicit path, in the weights dir, nor in the HF cache."""
+
+
+def write_failure(path, error: OSError) -> UltrabenchError:
+    """One line for a failed write (full disk, read-only folder, quota), naming the path."""
+    return UltrabenchError(f"cannot write {path}: {error.strerror or error}")
+
+
+def check_writable(folder) -> None:
+    """Fail before any model loads when `folder` cannot be created or written (one line)."""
+    import os
+    from pathlib import Path
+
+    folder = Path(folder)
+    probe = folder / f".write-probe-{os.getpid()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise write_failure(folder, e) from None

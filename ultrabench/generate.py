@@ -21,7 +21,8 @@ from ultrabench.methods.base import Method, PartialBatchError, Support
 from ultrabench.methods.registry import canonical_method, get_method_class, method_kind
 from ultrabench.prompts import Prompt, load_prompts, sample_prompts
 from ultrabench.resolution import Resolution
-from ultrabench.runstore import RunStore, Unit
+from ultrabench.runspec import check_spec, settings_hash, unit_spec
+from ultrabench.runstore import FAILED, RunStore, Unit
 from ultrabench.seeding import seed_everything, unit_seed
 from ultrabench.shard import Shard, launcher_shard
 
@@ -30,19 +31,28 @@ from ultrabench.shard import Shard, launcher_shard
 class GenerateSummary:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # "method HxW" -> status -> n
     skipped: int = 0  # already finished before this invocation
+    failed_before: int = 0  # recorded as oom/error by an earlier invocation and not retried
     elsewhere: int = 0  # claimed by another live process (an overlapping launch)
     shard: str | None = None
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # methods that could not run at all
     interrupted: bool = False
+    first_error: str | None = None  # "method HxW: text" of the first unit that failed here
 
-    def add(self, key: str, status: str, n: int = 1) -> None:
+    def add(self, key: str, status: str, n: int = 1, error: str | None = None) -> None:
         self.counts.setdefault(key, {}).setdefault(status, 0)
         self.counts[key][status] += n
+        if error and self.first_error is None:
+            self.first_error = f"{key}: {error}"
 
     @property
     def generated(self) -> int:
         return sum(v.get("ok", 0) for v in self.counts.values())
+
+    @property
+    def failed(self) -> int:
+        """Units of this invocation recorded as oom or error."""
+        return sum(v.get(s, 0) for v in self.counts.values() for s in FAILED)
 
 
 def select_work(
@@ -61,6 +71,8 @@ def select_work(
             canon = canonical_method(name) or name
             entry = spec.entry(name) or spec.entry(canon) or MethodEntry(name=canon)
             get_method_class(entry.registry_name)  # fail early on a typo
+            if any(e.name == entry.name for e, _ in work):
+                continue  # named twice (or under two spellings): run once
             res = tuple(resolutions) if resolutions else spec.resolutions_for(entry)
             work.append((entry, res))
     else:
@@ -82,7 +94,7 @@ def select_work(
 
 
 def spec_prompts(spec: BenchmarkSpec) -> list[Prompt]:
-    return sample_prompts(load_prompts(spec.prompts), spec.num_prompts, spec.prompt_seed)
+    return sample_prompts(load_prompts(spec.prompts), spec.num_prompts, spec.prompt_seed, spec.prompts)
 
 
 def units_for(entry: MethodEntry, res: Resolution, prompts: Sequence[Prompt], spec: BenchmarkSpec) -> list[Unit]:
@@ -124,7 +136,8 @@ class _StopFlag:
             signal.signal(signal.SIGINT, previous)
 
 
-def _merge_prompts(store: RunStore, prompts: Sequence[Prompt]) -> None:
+def _merged_prompts(store: RunStore, prompts: Sequence[Prompt]) -> list[Prompt]:
+    """The run's prompt file with `prompts` added; refused when an id would change its text."""
     existing = {p["id"]: p for p in store.read_prompts()}
     for p in prompts:
         old = existing.get(p.id)
@@ -134,8 +147,7 @@ def _merge_prompts(store: RunStore, prompts: Sequence[Prompt]) -> None:
                 "use another --out for a different prompt set"
             )
     merged = [Prompt(d["id"], d["prompt"], d.get("reference")) for d in existing.values()]
-    merged += [p for p in prompts if p.id not in existing]
-    store.write_prompts(merged)
+    return merged + [p for p in prompts if p.id not in existing]
 
 
 def _weights_provenance(method: Method) -> dict[str, Any]:
@@ -163,7 +175,13 @@ def generate(
     progress: bool = True,
     console=None,
     shard: Shard | None = None,
+    spec_change: str | None = None,
 ) -> GenerateSummary:
+    """Generate every pending unit of `spec` into its run folder.
+
+    `spec_change` ("extend" or "new-spec") accepts a spec that differs from the one the run folder
+    was made with (see `ultrabench.runspec`); without it such a spec is refused.
+    """
     from ultrabench import provenance
     from ultrabench.timing import free_cached_memory
 
@@ -171,37 +189,62 @@ def generate(
     work = select_work(spec, methods, resolutions)
     prompts = spec_prompts(spec)
     store = RunStore(spec.out)
+    # Everything that can refuse the request does so before the first write: a rejected spec
+    # leaves no run folder, run.json, prompts.jsonl or invocation behind.
+    built = []
+    for entry, res_list in work:
+        cls = get_method_class(entry.registry_name)
+        method = None if method_kind(cls) == "import" else cls(entry.settings, device=device, dtype=dtype, weights=weights)
+        built.append((entry, res_list, method))
+    bound = {e.name: {"method": m.name, "settings": dict(m.settings), "hash": settings_hash(m.name, m.settings)}
+             for e, _, m in built if m is not None}
+    run_info = store.read_run_info()
+    accepted = check_spec(run_info, spec.to_dict(), bound, root=store.root, prompt_ids=[p.id for p in prompts],
+                          change=spec_change)
+    merged = _merged_prompts(store, prompts)
+
     store.ensure_writable()
     store.clean_leftovers()
-    _merge_prompts(store, prompts)
+    store.write_prompts(merged)
     info = {
         "kind": "generate",
         "spec": spec.to_dict(),
         # exactly what this invocation covers, so `ultrabench status` can count what is still pending
         "work": [{"name": e.name, "method": e.registry_name, "resolutions": [r.key for r in rs]} for e, rs in work],
         "prompt_ids": [p.id for p in prompts],
+        # method settings the run's units are made with (see ultrabench.runspec), kept across invocations
+        "settings": {**run_info.get("settings", {}), **bound},
+        "spec_change": {"kind": spec_change, "differences": [f"{f} {w}" for f, w in accepted]} if accepted else None,
         "shard": str(shard) if shard else None,
         "device": device,
         "dtype": dtype,
         "provenance": provenance.collect(device),
-        "weights": dict(store.read_run_info().get("weights", {})),
+        "weights": dict(run_info.get("weights", {})),
     }
     store.write_run_info(info)
     store.log_invocation(info)
 
     summary = GenerateSummary(shard=str(shard) if shard else None)
+    if accepted:
+        summary.notes.append(f"spec changed with --{spec_change}: " + "; ".join(f"{f} {w}" for f, w in accepted))
     plan_rows = []
     mine = _shard_filter(work, prompts, spec, shard)
-    for entry, res_list in work:
-        cls = get_method_class(entry.registry_name)
-        if method_kind(cls) == "import":
+    made_under = {name: {"unit_spec": unit_spec(spec.to_dict()), "settings_hash": b["hash"]} for name, b in bound.items()}
+    for entry, res_list, method in built:
+        if method is None:
             summary.notes.append(f"{entry.name}: images of closed models are brought in with `ultrabench import`, not generated")
             continue
-        method = cls(entry.settings, device=device, dtype=dtype, weights=weights)
+        h = bound[entry.name]["hash"]
         for res in res_list:
             units = [u for u in units_for(entry, res, prompts, spec) if mine is None or u.unit_id in mine]
-            pending = [u for u in units if overwrite or not store.is_finished(u, retry_failed)]
-            summary.skipped += len(units) - len(pending)
+            pending = []
+            for u in units:
+                if overwrite or not store.is_finished(u, retry_failed, h):
+                    pending.append(u)
+                elif store.read_record(u)["status"] in FAILED:
+                    summary.failed_before += 1
+                else:
+                    summary.skipped += 1
             plan_rows.append((entry, method, res, pending))
 
     total = sum(len(p) for *_, p in plan_rows)
@@ -217,7 +260,7 @@ def generate(
                 continue
             plan = method.plan(res)
             if plan.support is Support.UNSUPPORTED:
-                base = _base_record(entry, method, plan, device, dtype)
+                base = _base_record(entry, method, plan, device, dtype, made_under[entry.name])
                 for u in pending:
                     if store.claim(u):
                         store.write_unit(u, {**base, "status": "unsupported", "error": plan.reason, "finished_at": _now()})
@@ -247,11 +290,15 @@ def generate(
             if prog:
                 prog.update(task, description=f"{entry.name} {res.key}")
             # after load(): some settings (the scheduler a checkpoint ships, the SR model) are known only then
-            base = _base_record(entry, method, plan, device, dtype)
+            base = _base_record(entry, method, plan, device, dtype, made_under[entry.name])
             bs = max(1, min(spec.batch_size, method.max_batch_size))
             batches_done = 0
             for i in range(0, len(pending), bs):
-                batch = _claim(store, pending[i : i + bs], overwrite, retry_failed, summary)
+                if stop.requested:  # a Ctrl-C while the model loaded: not one unit more
+                    summary.interrupted = True
+                    break
+                batch = _claim(store, pending[i : i + bs], overwrite, retry_failed, summary,
+                               bound[entry.name]["hash"])
                 if batch:
                     warm = batches_done < spec.warmup
                     try:
@@ -263,19 +310,20 @@ def generate(
                     free_cached_memory(device)
                 if prog:
                     prog.advance(task, len(pending[i : i + bs]))
-                if stop.requested:
-                    summary.interrupted = True
-                    break
             if stop.requested:
+                summary.interrupted = True
                 break
         for m in {id(m): m for _, m, _, _ in plan_rows}.values():
             m.unload()
     return summary
 
 
-def _base_record(entry: MethodEntry, method: Method, plan, device: str, dtype: str) -> dict[str, Any]:
-    """Fields every unit record of one (method, resolution) shares."""
+def _base_record(entry: MethodEntry, method: Method, plan, device: str, dtype: str,
+                 made_under: dict[str, Any]) -> dict[str, Any]:
+    """Fields every unit record of one (method, resolution) shares; `made_under` ties the record
+    to the spec and settings it was made with (`ultrabench.runspec`)."""
     return {
+        **made_under,
         "display_name": entry.display_name or method.display_name or entry.name,
         "method_registry": method.name,
         "support": plan.support.value,
@@ -296,13 +344,14 @@ def _shard_filter(work, prompts, spec, shard: Shard | None) -> set[str] | None:
     return set(shard.take(everything))
 
 
-def _claim(store: RunStore, units: list[Unit], overwrite: bool, retry_failed: bool, summary) -> list[Unit]:
+def _claim(store: RunStore, units: list[Unit], overwrite: bool, retry_failed: bool, summary,
+           settings_hash: str) -> list[Unit]:
     """Claim each unit; drop those another process holds or finished since the listing."""
     mine = []
     for u in units:
         if not store.claim(u):
             summary.elsewhere += 1
-        elif not overwrite and store.is_finished(u, retry_failed):
+        elif not overwrite and store.is_finished(u, retry_failed, settings_hash):
             store.release(u)
             summary.skipped += 1
         else:
@@ -343,13 +392,13 @@ def _run_batch(method, batch, res, store, base, warm, summary, key, device) -> N
         for u in batch:
             store.write_unit(u, {**common, "status": status, "error": text,
                                  "traceback": traceback.format_exception(error)[-5:], "finished_at": _now()})
-        summary.add(key, status, len(batch))
+        summary.add(key, status, len(batch), text)
         return
     for u, gi, unit_error in zip(batch, images, per_unit_errors):
         if unit_error is not None:
-            store.write_unit(u, {**common, "status": "error", "error": unit_error.splitlines()[0][:2000],
-                                 "finished_at": _now()})
-            summary.add(key, "error")
+            text = unit_error.splitlines()[0][:2000]
+            store.write_unit(u, {**common, "status": "error", "error": text, "finished_at": _now()})
+            summary.add(key, "error", error=text)
             continue
         rec = {**common, "stages": gi.stages, "info": gi.info, "finished_at": _now()}
         if gi.info.get("peak_memory_bytes") is not None:
@@ -361,7 +410,7 @@ def _run_batch(method, batch, res, store, base, warm, summary, key, device) -> N
         if (gi.image.height, gi.image.width) != (res.height, res.width):
             rec.update(status="error", error=f"method delivered {gi.image.height}x{gi.image.width}, not {res.key}")
             store.write_unit(u, rec)
-            summary.add(key, "error")
+            summary.add(key, "error", error=rec["error"])
             continue
         store.write_unit(u, {**rec, "status": "ok", "error": None}, image=gi.image.convert("RGB"))
         summary.add(key, "ok")

@@ -150,11 +150,27 @@ def _temp_prefix(name: str) -> str:
     return f".tmp-{HOST}-{os.getpid()}-{name}."
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where the system allows (setting it, even for
+    an instant, would race with other threads creating files)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name), dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
+            # mkstemp makes the file 0600; the result must be what any file the user creates would be
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
             f.write(payload)
             f.flush()
             os.fsync(f.fileno())
@@ -178,6 +194,15 @@ def atomic_save_png(path: Path, image) -> None:
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is damaged (not UTF-8 text); move it away") from None
+    except OSError as e:
+        raise UltrabenchError(f"cannot read {path}: {e.strerror or e}") from None
 
 
 class RunStore:
@@ -205,9 +230,13 @@ class RunStore:
             return None
         return data
 
-    def is_finished(self, unit: Unit, retry_failed: bool = False) -> bool:
+    def is_finished(self, unit: Unit, retry_failed: bool = False, settings_hash: str | None = None) -> bool:
+        """Whether the unit needs no more work. A record made with other method settings than
+        `settings_hash` (a spec changed with --new-spec) is not finished: it is redone in place."""
         rec = self.read_record(unit)
         if rec is None:
+            return False
+        if settings_hash and rec.get("settings_hash") not in (None, settings_hash):
             return False
         if rec["status"] == "ok":
             return self.image_path(unit).is_file()
@@ -250,13 +279,35 @@ class RunStore:
         p = self.root / "prompts.jsonl"
         if not p.is_file():
             return []
-        return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+        out = []
+        for n, line in enumerate(_read_text(p).splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise UsageError(f"{p} is damaged (line {n}: {e.msg}); it is rewritten from the spec by the next "
+                                 "`ultrabench generate` once you move it away") from None
+            if not isinstance(row, dict) or "id" not in row:
+                raise UsageError(f"{p} is damaged (line {n} is not a prompt record); move it away and rerun generate")
+            out.append(row)
+        return out
 
     def read_run_info(self) -> dict[str, Any]:
-        try:
-            return json.loads((self.root / "run.json").read_text())
-        except FileNotFoundError:
+        """run.json, or {} when absent; a damaged one is named with how to recover it."""
+        p = self.root / "run.json"
+        if not p.is_file():
             return {}
+        try:
+            data = json.loads(_read_text(p))
+        except json.JSONDecodeError as e:
+            data, why = None, f"{e.msg} at line {e.lineno}"
+        else:
+            why = "not a JSON object"
+        if not isinstance(data, dict):
+            raise UsageError(f"{p} is damaged ({why}); restore it from the last line of invocations.jsonl "
+                             f"(`tail -n 1 {self.root / 'invocations.jsonl'} > {p}`), or move it away")
+        return data
 
     # -- writing ----------------------------------------------------------------------------------
     def ensure_writable(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ultrabench.errors import UltrabenchError
-from ultrabench.methods.registry import get_method_class, method_kind, method_names
+from ultrabench.methods.registry import get_method_class, method_kind, method_licence, method_names
 from ultrabench.resolution import Resolution
 
 _SHORT = {"native": "native", "native-then-resized": "resized", "unsupported": "-"}
@@ -31,7 +31,8 @@ def support_matrix(resolutions: Sequence[Resolution], include_tiny: bool = False
                     "resize_filter": p.resize_filter,
                     "reason": p.reason,
                 }
-        rows.append({"method": name, "display_name": cls.display_name or name, "kind": kind, "cells": cells})
+        rows.append({"method": name, "display_name": cls.display_name or name, "kind": kind,
+                     "licence": method_licence(cls), "cells": cells})
     return rows
 
 

@@ -67,8 +67,11 @@ def load_yaml(path):
 
 def import_checkout(job, module):
     repo = job["repo"]
-    if repo not in sys.path:
-        sys.path.insert(0, repo)
+    # First on the path even when PYTHONPATH already holds it: the runners' folder comes before
+    # PYTHONPATH, and a runner named like the checkout's package (ultraflux, hidiffusion) would win.
+    if repo in sys.path:
+        sys.path.remove(repo)
+    sys.path.insert(0, repo)
     os.chdir(repo)  # the configs name their settings files relative to the checkout
     import importlib
 
@@ -180,6 +183,21 @@ def open_text2image_xl(job):
     settings = job["settings"]
     dtype = torch_dtype(job["dtype"])
     return mod, settings, load_yaml(settings["config"]), device_of(job), dtype, sdxl_components(job, dtype)
+
+
+def flux_fork(job, pipeline_module, transformer_module="transformer_flux"):
+    """The loading HiFlow's and I-Max's scripts share: the checkout's transformer from `<model>/transformer`,
+    the checkout's FluxPipeline from `<model>` without one, the transformer set afterwards."""
+    import importlib
+
+    pipeline_mod = import_checkout(job, pipeline_module)
+    transformer_mod = importlib.import_module(transformer_module)
+    dtype = torch_dtype(job["dtype"])
+    transformer = transformer_mod.FluxTransformer2DModel.from_pretrained(job["model"], subfolder="transformer",
+                                                                          torch_dtype=dtype)
+    pipe = pipeline_mod.FluxPipeline.from_pretrained(job["model"], transformer=None, torch_dtype=dtype)
+    pipe.transformer = transformer
+    return pipe
 
 
 def enable_vae_tiling(pipe):

@@ -33,6 +33,65 @@ class PartialBatchError(Exception):
         self.errors = errors or []
 
 
+@dataclass(frozen=True)
+class Rule:
+    """What one method setting accepts, beyond the type its default implies.
+
+    Adapters declare rules in `setting_rules` with the helpers below, e.g.
+    `setting_rules = {"steps": at_least(1), "sampler": one_of("ddim", "euler")}`. A setting without
+    a rule is still type-checked against its default (bool, int, float or str; a None default
+    accepts anything).
+    """
+
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[Any, ...] | None = None
+    optional: bool = False  # None is accepted (e.g. "the pipeline's default")
+
+    def problem(self, value: Any) -> str | None:
+        if value is None:
+            return None if self.optional else "must be set"
+        if self.choices is not None and value not in self.choices:
+            return f"is not one of {', '.join(map(repr, self.choices))}"
+        if (self.low is not None or self.high is not None) and (
+                isinstance(value, bool) or not isinstance(value, (int, float))):
+            return "is not a number"
+        if self.low is not None and value < self.low:
+            return f"is below {self.low}"
+        if self.high is not None and value > self.high:
+            return f"is above {self.high}"
+        return None
+
+
+def at_least(low: float, optional: bool = False) -> Rule:
+    return Rule(low=low, optional=optional)
+
+
+def between(low: float, high: float, optional: bool = False) -> Rule:
+    return Rule(low=low, high=high, optional=optional)
+
+
+def one_of(*choices: Any, optional: bool = False) -> Rule:
+    return Rule(choices=tuple(choices), optional=optional)
+
+
+def _typed(method: str, key: str, value: Any, default: Any) -> Any:
+    """`value` checked against the type of `default` (ints widen to float); UsageError if wrong."""
+    from ultrabench.errors import UsageError
+
+    if default is None or value is None:
+        return value
+    for kind, name in ((bool, "a boolean"), (int, "an integer"), (float, "a number"), (str, "a string")):
+        if isinstance(default, kind):
+            ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                return float(value)
+            if not ok:
+                raise UsageError(f"method {method!r}: setting {key} = {value!r} is not {name}")
+            return value
+    return value
+
+
 class Support(str, Enum):
     NATIVE = "native"
     RESIZED = "native-then-resized"
@@ -87,7 +146,31 @@ class Method:
     description: ClassVar[str] = ""
     family: ClassVar[str] = ""  # e.g. "tiny" for the random-weight stand-ins
     default_settings: ClassVar[Mapping[str, Any]] = {}
+    setting_rules: ClassVar[Mapping[str, Rule]] = {}  # allowed values; see `Rule`
     max_batch_size: ClassVar[int] = 64
+
+    @classmethod
+    def check_settings(cls, settings: Mapping[str, Any] | None) -> dict[str, Any]:
+        """`settings` validated against `default_settings` (known keys, types) and `setting_rules`
+        (ranges, choices), ints widened where the default is a float. Called when a spec loads and
+        when a method is built, so a bad value stops the run before anything is written."""
+        from ultrabench.errors import UsageError
+
+        unknown = set(settings or {}) - set(cls.default_settings)
+        if unknown:
+            raise UsageError(
+                f"method {cls.name!r}: unknown setting(s) {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(sorted(cls.default_settings)) or 'none'}"
+            )
+        out = {}
+        for key, value in (settings or {}).items():
+            value = _typed(cls.name, key, value, cls.default_settings[key])
+            rule = cls.setting_rules.get(key)
+            why = rule.problem(value) if rule is not None else None
+            if why:
+                raise UsageError(f"method {cls.name!r}: setting {key} = {value!r} {why}")
+            out[key] = value
+        return out
 
     def __init__(
         self,
@@ -97,15 +180,7 @@ class Method:
         dtype: str = "float32",
         weights: "WeightResolver | None" = None,
     ) -> None:
-        unknown = set(settings or {}) - set(self.default_settings)
-        if unknown:
-            from ultrabench.errors import UsageError
-
-            raise UsageError(
-                f"method {self.name!r}: unknown setting(s) {', '.join(sorted(unknown))}; "
-                f"known: {', '.join(sorted(self.default_settings)) or 'none'}"
-            )
-        self.settings: dict[str, Any] = {**self.default_settings, **(settings or {})}
+        self.settings: dict[str, Any] = {**self.default_settings, **self.check_settings(settings)}
         self.device = device
         self.dtype = dtype
         self._weights = weights

@@ -134,3 +134,13 @@ def display_name_for(name: str) -> str:
 
 def method_kind(cls: type[Method]) -> str:
     return getattr(cls, "kind", "generate")
+
+
+NO_LICENCE = "not declared by the adapter"
+
+
+def method_licence(cls: type[Method]) -> str:
+    """The licence of a method's weights, as its adapter declares it (class attribute `licence`)."""
+    if getattr(cls, "family", "") == "tiny":
+        return "none: random weights built locally"
+    return getattr(cls, "licence", "") or NO_LICENCE

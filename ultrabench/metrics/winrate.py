@@ -1,4 +1,4 @@
-"""PickScore win rates of one method over another on matched (prompt id, seed) pairs.
+"""Win rates of one method over another on matched pairs (same prompt id and sample index).
 
 A pair is a win when s_A - s_B > tau, a loss when s_A - s_B < -tau and a tie (counted 0.5) when
 |s_A - s_B| <= tau. The preference probability of a pair is softmax([s_A, s_B])[0] =

@@ -28,10 +28,15 @@ def export_prompts(prompts: Sequence[Prompt], dest: str | Path) -> Path:
 
         pd.DataFrame(rows).to_parquet(dest, index=False)
     elif suffix == ".txt":
-        # A .txt has no id column: ids become line numbers when read back, so say so instead of losing them.
-        if any(p.id != f"l{i + 1:04d}" for i, p in enumerate(prompts)):
-            raise UsageError(f"{dest}: a .txt file cannot keep prompt ids; export to .jsonl, .csv or .parquet")
+        # One prompt per line, ids dropped: read back, they are line numbers (`txt_loses_ids` says when)
+        if any("\n" in p.text or "\r" in p.text for p in prompts):
+            raise UsageError(f"{dest}: a prompt spans several lines, which a .txt file cannot hold; use .jsonl or .csv")
         dest.write_text("".join(p.text + "\n" for p in prompts), encoding="utf-8")
     else:
         raise UsageError(f"{dest}: unsupported extension {suffix!r} (use .jsonl, .csv, .parquet or .txt)")
     return dest
+
+
+def txt_loses_ids(prompts: Sequence[Prompt]) -> bool:
+    """Whether a .txt export changes ids: read back, line n gets id l000n."""
+    return any(p.id != f"l{i + 1:04d}" for i, p in enumerate(prompts))

@@ -61,16 +61,17 @@ def _rows_to_prompts(rows: Iterable[dict], source: str) -> list[Prompt]:
 def _load_file(path: Path) -> list[Prompt]:
     suffix = path.suffix.lower()
     try:
+        # utf-8-sig: a byte-order mark (Excel's and Notepad's UTF-8) is not part of the first id or column name
         if suffix == ".txt":
-            lines = path.read_text(encoding="utf-8").splitlines()
+            lines = path.read_text(encoding="utf-8-sig").splitlines()
             # Ids come from line numbers so they stay stable when blank lines are added at the end.
             return [Prompt(f"l{i + 1:04d}", line.strip()) for i, line in enumerate(lines) if line.strip()]
         if suffix == ".csv":
-            with open(path, newline="", encoding="utf-8") as f:
+            with open(path, newline="", encoding="utf-8-sig") as f:
                 return _rows_to_prompts(csv.DictReader(f), str(path))
         if suffix in (".jsonl", ".ndjson"):
             rows = []
-            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
                 if line.strip():
                     try:
                         rows.append(json.loads(line))
@@ -121,7 +122,7 @@ def load_prompts(source: str = "builtin") -> list[Prompt]:
     return _validate(prompts, source)
 
 
-def sample_prompts(prompts: list[Prompt], n: int | None, seed: int = 0) -> list[Prompt]:
+def sample_prompts(prompts: list[Prompt], n: int | None, seed: int = 0, source: str | None = None) -> list[Prompt]:
     """A deterministic sample of `n` prompts, returned in source order.
 
     Selection ranks prompts by a hash of (seed, id), so it does not depend on the set's order and a
@@ -129,7 +130,9 @@ def sample_prompts(prompts: list[Prompt], n: int | None, seed: int = 0) -> list[
     """
     if n is None or n >= len(prompts):
         if n is not None and n > len(prompts):
-            raise UsageError(f"asked for {n} prompts but the set has only {len(prompts)}")
+            of = f"prompt set {source}" if source else "the prompt set"
+            raise UsageError(f"asked for {n} prompts (-n / num_prompts) but {of} has only {len(prompts)}; "
+                             f"leave out -n to use all of them")
         return list(prompts)
     if n <= 0:
         raise UsageError(f"number of prompts must be positive, got {n}")

@@ -26,16 +26,78 @@ def iter_files(files: dict, prefix: str = ""):
             yield f"{prefix}{name}", path
 
 
-def _display_names(run_dir: Path) -> dict[str, str]:
+def _display_names(records) -> dict[str, str]:
     """`display_name` fields of unit records win over the registry's spelling."""
-    from ultrabench.runstore import RunStore
-
     names: dict[str, str] = {}
-    for rec in RunStore(run_dir).records(statuses=None):
+    for rec in records:
         dn = rec.data.get("display_name")
         if dn and rec.method not in names:
             names[rec.method] = str(dn)
     return names
+
+
+def _licences(records) -> dict[str, str]:
+    """Run-folder method name -> the licence its adapter declares for its weights (from the registry)."""
+    from ultrabench.errors import UltrabenchError
+    from ultrabench.methods.registry import get_method_class, method_licence
+
+    out: dict[str, str] = {}
+    for rec in records:
+        if rec.method in out:
+            continue
+        try:
+            out[rec.method] = method_licence(get_method_class(str(rec.data.get("method_registry") or rec.method)))
+        except UltrabenchError:
+            out[rec.method] = "unknown: the method is not registered here"
+    return dict(sorted(out.items()))
+
+
+def current_view(summary: dict | None, records: list, run_dir: Path) -> tuple[dict | None, dict]:
+    """The summary as it stands against the units on disk now, and status and latency from those units.
+
+    Status and latency always come from the records (the scorer's copies can be older); quality
+    values come from the summary, and every one whose units changed since it was scored carries a
+    `stale` reason naming the command that refreshes it. Groups generated after scoring are
+    listed in `not_scored`.
+    """
+    from ultrabench.runsummary import latency_rows, status_rows
+    from ultrabench.scoring import freshness
+
+    refresh = f"run `ultrabench score {run_dir}` to refresh"
+    now = freshness.unit_digests(records)
+    unreadable = {}
+    if summary is not None:
+        summary = dict(summary)
+        then = {(u["method"], u["resolution"]): u["digest"] for u in summary.get("units") or []}
+        for st in summary.get("status") or []:  # only the scorer knows which images cannot be decoded
+            key = (st["method"], st["resolution"])
+            if int(st.get("unreadable", 0)) and key in now and then.get(key) == now[key]["digest"]:
+                unreadable[key] = int(st["unreadable"])
+        changed = freshness.changed_since(summary, records) if summary.get("units") else {}
+        for kind in ("sets", "winrates"):
+            entries = []
+            for e in summary.get(kind) or []:
+                e, groups = dict(e), [(e["method"], e["resolution"], "units_digest")]
+                if kind == "winrates":
+                    groups.append((e["reference_method"], e["resolution"], "reference_digest"))
+                for m, r, field in groups:
+                    digest = e.get(field) or then.get((m, r))
+                    if digest is not None and (m, r) in now and now[(m, r)]["digest"] != digest:
+                        e["stale"] = f"scored before the images of {m} at {r} changed; {refresh}"
+                    elif digest is not None and (m, r) not in now:
+                        e["stale"] = f"scored on images of {m} at {r} that are gone; {refresh}"
+                entries.append(e)
+            summary[kind] = entries
+        summary["not_scored"] = sorted(k for k, why in changed.items() if why == "not scored")
+        if summary.get("units") is None:
+            summary.setdefault("warnings", []).append(
+                "these scores predate freshness records: whether they still match the images is unknown; "
+                f"run `ultrabench score {run_dir}` again")
+        elif changed:
+            summary.setdefault("warnings", []).append(
+                f"{len(changed)} method/resolution set(s) changed since scoring ("
+                + "; ".join(f"{m} {r}: {why}" for (m, r), why in sorted(changed.items())) + f"); {refresh}")
+    return summary, {"latency": latency_rows(records), "status": status_rows(records, unreadable)}
 
 
 def build_report(
@@ -48,28 +110,58 @@ def build_report(
     extra_columns: Iterable[str] = (),
     reference_method: str = "ultrapixel",
     console=None,
+    compare_with: Iterable = (),
 ) -> dict[str, Any]:
-    from ultrabench.errors import UsageError
+    """Render a run folder's table; `compare_with`: more run folders of the same experiment (same
+    prompts, seeds, reference, protocols; see `ultrabench.scoring.compare`) in the same table."""
+    from ultrabench.errors import UltrabenchError, UsageError
 
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise UsageError(f"run folder {run_dir} does not exist")
+    run_dirs = [run_dir] + [Path(d) for d in compare_with]
+    for d in run_dirs:
+        if not d.is_dir():
+            raise UsageError(f"run folder {d} does not exist")
+    if compare_with and out_dir is None and set(formats) - {"terminal"}:
+        raise UsageError("a comparison of several run folders needs --out FOLDER for its files (or -f terminal)")
     formats = tuple(formats)
     unknown = set(formats) - set(FORMATS)
     if unknown:
         raise UsageError(f"unknown report format(s) {', '.join(sorted(unknown))}; known: {', '.join(FORMATS)}")
     out = Path(out_dir) if out_dir is not None else run_dir / "report"
-    out.mkdir(parents=True, exist_ok=True)
+    if set(formats) - {"terminal"}:  # the terminal table needs no folder: it works on a read-only run
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UltrabenchError(f"cannot create the report folder {out}: {e.strerror or e}; "
+                                  "choose another with --out, or -f terminal writes nothing") from None
 
-    summary = load_summary(run_dir)
-    rec_latency = latency_from_records(run_dir) if summary is None or not summary.get("latency") else None
-    rec_status = status_from_records(run_dir) if summary is None or not summary.get("status") else None
-    names = _display_names(run_dir)
-    table = build_table(summary, records_latency=rec_latency, records_status=rec_status,
+    from ultrabench.runspec import current_records, describe_left_out
+
+    from collections import Counter
+
+    records, left_out, viewed, fresh = [], Counter(), [], {"latency": [], "status": []}
+    for d in run_dirs:
+        recs, left = current_records(d, statuses=None)  # each run's current spec only
+        summary, now = current_view(load_summary(d), recs, d)
+        records += recs
+        left_out.update(left)
+        viewed.append(summary)
+        for key in fresh:
+            fresh[key] += now[key]
+    summary = viewed[0]
+    if compare_with:
+        from ultrabench.scoring.compare import merge_runs
+
+        summary = merge_runs(run_dirs, summaries=viewed, reference_method=reference_method)
+    names = _display_names(records)
+    table = build_table(summary, records_latency=fresh["latency"], records_status=fresh["status"],
                         compare_paper=compare_paper, ci=ci, extra_columns=extra_columns,
                         reference_method=reference_method, display_names=names)
+    if left_out:
+        table.warnings.append(describe_left_out(left_out))
     if not table.rows:
         table.warnings.append("This run folder has no finished units and no scores: nothing to report.")
+    table.meta["licences"] = _licences(records)
 
     files: dict[str, Any] = {}
     from ultrabench.report import formats as fmt
@@ -86,10 +178,14 @@ def build_report(
     if "figures" in formats or "html" in formats:
         from ultrabench.report import figures as figs
 
-        latency = (summary or {}).get("latency") or rec_latency or []
+        latency = fresh["latency"]
         rw = table.random_weights
         fdir = out / "figures"
         figures["winrate"] = figs.winrate_figure(summary, fdir / "winrate", reference_method, names)
+        for pref in dict.fromkeys(e.get("metric", "pickscore") for e in (summary or {}).get("winrates") or []):
+            if pref != "pickscore":  # one Figure-6-style chart per preference model
+                figures[f"winrate-{pref}"] = figs.winrate_figure(summary, fdir / f"winrate-{pref}", reference_method,
+                                                                 names, metric=pref)
         figures["latency"] = figs.latency_figure(latency, fdir / "latency", reference_method, names, rw)
         figures["memory"] = figs.memory_figure(latency, fdir / "memory", reference_method, names, rw)
         if "figures" in formats:
@@ -100,7 +196,7 @@ def build_report(
         from ultrabench.runstore import RunStore
 
         p = out / "report.html"
-        p.write_text(render_html(table, run_dir=run_dir, out_dir=out, figures=figures,
+        p.write_text(render_html(table, run_dir=run_dirs, out_dir=out, figures=figures,
                                  run_info=RunStore(run_dir).read_run_info(), summary=summary), encoding="utf-8")
         files["html"] = p
 

@@ -52,16 +52,21 @@ def _names(methods, names):
 
 
 def winrate_figure(summary: dict[str, Any] | None, out_base: Path, reference: str = "ultrapixel",
-                   names: dict[str, str] | None = None) -> dict[str, Path]:
+                   names: dict[str, str] | None = None, metric: str = "pickscore") -> dict[str, Path]:
+    """The paper's Figure 6 for one preference model: the reference method's win rate per resolution."""
+    from ultrabench.metrics.registry import METRICS
+
     plt = _plt()
+    model = METRICS[metric].display_name if metric in METRICS else metric
     entries = [e for e in (summary or {}).get("winrates") or []
-               if e.get("reference_method", reference) == reference and e.get("win_rate") is not None]
+               if e.get("reference_method", reference) == reference and e.get("win_rate") is not None
+               and e.get("metric", "pickscore") == metric]
     res_list = sorted({e["resolution"] for e in entries}, key=_res_key)
     methods = sorted({e["method"] for e in entries}, key=lambda m: method_sort_key(m, reference))
     disp = _names(methods + [reference], names)
     fig, ax = plt.subplots(figsize=(max(5.0, 1.2 + 0.45 * max(1, len(res_list) * len(methods))), 3.6))
     if not entries:
-        why = "no PickScore win rates in this run" if summary else "not scored: run `ultrabench score`"
+        why = f"no {model} win rates in this run" if summary else "not scored: run `ultrabench score`"
         _empty(ax, why)
     else:
         # Cap the bar width so one or two methods do not draw slabs across the whole axis.
@@ -83,13 +88,17 @@ def winrate_figure(summary: dict[str, Any] | None, out_base: Path, reference: st
             ax.bar(xs, ys, width * 0.92, yerr=[lo, hi], capsize=3, label=f"vs {disp[m]}", color=colors(mi % 10),
                    error_kw={"elinewidth": 1, "ecolor": "0.2"})
         ax.axhline(50, color="0.3", linestyle="--", linewidth=1)
-        ax.text(len(res_list) - 0.5, 51, "50%: no preference", ha="right", va="bottom", fontsize=7, color="0.3")
+        # x in axes units: in data units the label left the axes when the bars were few (and
+        # tight_layout then warned that it could not fit the figure)
+        ax.text(0.99, 51, "50%: no preference", ha="right", va="bottom", fontsize=7, color="0.3",
+                transform=ax.get_yaxis_transform())
         ax.set_xticks(range(len(res_list)), [r.replace("x", " x ") for r in res_list])
+        ax.set_xlim(-0.5, len(res_list) - 0.5)
         ax.set_ylim(0, 100)
         ax.set_ylabel(f"{disp[reference]} win rate (%)")
         ax.set_xlabel("resolution (H x W)")
         ax.legend(frameon=False, fontsize=8, ncol=min(4, len(methods)), loc="upper center", bbox_to_anchor=(0.5, 1.18))
-        ax.set_title(f"PickScore win rate of {disp[reference]} (95% CI)", fontsize=10, pad=28)
+        ax.set_title(f"{model} win rate of {disp[reference]} (95% CI)", fontsize=10, pad=28)
     return _finish(fig, ax, out_base, bool((summary or {}).get("random_weights")))
 
 

@@ -33,6 +33,8 @@ def cell_parts(table: Table, col: Column, cell: Cell) -> dict[str, str]:
             parts["mark"] = table.mark(cell.note)
     else:
         parts["value"] = fmt_value(col, cell.value)
+        if cell.remark:
+            parts["mark"] = table.mark(cell.remark)
         if table.ci and cell.ci95:
             parts["ci"] = fmt_value(col, (cell.ci95[1] - cell.ci95[0]) / 2)
     if table.compare_paper and col.paper and (cell.paper is not None or cell.paper_note):
@@ -71,7 +73,8 @@ def _note_lines(table: Table) -> list[str]:
         lines.append("Cells read measured / paper (Δ = measured − paper); paper values from UltraPixel (NeurIPS 2024), Table 1.")
     if table.ci:
         lines.append("± is half the width of the 95% interval reported by the scorer.")
-    lines.append("Bold: best per resolution. N: images scored per row. Latency: mean seconds per image.")
+    what = "images scored" if table.scored else "finished images (not scored yet)"
+    lines.append(f"Bold: best per resolution. N: {what} per row. Latency: mean seconds per image.")
     return lines
 
 
@@ -103,6 +106,10 @@ def render_markdown(table: Table) -> str:
         out.append("")
         for reason in table.footnotes:
             out.append(f"<sup>{table.mark(reason)}</sup> {_md_escape(reason)}  ")
+    licences = table.meta.get("licences") or {}
+    if licences:
+        out += ["", "Weights licences (as each adapter declares them; most are non-commercial):", ""]
+        out += [f"- {_md_escape(m)}: {_md_escape(v)}" for m, v in licences.items()]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -195,6 +202,8 @@ def render_csv(table: Table) -> str:
                 rec += [_num(c.paper), _num(c.delta)]
             if c.value is None and c.note:
                 notes.setdefault(c.note, []).append(col.key)
+            elif c.value is not None and c.remark:
+                notes.setdefault(c.remark, []).append(col.key)
             if table.compare_paper and c.paper_note:
                 notes.setdefault(c.paper_note, []).append(col.key)
         # One entry per reason, naming its columns: a failed row would otherwise repeat it ten times.

@@ -1,6 +1,7 @@
 """One self-contained HTML report: table, figures, provenance and a per-prompt gallery with a
 synchronised zoom. No network: CSS, JS, figures and thumbnails are inline; full-size images are
-linked by relative path and fetched only when a zoom needs them, so the file stays light.
+linked by relative path and fetched only when a zoom needs them, so the file stays light. The page
+says so, and a zoom whose image cannot be found (a report moved away from its run) says why.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ background-repeat:no-repeat;image-rendering:pixelated;position:relative}
 .zoom .zl{position:absolute;left:4px;bottom:4px;font-size:11px;background:rgba(255,255,255,.85);padding:0 4px;border-radius:3px;line-height:1.5}
 .missing{width:""" + str(ZOOM_SIDE) + """px;height:120px;display:flex;align-items:center;justify-content:center;text-align:center;
 color:var(--muted);background:var(--soft);border:1px dashed var(--line);font-size:12px;padding:8px}
-.hint{color:var(--muted);font-size:12px}
+.hint{color:var(--muted);font-size:12px}.zoom.gone{background:var(--soft)}.zoom.gone .zl{white-space:normal}
 """
 
 # The zoom maps a click on any thumbnail to a fractional position and shows, in every panel of the
@@ -63,9 +64,19 @@ _JS = """
   "use strict";
   function zoomGroup(group, fx, fy){
     group.querySelectorAll('.panel').forEach(function(p){
-      var z = p.querySelector('.zoom'); if(!z) return;
+      var z = p.querySelector('.zoom'); if(!z || z.dataset.gone) return;
       var W = +z.dataset.w, H = +z.dataset.h, vw = z.clientWidth, vh = z.clientHeight;
-      if(!z.dataset.loaded){ z.style.backgroundImage = 'url("' + z.dataset.full + '")'; z.dataset.loaded = '1'; }
+      if(!z.dataset.loaded){
+        z.style.backgroundImage = 'url("' + z.dataset.full + '")'; z.dataset.loaded = '1';
+        // full-size images live in the run folder: a report moved away from it says so
+        var probe = new Image();
+        probe.onerror = function(){
+          z.dataset.gone = '1'; z.classList.add('gone');
+          z.querySelector('.zl').textContent = 'full-size image not found at ' + decodeURIComponent(z.dataset.full) +
+            ' (this report was moved away from its run folder)';
+        };
+        probe.src = z.dataset.full;
+      }
       var x = Math.max(0, Math.min(W - vw, Math.round(fx * W - vw / 2)));
       var y = Math.max(0, Math.min(H - vh, Math.round(fy * H - vh / 2)));
       z.style.backgroundPosition = (-x) + 'px ' + (-y) + 'px';
@@ -149,14 +160,17 @@ def _rel_url(target: Path, out_dir: Path) -> str:
     return quote(Path(os.path.relpath(target, out_dir)).as_posix())
 
 
-def render_gallery(run_dir: Path, out_dir: Path, table: Table, max_prompts: int = 20) -> str:
+def render_gallery(run_dir: Path | list[Path], out_dir: Path, table: Table, max_prompts: int = 20) -> str:
+    """Every method at the same prompt and seed side by side; several run folders (a comparison)
+    are one gallery, since compare admits only runs with the same prompts and seeds."""
     from ultrabench.runstore import RunStore
 
-    store = RunStore(run_dir)
+    run_dirs = [Path(d) for d in run_dir] if isinstance(run_dir, (list, tuple)) else [Path(run_dir)]
+    store = RunStore(run_dirs[0])
     by_prompt: dict[str, dict[tuple[str, str], Any]] = {}
     prompt_text: dict[str, str] = {}
     seeds: dict[str, int] = {}
-    for rec in store.records():
+    for rec in (r for d in run_dirs for r in RunStore(d).records()):
         if rec.warmup:
             continue
         pid = rec.prompt_id
@@ -176,8 +190,13 @@ def render_gallery(run_dir: Path, out_dir: Path, table: Table, max_prompts: int 
     groups = [(res, [r.method for r in rows if r.in_run]) for res, rows in table.groups()]
     if not any(m for _, m in groups):  # a run with records only (table rows come from records too)
         groups = sorted({(k[1], ()) for p in by_prompt.values() for k in p})
+    rel = ", ".join(os.path.relpath(d, Path(out_dir)) + "/" for d in run_dirs)
     out = [f'<p class="hint">Click any image to show the same region of every image at that resolution at '
-           f'native pixels ({ZOOM_SIDE} x {ZOOM_SIDE}), side by side. Click a caption link for the full image.</p>']
+           f'native pixels ({ZOOM_SIDE} x {ZOOM_SIDE}), side by side. Click a caption link for the full image.</p>',
+           # 4K PNGs are 10-50 MB each: copying the gallery's would make every report gigabytes
+           f'<p class="hint">Thumbnails, table and figures are inside this file; the full-size images are not '
+           f'copied but linked from the run folder ({_e(rel)} relative to this file). To move or share the '
+           f'report, keep it in the same place relative to the run folder (or move both).</p>']
     if len(order) > max_prompts:
         out.append(f'<p class="hint">Showing {max_prompts} of {len(order)} prompts.</p>')
     for pid in order[:max_prompts]:
@@ -225,25 +244,36 @@ def _provenance(run_info: dict[str, Any], summary: dict[str, Any] | None) -> str
     return "\n".join(out)
 
 
-def render_html(table: Table, *, run_dir: Path, out_dir: Path, figures: dict[str, dict[str, Path]],
+def _licences_html(table: Table) -> str:
+    lic = table.meta.get("licences") or {}
+    if not lic:
+        return '<p class="hint">No methods in this run.</p>'
+    return "<ul>" + "".join(f"<li><b>{_e(m)}</b>: {_e(v)}</li>" for m, v in lic.items()) + "</ul>"
+
+
+def render_html(table: Table, *, run_dir: Path | list[Path], out_dir: Path, figures: dict[str, dict[str, Path]],
                 run_info: dict[str, Any], summary: dict[str, Any] | None) -> str:
     banners = "".join(
         f'<div class="banner{" danger" if w.startswith("WARNING") else ""}">{_e(w)}</div>' for w in table.warnings)
     figs = "".join(
         f'<figure><img alt="{_e(name)} figure" src="{_data_uri(files["svg"], "image/svg+xml")}"></figure>'
         for name, files in figures.items() if "svg" in files)
-    title = f"ultrabench report: {_e(Path(run_dir).resolve().name)}"
+    dirs = [Path(d) for d in run_dir] if isinstance(run_dir, (list, tuple)) else [Path(run_dir)]
+    title = "ultrabench report: " + _e(" + ".join(d.resolve().name for d in dirs))
+    where = ", ".join(f"<code>{_e(d)}</code>" for d in dirs)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title><style>{_CSS}</style></head>
-<body><header><h1>{title}</h1><div class="sub">Table 1 of UltraPixel (NeurIPS 2024), measured on <code>{_e(run_dir)}</code></div>{banners}</header>
+<body><header><h1>{title}</h1><div class="sub">Table 1 of UltraPixel (NeurIPS 2024), measured on {where}</div>{banners}</header>
 <main>
 <h2 id="table">Table 1</h2>
 <div class="tablewrap">{render_table_html(table)}</div>
 <h2 id="figures">Figures</h2>
 <div class="figs">{figs or '<p class="hint">Figures were not built.</p>'}</div>
 <h2 id="gallery">Gallery</h2>
-{render_gallery(Path(run_dir), Path(out_dir), table)}
+{render_gallery(dirs, Path(out_dir), table)}
+<h2 id="licences">Weights licences</h2>
+{_licences_html(table)}
 <h2 id="provenance">Provenance</h2>
 {_provenance(run_info, summary)}
 </main>

@@ -23,7 +23,7 @@ RANDOM_WEIGHTS_WARNING = (
 )
 PAPER_ONLY = "in the paper, not in this run"
 NOT_SCORED = "quality not scored: run `ultrabench score` on this run folder"
-EXTRA_COLUMNS = ("kid", "kid-patch", "winrate", "memory", "glcm", "compression-ratio")
+NEWER_THAN_SCORES = "generated after the last `ultrabench score` of this run folder: score it again"
 
 
 @dataclass
@@ -44,6 +44,7 @@ class Cell:
     ci95: list[float] | None = None
     n: int | None = None
     note: str | None = None  # why the value is missing (becomes a footnote)
+    remark: str | None = None  # a footnote on a value that is there (e.g. latency over fewer images than N)
     best: bool = False
     paper: float | None = None
     paper_note: str | None = None
@@ -102,24 +103,40 @@ class Table:
                 cell["delta"] = row.cells[key].delta
                 if cell["value"] is None and cell["note"]:
                     cell["footnote"] = self.mark(cell["note"])
+                elif cell["value"] is not None and cell["remark"]:
+                    cell["footnote"] = self.mark(cell["remark"])
         return d
 
 
 # -- columns ----------------------------------------------------------------------------------
 def _metric_column(name: str) -> Column:
     m = METRICS[name]
-    decimals = {"kid": 4, "kid-patch": 4, "glcm": 3}.get(name, 2)
-    return Column(name, m.display_name, m.arrow, m.higher_is_better, decimals, paper=m.paper)
+    return Column(name, m.display_name, m.arrow, m.higher_is_better, m.decimals, paper=m.paper)
+
+
+def extra_columns_known() -> list[str]:
+    """What `report --extra` accepts: every registered metric, a win rate per preference model, memory."""
+    prefs = [m.name for m in METRICS.values() if m.preference]
+    return (["winrate", "memory"] + [m for m in METRICS if m not in PAPER_METRICS]
+            + [f"winrate:{m}" for m in prefs if m != "pickscore"])
+
+
+def winrate_metric(key: str) -> str | None:
+    """The preference metric of a win-rate column ("winrate" is PickScore's, the paper's Figure 6)."""
+    if key == "winrate":
+        return "pickscore"
+    return key.split(":", 1)[1] if key.startswith("winrate:") else None
 
 
 def build_columns(extra_columns: Iterable[str] = ()) -> list[Column]:
     cols = [_metric_column(n) for n in PAPER_METRICS]
     cols.append(Column("latency", "Latency", "↓", False, 1, unit="s", paper=True))
     for key in _normalise_extras(extra_columns):
-        if key == "winrate":
+        pref = winrate_metric(key)
+        if pref is not None:
             # The reference's win rate against a row says how often that row lost; ranking rows by it
             # would mix a pairwise statistic into a per-method table, so it is never bolded.
-            cols.append(Column("winrate", "PickScore win rate", "", None, 1, scale=100.0, unit="%"))
+            cols.append(Column(key, f"{METRICS[pref].display_name} win rate", "", None, 1, scale=100.0, unit="%"))
         elif key == "memory":
             cols.append(Column("memory", "Peak memory", "↓", False, 1, scale=1 / 2**30, unit="GiB"))
         else:
@@ -130,14 +147,17 @@ def build_columns(extra_columns: Iterable[str] = ()) -> list[Column]:
 def _normalise_extras(extra_columns: Iterable[str]) -> list[str]:
     aliases = {"pickscore": "winrate", "win-rate": "winrate", "peak-memory": "memory", "mem": "memory",
                "compression": "compression-ratio"}
+    known = extra_columns_known()
     out: list[str] = []
     for raw in extra_columns:
         key = str(raw).strip().lower().replace("_", "-")
         key = aliases.get(key, key)
-        if key not in EXTRA_COLUMNS:
+        if key.endswith("-winrate"):  # hpsv2.1-winrate == winrate:hpsv2.1
+            key = "winrate" if key == "pickscore-winrate" else f"winrate:{key[:-len('-winrate')]}"
+        if key not in known:
             from ultrabench.errors import UsageError
 
-            raise UsageError(f"unknown report column {raw!r}; known extra columns: {', '.join(EXTRA_COLUMNS)}")
+            raise UsageError(f"unknown report column {raw!r}; known extra columns: {', '.join(known)}")
         if key not in out:
             out.append(key)
     return out
@@ -182,6 +202,32 @@ def _failure_reason(st: dict[str, Any] | None) -> str | None:
     return "no images"
 
 
+# Set statistics that need two images (a covariance, an MMD estimate) where the patch variants
+# have a few crops per image.
+_NEEDS_TWO_IMAGES = ("fid", "kid")
+WARMUP_RULE = "warm-up units (the first per method, resolution and process) are not timed"
+
+
+def _missing_reason(col: Column, res: str, st: dict[str, Any] | None, s: dict[str, Any]) -> str:
+    """Why a scored set has no value for a metric column, as precisely as the summary tells."""
+    asked = s.get("metrics")
+    if asked is not None and col.key not in asked:
+        return f"{col.header} was not asked for when this run was scored (`ultrabench score --metric {col.key}`)"
+    if METRICS[col.key].needs_reference and not s.get("reference"):
+        return f"{col.header} needs a reference set: score with --reference FOLDER or hf:<dataset>"
+    ok = int(st.get("ok", 0)) if st else None
+    if ok is not None and ok < 2 and col.key in _NEEDS_TWO_IMAGES:
+        return f"{col.header} needs at least 2 images; this set has {ok}"
+    if col.key.endswith("-patch"):
+        try:
+            r = parse_resolution(res)
+            if min(r.height, r.width) < 299:
+                return f"{col.header}: no 299 x 299 patch fits in a {res.replace('x', ' x ')} image"
+        except Exception:
+            pass
+    return f"{col.header} not computed for this set"
+
+
 def _res_key(res: str):
     try:
         return (0, parse_resolution(res))
@@ -201,10 +247,16 @@ def build_table(
     display_names: dict[str, str] | None = None,
 ) -> Table:
     columns = build_columns(extra_columns)
+    for col in columns:  # the header says who beats whom: the reference method, against each row
+        pref = winrate_metric(col.key)
+        if pref is not None:
+            col.header = f"{display_name_for(reference_method)} win rate vs row, {METRICS[pref].display_name}"
     scored = summary is not None
     s = summary or {}
-    latency = s.get("latency") or records_latency or []
-    status = s.get("status") or records_status or []
+    # the caller's record-based figures are current; a summary's own copies may be older
+    latency = records_latency if records_latency is not None else s.get("latency") or []
+    status = records_status if records_status is not None else s.get("status") or []
+    not_scored = {tuple(k) for k in s.get("not_scored") or []}
     table = Table(columns, [], reference_method, compare_paper=compare_paper, ci=ci,
                   random_weights=bool(s.get("random_weights")), scored=scored)
     if table.random_weights:
@@ -215,13 +267,13 @@ def build_table(
         table.warnings.append(str(w))
 
     sets = {(e["method"], e["resolution"], e["metric"]): e for e in s.get("sets") or []}
-    wins = {(e["method"], e["resolution"]): e for e in s.get("winrates") or []
+    wins = {(e["method"], e["resolution"], e.get("metric", "pickscore")): e for e in s.get("winrates") or []
             if e.get("reference_method", reference_method) == reference_method}
     lat = {(e["method"], e["resolution"]): e for e in latency}
     stat = {(e["method"], e["resolution"]): e for e in status}
 
-    combos = set(stat) | set(lat) | {(m, r) for m, r, _ in sets} | set(wins)
-    combos |= {(reference_method, r) for _, r in wins}
+    combos = set(stat) | set(lat) | {(m, r) for m, r, _ in sets} | {(m, r) for m, r, _ in wins}
+    combos |= {(reference_method, r) for _, r, _ in wins}
 
     paper = {}
     if compare_paper:
@@ -248,30 +300,61 @@ def build_table(
                 if e is not None:
                     v = e.get("mean_s") if col.key == "latency" else e.get("peak_memory_bytes")
                     cell.n = e.get("n")
+                ok = int(st.get("ok", 0)) if st else 0
                 if v is not None:
                     cell.value = float(v) * col.scale
+                    if cell.n is not None and 0 < cell.n < ok:
+                        cell.remark = f"{col.header}: mean of the {cell.n} timed images of {ok}; {WARMUP_RULE}"
+                elif ok and e is None:
+                    cell.note = f"{col.header}: every image of this set was a warm-up unit; {WARMUP_RULE}"
                 else:
                     cell.note = fail or ("no timing recorded" if col.key == "latency" else "no peak memory recorded")
-            elif col.key == "winrate":
-                e = wins.get((method, res))
+            elif winrate_metric(col.key) is not None:
+                pref = winrate_metric(col.key)
+                pname = METRICS[pref].display_name
+                e = wins.get((method, res, pref))
                 if method == reference_method:
                     cell.note = f"reference method ({display_name_for(reference_method)}); no win rate against itself"
                 elif e is not None and e.get("win_rate") is not None:
                     cell.value = float(e["win_rate"]) * col.scale
                     cell.n = e.get("n_pairs")
+                    usable = _usable(st)
+                    if e.get("stale"):
+                        cell.remark = e["stale"]
+                    elif cell.n is not None and usable is not None and cell.n < usable:
+                        cell.remark = (f"{col.header}: over the {cell.n} of {usable} images that have a "
+                                       f"{display_name_for(reference_method)} image of the same prompt and sample")
                     if e.get("ci95"):
                         cell.ci95 = [float(x) * col.scale for x in e["ci95"]]
+                elif (method, res) in not_scored:
+                    cell.note = NEWER_THAN_SCORES
+                elif fail or not scored:
+                    cell.note = fail or NOT_SCORED
+                elif s.get("metrics") is not None and pref not in s["metrics"]:
+                    cell.note = (f"{pname} was not asked for when this run was scored "
+                                 f"(`ultrabench score --metric {pref}`)")
+                elif not int((stat.get((reference_method, res)) or {}).get("ok", 0)):
+                    cell.note = f"no {display_name_for(reference_method)} images at this resolution to pair with"
                 else:
-                    cell.note = fail or (NOT_SCORED if not scored else "PickScore win rate not computed")
+                    cell.note = f"{pname} win rate not computed"
             else:
                 e = sets.get((method, res, col.key))
                 if e is not None and e.get("value") is not None and not _nan(e["value"]):
                     cell.value = float(e["value"]) * col.scale
-                    cell.n = e.get("n")
+                    cell.n = e.get("n_images", e.get("n"))  # images, also for metrics on several crops each
+                    usable = _usable(st)
+                    if e.get("stale"):
+                        cell.remark = e["stale"]
+                    elif e.get("warning"):
+                        cell.remark = f"{col.header}: {e['warning']} ({e.get('n_ref')} reference rows)"
+                    elif usable is not None and cell.n is not None and cell.n < usable:
+                        cell.remark = f"{col.header}: computed on {cell.n} of the {usable} images of this set"
                     if e.get("ci95"):
                         cell.ci95 = [float(x) * col.scale for x in e["ci95"]]
+                elif (method, res) in not_scored:
+                    cell.note = NEWER_THAN_SCORES
                 else:
-                    cell.note = fail or (NOT_SCORED if not scored else f"{col.header} not computed for this set")
+                    cell.note = fail or (NOT_SCORED if not scored else _missing_reason(col, res, st, s))
             if not in_run:
                 cell.note = PAPER_ONLY
             pr = paper.get((method, res))
@@ -284,18 +367,19 @@ def build_table(
             cells[col.key] = cell
         n = None
         if st is not None:
-            n = int(st.get("ok", 0))
+            n = _usable(st)
         else:
-            ns = [c.n for k, c in cells.items() if c.n is not None and k != "winrate"]
+            ns = [c.n for k, c in cells.items() if c.n is not None and winrate_metric(k) is None]
             n = max(ns) if ns else None
         display = names.get(method) or display_name_for(method)
         table.rows.append(Row(res, method, display, n if in_run else None, cells, in_run))
         if st is not None and int(st.get("ok", 0)) > 0:
             lost = {k: int(st.get(k, 0)) for k in ("oom", "error", "unsupported", "unreadable") if int(st.get(k, 0))}
             if lost:
-                total = int(st["ok"]) + sum(lost.values())
+                # unreadable images are finished units too: counted in ok, not beside it
+                total = sum(int(st.get(k, 0)) for k in ("ok", "oom", "error", "unsupported"))
                 parts = ", ".join(f"{v} {k}" for k, v in lost.items())
-                table.warnings.append(f"{display} at {res}: {st['ok']} of {total} images usable ({parts}).")
+                table.warnings.append(f"{display} at {res}: {_usable(st)} of {total} images usable ({parts}).")
 
     _mark_best(table)
     # Allocate footnote marks in reading order so a, b, c appear top to bottom.
@@ -306,9 +390,18 @@ def build_table(
             c = row.cells[col.key]
             if c.value is None and c.note and c.note != PAPER_ONLY:
                 table.mark(c.note)
+            elif c.value is not None and c.remark:
+                table.mark(c.remark)
             if c.paper_note and compare_paper:
                 table.mark(c.paper_note)
     return table
+
+
+def _usable(st: dict[str, Any] | None) -> int | None:
+    """Finished images the scorer could read: the row's N."""
+    if st is None:
+        return None
+    return max(0, int(st.get("ok", 0)) - int(st.get("unreadable", 0)))
 
 
 def _nan(v: Any) -> bool:

@@ -1,243 +1,298 @@
-"""Public API: `score_run` (a run folder -> scores/) and `build_reference` (real images -> stats)."""
+"""Public API: `score_run` (a run folder -> scores/) and `build_reference` (real images -> features).
+
+`score_run` is a composition of small steps: choose the metrics and open their extractors, select
+the units, run the one decode pass, compute per-image values and set statistics from the cached
+features, win rates of every preference model, and write the outputs.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import io
 import json
 import os
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
 import numpy as np
 
-from ultrabench.errors import UsageError
+from ultrabench.errors import UsageError, check_writable, write_failure
 from ultrabench.metrics import bootstrap as bs
-from ultrabench.metrics.frechet import FrechetToReference
-from ultrabench.metrics.inception_score import inception_score
-from ultrabench.metrics.kid import KIDBootstrap, kernel_inception_distance
+from ultrabench.metrics.crops import image_key
+from ultrabench.metrics.plugin import DEFAULT_OPTIONS, Metric
 from ultrabench.metrics.registry import METRICS, PAPER_METRICS, get_metric
-from ultrabench.metrics.winrate import win_rate
 from ultrabench.scoring import engine as E
+from ultrabench.scoring.reference import build_reference, list_images, load_reference, reference_inputs  # noqa: F401
 
 DEFAULT_METRICS = tuple(PAPER_METRICS) + ("kid", "kid-patch", "pickscore", "glcm", "compression-ratio")
-INCEPTION_METRICS = {"fid", "kid", "is", "fid-patch", "kid-patch", "is-patch"}
-REF_METRICS = {"fid", "kid", "fid-patch", "kid-patch"}
+PER_IMAGE_BASE = ["method", "resolution", "prompt_id", "seed", "sample_index", "image", "image_sha256"]
 
 
-def _needs(metrics: set[str]) -> tuple[set[str], dict]:
-    ext = set()
-    if metrics & INCEPTION_METRICS:
-        ext.add("inception")
-    if "clip" in metrics:
-        ext.add("clip")
-    if "pickscore" in metrics:
-        ext.add("pickscore")
-    need = {"full": bool(metrics & {"fid", "kid", "is"}), "patch": bool(metrics & {"fid-patch", "kid-patch", "is-patch"}),
-            "clip": "clip" in metrics, "pickscore": "pickscore" in metrics,
-            "texture": bool(metrics & {"glcm", "compression-ratio"})}
-    return ext, need
-
-
-def _list_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in E.IMAGE_EXTS
-                  and "scores" not in p.relative_to(folder).parts[:1])
+def _list_images(folder: Path) -> list[Path]:  # the name older callers use
+    return list_images(folder)
 
 
 # --------------------------------------------------------------------------------------------
-# reference
-def build_reference(source, *, out=None, device="cpu", patch_crops=3, crop_seed=0, stand_ins=False, weights=None,
-                    batch_size=16, workers=None, cache_dir=None, extractors=None, progress=False, split="train",
-                    image_column=None, limit=None, metrics=("fid", "kid", "fid-patch", "kid-patch")) -> Path:
-    """Compute (or find cached) reference features for the full-image and patch protocols.
+# steps
+@dataclass
+class Scored:
+    """Everything the steps after the pass read: the units, their tasks and cached features."""
 
-    source: a folder of real images, `hf:<dataset>` (read from the local HF cache when offline), or an
-    existing reference `.npz` (returned as is). The file name is the cache key: sha256 over the sorted
-    image content hashes, both protocols and the Inception weights hash.
-    """
-    src = str(source)
-    if src.endswith(".npz") and Path(src).is_file():
-        return Path(src)
-    metrics = set(metrics)
-    ext_need, need = _needs(metrics & REF_METRICS)
-    ex = E.make_extractors(ext_need | {"inception"}, device=device, stand_ins=stand_ins, weights=weights,
-                           given=extractors)
-    from ultrabench.weights import cache_root as ub_cache
-
-    cache_root = Path(cache_dir) if cache_dir else ub_cache() / "features"
-    cache = E.FeatureCache(cache_root)
-    if src.startswith("hf:"):
-        from ultrabench.hfdata import parse_hf_source
-
-        name, hf_split, hf_column = parse_hf_source(src)
-        folder = _materialise_hf(name, hf_split if ":" in src[3:] else split, hf_column or image_column, limit,
-                                 cache_root)
-    else:
-        folder = Path(src).expanduser()
-        if not folder.is_dir():
-            raise UsageError(f"reference source {src} is neither a folder of images, hf:<dataset>, nor a .npz file")
-    files = _list_images(folder)
-    if limit:
-        files = files[:limit]
-    if len(files) < 2:
-        raise UsageError(f"reference folder {folder} has {len(files)} images; at least 2 are needed")
-    tasks = [E.ImageTask(p, key=E.CONTENT_KEY) for p in files]
-    proto = E.protocols(patch_crops, crop_seed, "png", None, None)
-
-    def key_and_path():
-        key_src = json.dumps({"images": sorted(t.sha for t in tasks), "full": proto["fid"]["version"],
-                              "patch": proto["fid-patch"]["version"] + f"-seed{crop_seed}",
-                              "inception": ex.inception.weights_sha256}, sort_keys=True)
-        key = hashlib.sha256(key_src.encode()).hexdigest()
-        path = Path(out) if out else cache_root / "reference" / f"ref-{key[:24]}.npz"
-        return key, (path / f"ref-{key[:24]}.npz" if path.is_dir() else path)
-
-    def stored(path, key) -> bool:
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                return json.loads(str(z["meta"])).get("cache_key") == key
-        except Exception:
-            return False
-
-    # Images hashed before are known by (size, mtime); if all are, a stored result is found without
-    # reading any image. Otherwise the pass hashes each new file from the bytes it decodes.
-    for t in tasks:
-        t.sha = cache.known_sha256(t.path)
-    if all(t.sha for t in tasks):
-        cache_key, out_path = key_and_path()
-        if stored(out_path, cache_key):
-            return out_path
-    counts = E.run_pass(tasks, ex, cache, need={"full": True, "patch": need["patch"] or True}, patch_crops=patch_crops,
-                        crop_seed=crop_seed, codec="png", batch_size=batch_size, workers=workers, progress=progress,
-                        proto=proto)
-    bad = [t.error for t in tasks if t.error]
-    if bad:
-        raise UsageError(f"{len(bad)} reference image(s) could not be read: " + "; ".join(bad[:5]))
-    cache_key, out_path = key_and_path()
-    pk_full, pk_patch = proto["fid"]["version"].split("@")[1], proto["fid-patch"]["version"].split("@")[1] + f"-seed{crop_seed}"
-    full, patch, small = [], [], []
-    for t in tasks:
-        meta = E.load_meta(cache, t, True)
-        if meta.get("crop_error"):
-            small.append(meta["crop_error"])
-        f = cache.get(ex.key("inception"), pk_full, t.sha)
-        full.append(f["pool"])
-        p = cache.get(ex.key("inception"), pk_patch, t.sha, t.key)
-        if p is not None:
-            patch.append(p["pool"])
-    if small:
-        raise E.cropmod.CropError(f"{len(small)} reference image(s) are smaller than the 299x299 patch crop: "
-                                  + "; ".join(small[:5]))
-    full_a = np.stack(full)
-    patch_a = np.concatenate(patch) if patch else np.zeros((0, full_a.shape[1]))
-    meta = {"source": src, "n_images": len(full_a), "n_patches": int(len(patch_a)), "cache_key": cache_key,
-            "protocols": {"fid": proto["fid"]["version"], "fid-patch": proto["fid-patch"]["version"]},
-            "crop_seed": crop_seed, "patch_crops": patch_crops, "inception": ex.inception.info(),
-            "random_weights": ex.random_weights, "decoded": counts["decoded"]}
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + f".tmp{os.getpid()}.npz")
-    np.savez(tmp, full=full_a, patch=patch_a, meta=np.array(json.dumps(meta)))
-    os.replace(tmp, out_path)
-    return out_path
+    records: list
+    tasks: list[E.ImageTask]
+    metrics: list[Metric]
+    needs: dict[str, E.Need]  # metric name -> need
+    feats: list[dict[str, dict]] = field(default_factory=list)  # per image: metric name -> arrays
+    rows: list[dict] = field(default_factory=list)  # per-image table
 
 
-def _materialise_hf(name: str, split: str, column, limit, cache_root: Path) -> Path:
-    """Write a HF dataset's images once, as the files they were (JPEG stays JPEG), so that they go
-    through the same decoder and RGB conversion as any folder of reference images."""
-    import datasets
-    from PIL import Image
-
-    from ultrabench.hfdata import load_hf_dataset
-    from ultrabench.runstore import atomic_write_bytes
-
-    ds = load_hf_dataset(name, split)
-    col = column or next((k for k, f in ds.features.items() if isinstance(f, datasets.Image)), None)
-    if col is None or col not in ds.column_names:
-        raise UsageError(f"dataset {name!r} has no image column{f' {column!r}' if column else ''}; "
-                         f"columns: {', '.join(ds.column_names)} (pass image_column)")
-    if isinstance(ds.features[col], datasets.Image):
-        ds = ds.cast_column(col, datasets.Image(decode=False))  # the stored bytes, not a re-encoding
-    folder = cache_root / "hf-datasets" / _slug_name(name) / split
-    folder.mkdir(parents=True, exist_ok=True)
-    n = len(ds) if not limit else min(limit, len(ds))
-    done = {p.stem for p in folder.iterdir() if p.suffix.lower() in E.IMAGE_EXTS}
-    for i in range(n):
-        if f"{i:07d}" in done:
-            continue
-        item = ds[i][col]
-        if isinstance(item, Image.Image):  # a column of decoded images that is not an Image feature
-            buf = io.BytesIO()
-            item.save(buf, format="PNG")
-            data, ext = buf.getvalue(), "png"
-        else:
-            data = item["bytes"] if item.get("bytes") is not None else Path(item["path"]).read_bytes()
-            try:
-                with Image.open(io.BytesIO(data)) as im:
-                    ext = {"JPEG": "jpg"}.get(im.format, (im.format or "").lower())
-                    if f".{ext}" not in E.IMAGE_EXTS:  # e.g. GIF, MPO: the first frame, losslessly as PNG
-                        from ultrabench.scoring.decode import to_rgb
-
-                        buf = io.BytesIO()
-                        Image.fromarray(to_rgb(im)[0]).save(buf, format="PNG")
-                        data, ext = buf.getvalue(), "png"
-            except Exception as e:
-                raise UsageError(f"dataset {name!r} ({split}) row {i}: unreadable image in column {col!r}: "
-                                 f"{type(e).__name__}: {e}") from None
-        atomic_write_bytes(folder / f"{i:07d}.{ext}", data)
-    return folder
+def choose_metrics(metrics, reference) -> tuple[list[str], dict[str, str]]:
+    """Registered names of the metrics to compute, and those skipped with the reason."""
+    names = list(dict.fromkeys(get_metric(m).name for m in (metrics or DEFAULT_METRICS)))
+    skipped = {m: "no reference images given" for m in names if reference is None and METRICS[m].needs_reference}
+    return [m for m in names if m not in skipped], skipped
 
 
-def _slug_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-._" else "__" for c in name.strip("/"))[-120:]
+def protocols(ex: E.Extractors, metrics: list[Metric], options) -> dict:
+    """metric -> its protocol: version and words, plus the network and weights it was computed with."""
+    out = {}
+    for m in metrics:
+        need = ex.need_for(m, options)
+        out[m.name] = {**need.ext.protocol(m), "extractor": need.net.id, "weights_sha256": need.net.weights_sha256}
+    return out
 
 
-def load_reference(path: Path) -> dict:
-    with np.load(path, allow_pickle=False) as z:
-        return {"full": z["full"], "patch": z["patch"], "meta": json.loads(str(z["meta"]))}
-
-
-# --------------------------------------------------------------------------------------------
-# set statistics
-def _fid_set(feats, groups, ref: FrechetToReference, resamples, seed):
-    fb = ref.bind(feats)
-    value = fb.value(np.arange(len(feats)))
-    ci = None
-    if resamples > 0:
-        ci = bs.bootstrap_ci(len(groups), lambda idx: fb.value(np.concatenate([groups[i] for i in idx])), resamples, seed)
-    return value, ci
-
-
-def _kid_set(feats, groups, ref, resamples, seed):
-    value, _, _ = kernel_inception_distance(feats, ref, subsets=E.KID_SUBSETS, subset_size=E.KID_SUBSET_SIZE,
-                                            seed=E.KID_SEED)
-    ci = None
-    if resamples > 0:
-        kb = KIDBootstrap(feats, ref)
-        ci = bs.bootstrap_ci(len(groups), lambda idx: kb.value(np.concatenate([groups[i] for i in idx])), resamples, seed)
-    return value, ci
-
-
-def _is_set(logits, groups, resamples, seed):
-    value, _, _ = inception_score(logits, E.INCEPTION_SPLITS, True, E.IS_SEED)
-    ci = None
-    if resamples > 0:
-        ci = bs.bootstrap_ci(len(groups), lambda idx: inception_score(
-            logits[np.concatenate([groups[i] for i in idx])], E.INCEPTION_SPLITS, True, E.IS_SEED)[0], resamples, seed)
-    return value, ci
-
-
-# --------------------------------------------------------------------------------------------
-def _select_records(run_dir, methods=None, resolutions=None) -> list:
+def _select_records(run_dir, methods=None, resolutions=None, records=None) -> list:
     from ultrabench.resolution import parse_resolution
     from ultrabench.runstore import RunStore
 
     res_keys = {parse_resolution(r).key if not hasattr(r, "key") else r.key for r in resolutions} if resolutions else None
-    return [r for r in RunStore(run_dir).records(statuses=None)
+    return [r for r in (records if records is not None else RunStore(run_dir).records(statuses=None))
             if (not methods or r.method in methods) and (not res_keys or r.data.get("resolution") in res_keys)]
 
 
+def select_units(run_dir: Path, methods, resolutions, prompts) -> tuple[list, list, bool, str]:
+    """(the records of the run's current spec, the finished ones to score, plain folder?, a note on the
+    units of another spec left out), or a one-line error when there is nothing to score: a missing
+    folder, a folder that is neither a run nor holds images, no finished image."""
+    from ultrabench.runspec import current_records, describe_left_out
+    from ultrabench.scoring.units import folder_records, is_run_folder
+
+    if not run_dir.is_dir():
+        raise UsageError(f"run folder {run_dir} does not exist")
+    plain = not is_run_folder(run_dir)
+    left_out: dict = {}
+    if plain:
+        records = folder_records(run_dir, prompts)
+    else:  # a run folder is one experiment: units made under another spec are never averaged in
+        records, left_out = current_records(run_dir, statuses=None)
+    recs = _select_records(run_dir, methods, resolutions, records)
+    ok = [r for r in recs if r.status == "ok" and r.image_path is not None]
+    if not ok:
+        if plain:
+            raise UsageError(f"{run_dir} is not a run folder (no run.json, no unit records) and holds no images")
+        which = " of the selected methods and resolutions" if methods or resolutions else ""
+        raise UsageError(f"run folder {run_dir} holds no finished images{which} to score (run `ultrabench generate`)")
+    return recs, ok, plain, describe_left_out(left_out)
+
+
+def collect(scored: Scored, cache: E.FeatureCache, ex: E.Extractors, run_dir: Path, batch_size: int) -> None:
+    """Per-image rows and feature arrays from the cache; per-image metric values filled in."""
+    per_image = [m for m in scored.metrics if not m.set_level]
+    for rec, t in zip(scored.records, scored.tasks):
+        row = {"method": rec.method, "resolution": rec.data.get("resolution"), "prompt_id": rec.prompt_id,
+               "seed": rec.seed, "sample_index": int(rec.data.get("sample_index") or 0),
+               "image": str(t.path.relative_to(run_dir)), "image_sha256": t.sha,
+               **{m.column: None for m in per_image}, "crops": None, "flags": "", "error": t.error,
+               "view_errors": {}}
+        f: dict[str, dict] = {}
+        if not t.error:
+            flags = list(E.load_meta(cache, t).get("flags", []))
+            crops = {}
+            for m in scored.metrics:
+                need = scored.needs[m.name]
+                z = E.features(cache, need, t)
+                if z is None:
+                    continue
+                if "error" in z:
+                    row["error"] = row["error"] or z["error"]
+                    row["view_errors"][m.name] = z["error"]
+                    continue
+                f[m.name] = z
+                if "boxes" in z and need.view is not None:
+                    crops[need.view.key] = z["boxes"].tolist()
+                if m.needs_prompt:
+                    flags += [x for x in need.ext.prompt_flags(need.net, rec.prompt) if x not in flags]
+            row["crops"] = json.dumps(crops) if crops else None
+            row["flags"] = ",".join(flags)
+        scored.rows.append(row)
+        scored.feats.append(f)
+    for m in per_image:
+        idx = [i for i, f in enumerate(scored.feats) if m.name in f]
+        if not idx:
+            continue
+        need = scored.needs[m.name]
+        stacked = {k: np.concatenate([scored.feats[i][m.name][k] for i in idx])
+                   for k in scored.feats[idx[0]][m.name] if k != "boxes"}
+        values = need.ext.per_image(need.net, m, stacked, [scored.records[i].prompt for i in idx])
+        for i, v in zip(idx, values):
+            scored.rows[i][m.column] = float(v)
+
+
+def set_entries(scored: Scored, ref_keys: dict, proto: dict, *, bootstrap: int,
+                bootstrap_seed: int) -> tuple[list[dict], list[dict], list[str]]:
+    """One entry per (method, resolution, metric); for every one that could not be formed, an entry
+    saying why (for the report's footnotes); and warnings."""
+    from ultrabench.metrics import statistics as st
+
+    sets, missing, warnings = [], [], []
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, r in enumerate(scored.rows):
+        groups[(r["method"], r["resolution"])].append(i)
+    shared: dict = {}
+    for (method, res), idxs in sorted(groups.items()):
+        for m in scored.metrics:
+            have = [i for i in idxs if m.name in scored.feats[i]]
+            base = {"method": method, "resolution": res, "metric": m.name, "protocol": proto[m.name]["version"]}
+            if not have:
+                missing.append({**base, "reason": _why_none(scored, idxs, m)})
+                continue
+            if m.set_level:
+                need = scored.needs[m.name]
+                per_img = [np.atleast_2d(scored.feats[i][m.name][m.feature]) for i in have]
+                per_img = [p.reshape(len(p), -1) for p in per_img]
+                grp, pos = [], 0
+                for p in per_img:
+                    grp.append(np.arange(pos, pos + len(p)))
+                    pos += len(p)
+                multi = need.view is not None and E.VIEW_KINDS[need.view.kind].multi
+                inp = st.SetInput(np.concatenate(per_img), grp, ref_keys.get(m.name) if m.needs_reference else None,
+                                  bootstrap, bootstrap_seed,
+                                  "images (all crops of a drawn image)" if multi else "images", shared)
+                try:
+                    v = st.STATISTICS[m.statistic](inp)
+                except st.NotComputed as e:
+                    warnings.append(f"{method} {res}: {m.name} {e}")
+                    missing.append({**base, "reason": f"{e} ({len(inp.rows)} in this set)"})
+                    continue
+                extra = {**v.extra, **({"n_images": len(have)} if multi else {})}
+                sets.append({**base, "value": v.value, "n": len(inp.rows), "ci95": v.ci,
+                             "ci_method": v.ci_method if v.ci is not None else None, **extra})
+            else:
+                vals = np.array([scored.rows[i][m.column] for i in have if scored.rows[i][m.column] is not None])
+                vals = vals[np.isfinite(vals)] if len(vals) else vals
+                if not len(vals):
+                    missing.append({**base, "reason": "no finite value"})
+                    continue
+                ci = bs.mean_ci(vals, bootstrap, bootstrap_seed)
+                sets.append({**base, "value": float(vals.mean()), "n": len(vals), "ci95": ci,
+                             "ci_method": bs.describe(bootstrap, bootstrap_seed) if ci is not None else None})
+    small = {s["metric"]: s["warning"] for s in sets if s.get("warning")}
+    for name, why in small.items():
+        warnings.append(f"{name}: {why}; the values are printed with this warning")
+    # set statistics are only comparable at equal N
+    for m in scored.metrics:
+        if not m.set_level:
+            continue
+        ns = {(s["method"], s["resolution"]): s["n"] for s in sets if s["metric"] == m.name}
+        if len(set(ns.values())) > 1:
+            warnings.append(f"{m.name} is compared across different N: "
+                            + ", ".join(f"{mm} {r}: {n}" for (mm, r), n in sorted(ns.items())))
+    return sets, missing, warnings
+
+
+def _why_none(scored: Scored, idxs: list[int], m: Metric) -> str:
+    errors = [scored.rows[i]["view_errors"].get(m.name) or scored.rows[i]["error"] for i in idxs]
+    if all(scored.tasks[i].error for i in idxs):
+        return "no image of this set could be read"
+    kinds = sorted({_kind(e) for e in errors if e})
+    return "; ".join(kinds) if kinds else "no features"
+
+
+def _kind(message: str) -> str:
+    """A per-image problem without its image-specific part, to count images with the same problem."""
+    return message.split(" (")[0]
+
+
+def summarise_problems(problems: list[tuple[str, str]], shown: int = 3) -> list[str]:
+    """[(image, message)] -> one line per kind of problem, with a count and the first few images."""
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for image, message in problems:
+        by_kind["could not be read" if message.startswith("unreadable image") else _kind(message)].append(
+            image if not message.startswith("unreadable image") else message)
+    out = []
+    for kind, items in by_kind.items():
+        n = len(items)
+        more = f" and {n - shown} more" if n > shown else ""
+        if kind == "could not be read":
+            out.append(f"{n} image{'' if n == 1 else 's'} could not be read: " + "; ".join(items[:shown]) + more)
+        else:
+            out.append(f"{n} image{'' if n == 1 else 's'} {'is' if n == 1 else 'are'} {kind}, so the metrics that "
+                       f"need it leave {'it' if n == 1 else 'them'} out: " + ", ".join(items[:shown]) + more)
+    return out
+
+
+def win_rates(rows: list[dict], metrics: list[Metric], reference_method: str, tau: float, bootstrap: int,
+              bootstrap_seed: int, proto: dict) -> tuple[list[dict], list[str]]:
+    """For every preference metric: the reference method's win rate against each other method, on
+    the images both have for the same (prompt id, sample index), at each resolution.
+
+    Pairs are matched by prompt and sample index, not by seed: within one run every generated
+    method derives the same seed from them (ultrabench.seeding), and images imported from elsewhere
+    (DALL-E 3, Midjourney), whose seeds are unknown, pair with the generated image of their prompt."""
+    from ultrabench.metrics.winrate import win_rate
+
+    out, warnings = [], []
+    for m in metrics:
+        if not m.preference:
+            continue
+        by: dict[tuple, dict] = defaultdict(dict)
+        for r in rows:
+            if r[m.column] is not None:
+                by[(r["method"], r["resolution"])][(r["prompt_id"], r["sample_index"])] = r[m.column]
+        found = []
+        for (method, res), scores in sorted(by.items()):
+            base = by.get((reference_method, res))
+            if method == reference_method or not base:
+                continue
+            keys = sorted(set(base) & set(scores))
+            if not keys:
+                continue
+            w = win_rate([base[k] for k in keys], [scores[k] for k in keys], tau, bootstrap, bootstrap_seed)
+            found.append({"metric": m.name, "reference_method": reference_method, "method": method, "resolution": res,
+                          **{k: w[k] for k in ("win_rate", "mean_pref", "ci95", "p_value", "n_pairs", "ties", "tau")},
+                          "ci_method": bs.describe(bootstrap, bootstrap_seed, "matched pairs"),
+                          "protocol": proto[m.name]["version"]})
+        if not found and by:
+            warnings.append(f"no {m.display_name} win rates: reference method {reference_method!r} has no matched pairs")
+        out += found
+    return out, warnings
+
+
+def write_per_image(scored: Scored, out_dir: Path) -> None:
+    import pandas as pd
+
+    per_image = [m for m in scored.metrics if not m.set_level]
+    cols = PER_IMAGE_BASE + [m.column for m in per_image] + ["crops", "flags", "error"]
+    df = pd.DataFrame([{k: r[k] for k in cols} for r in scored.rows], columns=cols)
+    for m in per_image:
+        df[m.column] = df[m.column].astype("float64")
+    df["seed"] = df["seed"].astype("int64")
+    df["sample_index"] = df["sample_index"].astype("int64")
+    _write_parquet(df, out_dir / "per_image.parquet")
+
+
+def _write_parquet(df, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise write_failure(path, e) from None
+
+
+# --------------------------------------------------------------------------------------------
 def shard_marker(out_dir: Path, tasks, shard) -> Path:
     """A file saying shard i/n finished this exact image list (so stale markers never count)."""
     token = hashlib.sha1("\n".join(sorted(str(t.path) for t in tasks)).encode()).hexdigest()[:12]
@@ -251,7 +306,7 @@ def wait_for_shards(run_dir, shard, *, methods=None, resolutions=None, timeout_s
 
     from ultrabench.shard import Shard
 
-    ok = [r for r in _select_records(run_dir, methods, resolutions) if r.status == "ok" and r.image_path is not None]
+    ok = select_units(Path(run_dir), methods, resolutions, None)[1]  # the images the shards were given
     tasks = [E.ImageTask(r.image_path, key="") for r in ok]
     out_dir = Path(run_dir) / "scores"
 
@@ -267,264 +322,222 @@ def wait_for_shards(run_dir, shard, *, methods=None, resolutions=None, timeout_s
 def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolutions=None, device="cpu", batch_size=16,
               workers=None, patch_crops=3, crop_seed=0, reference_method="ultrapixel", tau=0.0, stand_ins=False,
               weights=None, clip_model=("ViT-L-14", "openai"), bootstrap=1000, progress=True, cache_dir=None,
-              extractors=None, codec="png", bootstrap_seed=0, shard=None) -> dict:
-    """Score a run folder into <run_dir>/scores/{per_image.parquet, summary.json}; returns the summary.
+              extractors=None, codec="png", bootstrap_seed=0, shard=None, prompts=None) -> dict:
+    """Score a run folder (or a plain folder of images) into <run_dir>/scores/{per_image.parquet, summary.json}; returns the summary.
 
-    Extra keyword arguments beyond the contract: `cache_dir` (a shared feature cache), `extractors`
-    (inject ready extractor objects: {"inception", "clip", "pickscore"}), `codec` for the compression
-    ratio ("png" lossless, or "jpeg-q95" as Diffusion-4K), `bootstrap_seed`, and `shard`
-    (an `ultrabench.shard.Shard`): then only that shard's images are decoded and their features
-    cached, and a partial summary is returned; an unsharded call afterwards merges from the cache.
+    `metrics`: registered names (`ultrabench metrics` lists them). Extra keyword arguments beyond the
+    contract: `cache_dir` (a shared feature cache), `extractors` (ready networks by extractor name,
+    e.g. {"inception": ...}), `codec` for the compression ratio ("png" lossless, or "jpeg-q95" as
+    Diffusion-4K), `bootstrap_seed`, and `shard` (an `ultrabench.shard.Shard`): then only that
+    shard's images are decoded and their features cached, and a partial summary is returned; an
+    unsharded call afterwards merges from the cache. `prompts`: a prompt file for a plain folder of
+    images (ids = image paths relative to the folder, without extension).
     """
-    import pandas as pd
-
     from ultrabench.runstore import atomic_write_json
 
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise UsageError(f"run folder {run_dir} does not exist")
-    names = [get_metric(m).name for m in (metrics or DEFAULT_METRICS)]
-    warnings_out: list[str] = []
-    ref_path = None
-    if reference is None:
-        skipped = [m for m in names if METRICS[m].needs_reference]
-        if skipped:
-            warnings_out.append(f"no reference images given: skipped {', '.join(skipped)}")
-        names = [m for m in names if not METRICS[m].needs_reference]
-    metric_set = set(names)
-    ext_need, need = _needs(metric_set)
-    out_dir = run_dir / "scores"
-    cache = E.FeatureCache(Path(cache_dir) if cache_dir else out_dir / "cache")
+    names, skipped = choose_metrics(metrics, reference)  # names first: a typo is the cheapest error to report
+    all_recs, ok, plain, left_out = select_units(run_dir, methods, resolutions, prompts)
     if patch_crops < 1:
         raise UsageError("patch_crops must be >= 1")
-    if reference is not None and metric_set & REF_METRICS:
-        ext_need.add("inception")
-    ex = E.make_extractors(ext_need, device=device, stand_ins=stand_ins, weights=weights, clip_model=clip_model,
-                           given=extractors)
-    proto = E.protocols(patch_crops, crop_seed, codec, ex.clip.info() if ex.clip else None,
-                        ex.pickscore.info() if ex.pickscore else None)
+    if batch_size < 1:
+        raise UsageError(f"batch_size must be at least 1, got {batch_size}")
+    options = {**DEFAULT_OPTIONS, "patch_crops": patch_crops, "crop_seed": crop_seed, "clip_model": tuple(clip_model),
+               "codec": codec}
+    if plain and not any(r.prompt for r in ok):
+        skipped.update({m: "no prompts for the images of a plain folder" for m in names if METRICS[m].needs_prompt})
+        names = [m for m in names if m not in skipped]
+    warnings_out = [f"{why}: skipped {', '.join(m for m in skipped if skipped[m] == why)}"
+                    for why in dict.fromkeys(skipped.values())]
+    if left_out:
+        warnings_out.insert(0, left_out)
+    if plain:
+        warnings_out.insert(0, f"{run_dir} is not a run folder: scored its {len(ok)} images as method "
+                               f"{ok[0].method!r}, grouped by image size")
+    if not names:
+        raise UsageError("none of the metrics asked for can be computed here: " + "; ".join(warnings_out[-1:]))
+    chosen = [get_metric(n) for n in names]
+    out_dir = run_dir / "scores"
+    cache = E.FeatureCache(Path(cache_dir) if cache_dir else out_dir / "cache")
+    for folder in dict.fromkeys([out_dir, cache.root]):  # a read-only or full folder fails before any model loads
+        check_writable(folder)
+    ex = E.open_extractors(names, options, device=device, stand_ins=stand_ins, weights=weights, given=extractors)
+    needs = {m.name: ex.need_for(m, options) for m in chosen}
+    pass_needs = list({id(n): n for n in _with_sources(needs.values())}.values())
+    proto = protocols(ex, chosen, options)
 
-    all_recs = _select_records(run_dir, methods, resolutions)
-    ok = [r for r in all_recs if r.status == "ok" and r.image_path is not None]
-    tasks = [E.ImageTask(r.image_path, key=E.cropmod.image_key(r.prompt_id, r.seed)) for r in ok]
+    tasks = [E.ImageTask(r.image_path, key=image_key(r.prompt_id, r.seed), prompt=r.prompt) for r in ok]
 
     if shard is not None:
         # Feature extraction only: set statistics need every image, so the merge run computes them.
         mine = shard.take(tasks, key=lambda t: str(t.path))
-        counts = E.run_pass(mine, ex, cache, need=need, patch_crops=patch_crops, crop_seed=crop_seed, codec=codec,
-                            batch_size=batch_size, workers=workers, progress=progress, proto=proto)
-        cache.save_index()
-        marker = shard_marker(out_dir, tasks, shard)
-        atomic_write_json(marker, {"shard": str(shard), "images": len(mine), "counts": counts})
+        counts = E.run_pass(mine, pass_needs, cache, batch_size=batch_size, workers=workers, progress=progress,
+                            device=ex.device)
+        atomic_write_json(shard_marker(out_dir, tasks, shard), {"shard": str(shard), "images": len(mine),
+                                                               "counts": counts})
         return {"schema": 1, "partial": True, "shard": str(shard), "images": len(mine), "counts": counts,
                 "warnings": warnings_out}
 
-    ref = None
-    if reference is not None and metric_set & REF_METRICS:
+    ref, ref_path, ref_keys = None, None, {}
+    if reference is not None and any(m.needs_reference for m in chosen):
         ref_path = build_reference(reference, device=device, patch_crops=patch_crops, crop_seed=crop_seed,
-                                   stand_ins=stand_ins, weights=weights, batch_size=batch_size, workers=workers,
-                                   cache_dir=cache.root, extractors={"inception": ex.inception}, progress=progress)
+                                   batch_size=batch_size, workers=workers, cache_dir=cache.root, extractors=ex,
+                                   progress=progress, metrics=[m.name for m in chosen if m.needs_reference],
+                                   options=options)
         ref = load_reference(ref_path)
-        rp = ref["meta"]
-        if rp.get("inception", {}).get("weights_sha256") != ex.inception.weights_sha256:
-            raise UsageError(f"reference stats {ref_path} were computed with other Inception weights")
-        if rp.get("protocols", {}).get("fid-patch") != proto["fid-patch"]["version"] or rp.get("crop_seed") != crop_seed:
-            if metric_set & {"fid-patch", "kid-patch"}:
-                raise UsageError(f"reference stats {ref_path} use patch protocol {rp.get('protocols')} "
-                                 f"(crop seed {rp.get('crop_seed')}), not {proto['fid-patch']['version']} seed {crop_seed}")
+        ref_keys = _reference_rows(ref, ref_path, ex, chosen, options)
 
-    counts = E.run_pass(tasks, ex, cache, need=need, patch_crops=patch_crops, crop_seed=crop_seed, codec=codec,
-                        batch_size=batch_size, workers=workers, progress=progress, proto=proto)
-
-    # ---------------- per-image rows
-    pk_full = proto["fid"]["version"].split("@")[1]
-    pk_patch = proto["fid-patch"]["version"].split("@")[1] + f"-seed{crop_seed}"
-    rows, feats = [], []
-    for rec, t in zip(ok, tasks):
-        row = {"method": rec.method, "resolution": rec.data.get("resolution"), "prompt_id": rec.prompt_id,
-               "seed": rec.seed, "image": str(t.path.relative_to(run_dir)), "image_sha256": t.sha,
-               "clip": None, "pickscore": None, "glcm": None, "compression_ratio": None, "crops": None,
-               "flags": "", "error": t.error}
-        f: dict[str, Any] = {}
-        if not t.error:
-            meta = E.load_meta(cache, t, need["patch"])
-            flags = list(meta.get("flags", []))
-            if need["full"]:
-                z = cache.get(ex.key("inception"), pk_full, t.sha)
-                if z is not None:
-                    f["full_pool"], f["full_logits"] = z["pool"], z["logits"]
-            if need["patch"]:
-                if meta.get("crop_error"):
-                    row["error"] = meta["crop_error"]
-                else:
-                    z = cache.get(ex.key("inception"), pk_patch, t.sha, t.key)
-                    if z is not None:
-                        f["patch_pool"], f["patch_logits"] = z["pool"], z["logits"]
-                        row["crops"] = json.dumps(z["boxes"].tolist())
-            if need["clip"]:
-                z = cache.get(ex.key("clip"), "short224-centre-v1", t.sha)
-                if z is not None:
-                    f["clip"] = z["emb"]
-                if ex.clip.truncated(rec.prompt):
-                    flags.append("prompt_truncated")
-            if need["pickscore"]:
-                z = cache.get(ex.key("pickscore"), "short224-centre-v1", t.sha)
-                if z is not None:
-                    f["pick"] = z["emb"]
-                if ex.pickscore.truncated(rec.prompt) and "prompt_truncated" not in flags:
-                    flags.append("prompt_truncated")
-            if need["texture"]:
-                z = cache.get("texture", f"glcm-v1-{codec}", t.sha)
-                if z is not None:
-                    if "glcm" in metric_set:
-                        row["glcm"] = float(z["glcm"])
-                    if "compression-ratio" in metric_set:
-                        row["compression_ratio"] = float(z["compression_ratio"])
-            row["flags"] = ",".join(flags)
-        rows.append(row)
-        feats.append(f)
-    # CLIP and PickScore text embeddings in batches, scores per image
-    for key, scorer, col in (("clip", ex.clip, "clip"), ("pick", ex.pickscore, "pickscore")):
-        if scorer is None or col not in metric_set:
-            continue
-        idx = [i for i, f in enumerate(feats) if key in f]
-        for s in range(0, len(idx), max(1, batch_size)):
-            chunk = idx[s:s + batch_size]
-            te = scorer.text_embeddings([ok[i].prompt for i in chunk])
-            ie = np.stack([feats[i][key] for i in chunk])
-            for i, v in zip(chunk, scorer.score(ie, te)):
-                rows[i][col] = float(v)
-
+    counts = E.run_pass(tasks, pass_needs, cache, batch_size=batch_size, workers=workers, progress=progress,
+                        device=ex.device)
+    scored = Scored(ok, tasks, chosen, needs)
+    collect(scored, cache, ex, run_dir, batch_size)
     out_dir.mkdir(parents=True, exist_ok=True)
-    df = pd.DataFrame(rows, columns=["method", "resolution", "prompt_id", "seed", "image", "image_sha256", "clip",
-                                     "pickscore", "glcm", "compression_ratio", "crops", "flags", "error"])
-    for c in ("clip", "pickscore", "glcm", "compression_ratio"):
-        df[c] = df[c].astype("float64")
-    df["seed"] = df["seed"].astype("int64")
-    tmp = out_dir / f".per_image.parquet.tmp{os.getpid()}"
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, out_dir / "per_image.parquet")
+    previous_rows = _read_per_image(out_dir / "per_image.parquet")  # columns of metrics not scored now
+    write_per_image(scored, out_dir)
+    sets, not_computed, w_sets = set_entries(scored, ref_keys, proto, bootstrap=bootstrap,
+                                             bootstrap_seed=bootstrap_seed)
+    winrates, w_wins = win_rates(scored.rows, scored.metrics, reference_method, tau, bootstrap, bootstrap_seed, proto)
+    warnings_out += w_sets + w_wins
 
-    # ---------------- sets
-    ci_desc = bs.describe(bootstrap, bootstrap_seed)
-    sets = []
-    fref: dict[int, FrechetToReference] = {}
-    groups: dict[tuple, list[int]] = defaultdict(list)
-    for i, r in enumerate(rows):
-        groups[(r["method"], r["resolution"])].append(i)
-    for (method, res), idxs in sorted(groups.items()):
-        good = [i for i in idxs if not rows[i]["error"] or (rows[i]["error"] and "full_pool" in feats[i])]
-
-        def entry(metric, value, n, ci, how=ci_desc, **extra):
-            sets.append({"method": method, "resolution": res, "metric": metric, "value": value, "n": n,
-                         "ci95": ci, "ci_method": how if ci is not None else None,
-                         "protocol": proto[metric]["version"], **extra})
-
-        full_i = [i for i in good if "full_pool" in feats[i]]
-        patch_i = [i for i in idxs if "patch_pool" in feats[i]]
-        for kind, ids, pool_key, logit_key in (("", full_i, "full_pool", "full_logits"),
-                                               ("-patch", patch_i, "patch_pool", "patch_logits")):
-            if not ids:
-                continue
-            pools = [np.atleast_2d(feats[i][pool_key]) for i in ids]
-            logits = [np.atleast_2d(feats[i][logit_key]) for i in ids]
-            grp, pos = [], 0
-            for p in pools:
-                grp.append(np.arange(pos, pos + len(p)))
-                pos += len(p)
-            X, L = np.concatenate(pools), np.concatenate(logits)
-            how = ci_desc if kind == "" else bs.describe(bootstrap, bootstrap_seed, "images (all crops of a drawn image)")
-            extra = {"n_images": len(ids)} if kind else {}
-            if "is" + kind in metric_set:
-                v, ci = _is_set(L, grp, bootstrap, bootstrap_seed)
-                entry("is" + kind, v, len(X), ci, how, splits=min(E.INCEPTION_SPLITS, len(X)), **extra)
-            if ref is not None:
-                R = ref["full"] if kind == "" else ref["patch"]
-                if "fid" + kind in metric_set:
-                    if len(X) < 2:
-                        warnings_out.append(f"{method} {res}: fid{kind} needs at least 2 feature rows")
-                    else:
-                        if id(R) not in fref:
-                            fref[id(R)] = FrechetToReference(R)
-                        v, ci = _fid_set(X, grp, fref[id(R)], bootstrap, bootstrap_seed)
-                        entry("fid" + kind, v, len(X), ci, how + " (reference statistics fixed)", n_ref=len(R), **extra)
-                if "kid" + kind in metric_set and len(X) >= 2:
-                    v, ci = _kid_set(X, grp, R, bootstrap, bootstrap_seed)
-                    entry("kid" + kind, v, len(X), ci, how + " (reference fixed; full-set unbiased MMD^2 per resample)",
-                          n_ref=len(R), **extra)
-        for metric, col in (("clip", "clip"), ("glcm", "glcm"), ("compression-ratio", "compression_ratio")):
-            if metric not in metric_set:
-                continue
-            vals = np.array([rows[i][col] for i in idxs if rows[i][col] is not None and np.isfinite(rows[i][col])])
-            if len(vals):
-                entry(metric, float(vals.mean()), len(vals), bs.mean_ci(vals, bootstrap, bootstrap_seed))
-        if "pickscore" in metric_set:
-            vals = np.array([rows[i]["pickscore"] for i in idxs if rows[i]["pickscore"] is not None])
-            if len(vals):
-                entry("pickscore", float(vals.mean()), len(vals), bs.mean_ci(vals, bootstrap, bootstrap_seed))
-    # FID/KID values are only comparable at equal N
-    for metric in ("fid", "fid-patch", "kid", "kid-patch", "is", "is-patch"):
-        ns = {(s["method"], s["resolution"]): s["n"] for s in sets if s["metric"] == metric}
-        if len(set(ns.values())) > 1:
-            warnings_out.append(f"{metric} is compared across different N: "
-                                + ", ".join(f"{m} {r}: {n}" for (m, r), n in sorted(ns.items())))
-
-    # ---------------- win rates
-    winrates = []
-    if "pickscore" in metric_set:
-        by = defaultdict(dict)
-        for r in rows:
-            if r["pickscore"] is not None:
-                by[(r["method"], r["resolution"])][(r["prompt_id"], r["seed"])] = r["pickscore"]
-        for (method, res), scores in sorted(by.items()):
-            if method == reference_method:
-                continue
-            base = by.get((reference_method, res))
-            if not base:
-                continue
-            keys = sorted(set(base) & set(scores))
-            if not keys:
-                continue
-            w = win_rate([base[k] for k in keys], [scores[k] for k in keys], tau, bootstrap, bootstrap_seed)
-            winrates.append({"reference_method": reference_method, "method": method, "resolution": res,
-                             **{k: w[k] for k in ("win_rate", "mean_pref", "ci95", "p_value", "n_pairs", "ties", "tau")},
-                             "ci_method": bs.describe(bootstrap, bootstrap_seed, "matched pairs")})
-        if not winrates and by:
-            warnings_out.append(f"no PickScore win rates: reference method {reference_method!r} has no matched pairs")
-
-    # ---------------- latency and status
     from ultrabench.runsummary import latency_rows, status_rows
+    from ultrabench.scoring import freshness
 
     unreadable: dict[tuple, int] = defaultdict(int)
     for rec, t in zip(ok, tasks):
         if t.error:
             unreadable[(rec.method, rec.data.get("resolution"))] += 1
-    latency, status = latency_rows(all_recs), status_rows(all_recs, unreadable)
-    warnings_out.extend(t.error for t in tasks if t.error)
-    decode_errors = {str(t.path.relative_to(run_dir)): t.error for t in tasks if t.error}
-    for r in rows:  # errors after decoding (e.g. an image smaller than the crop), each named once
-        if r["error"] and r["error"] != decode_errors.get(r["image"]):
-            warnings_out.append(f"{r['image']}: {r['error']}")
+    # one line per kind of problem (an image that cannot be read, one smaller than the crop), not per image
+    warnings_out += summarise_problems([(r["image"], r["error"]) for r in scored.rows if r["error"]])
 
     ref_block = None
     if ref is not None:
-        ref_block = {"source": ref["meta"]["source"], "n_images": ref["meta"]["n_images"],
-                     "n_patches": ref["meta"]["n_patches"], "cache_key": ref["meta"]["cache_key"], "path": str(ref_path)}
+        rm = ref["meta"]
+        ref_block = {"source": rm["source"], "n_images": rm["n_images"],
+                     "n_patches": len(ref["patch"]) if "patch" in ref else None, "cache_key": rm["cache_key"],
+                     "path": str(ref_path), "n_rows": {m: len(rows) for m, rows in sorted(ref_keys.items())}}
+    digests = freshness.unit_digests(all_recs)
+    for e in sets + not_computed:
+        e["units_digest"] = digests[(e["method"], e["resolution"])]["digest"]
+    for w in winrates:
+        w["units_digest"] = digests[(w["method"], w["resolution"])]["digest"]
+        w["reference_digest"] = digests[(w["reference_method"], w["resolution"])]["digest"]
     summary = {
         "schema": 1,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "run_dir": str(run_dir),
+        "plain_folder": plain,
         "random_weights": ex.random_weights,
+        "stand_ins": bool(stand_ins),
         "metrics": names,
-        "protocols": {m: proto[m] for m in names},
+        "protocols": proto,
         "extractors": ex.info(),
         "reference": ref_block,
         "sets": sets,
+        "not_computed": not_computed,
+        "skipped": skipped,
         "winrates": winrates,
-        "latency": latency,
-        "status": status,
+        "units": freshness.as_rows(digests),
+        "latency": latency_rows(all_recs),
+        "status": status_rows(all_recs, unreadable),
         "counts": counts,
         "warnings": warnings_out,
     }
-    atomic_write_json(out_dir / "summary.json", summary)
+    keep_previous(summary, _read_summary(out_dir / "summary.json"), out_dir, previous_rows)
+    try:
+        atomic_write_json(out_dir / "summary.json", summary)
+    except OSError as e:
+        raise write_failure(out_dir / "summary.json", e) from None
     return summary
+
+
+def _read_summary(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _read_per_image(path: Path):
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError):
+        return None
+
+
+def keep_previous(summary: dict, previous: dict | None, out_dir: Path, previous_rows=None) -> None:
+    """Scoring some metrics keeps the earlier results of the others (each set keeps the digest of the
+    units it was computed on, so a report can tell which are stale), unless they cannot sit in one
+    table with the new ones: other weights kind (stand-ins vs real) or another reference set."""
+    if not previous or not previous.get("metrics"):
+        return
+    # a metric asked for this time is never kept, even when it was skipped (no reference given now)
+    kept = [m for m in previous["metrics"]
+            if m not in summary["metrics"] and m not in summary["skipped"] and m in METRICS]
+    if not kept:
+        return
+    dropped: dict[str, str] = {}
+    then = previous.get("stand_ins", previous.get("random_weights"))
+    if bool(then) != summary["stand_ins"]:
+        dropped = {m: "they were computed with " + ("random stand-in" if then else "real") + " weights" for m in kept}
+    else:
+        ref_now, ref_then = summary.get("reference"), previous.get("reference")
+        for m in kept:
+            if METRICS[m].needs_reference and ref_now and ref_then and ref_now["cache_key"] != ref_then["cache_key"]:
+                dropped[m] = "they were computed against another reference set"
+        if ref_now is None and ref_then is not None and any(METRICS[m].needs_reference for m in kept if m not in dropped):
+            summary["reference"] = ref_then
+    for why in dict.fromkeys(dropped.values()):
+        names = [m for m in dropped if dropped[m] == why]
+        summary["warnings"].append(f"dropped the earlier results of {', '.join(names)}: {why}")
+    kept = [m for m in kept if m not in dropped]
+    if not kept:
+        return
+    summary["random_weights"] = summary["random_weights"] or bool(previous.get("random_weights"))
+    summary["metrics"] = list(summary["metrics"]) + kept
+    for key in ("sets", "not_computed", "winrates"):
+        summary[key] = summary[key] + [e for e in previous.get(key) or [] if e.get("metric", "pickscore") in kept]
+    summary["protocols"].update({m: previous["protocols"][m] for m in kept if m in (previous.get("protocols") or {})})
+    for name, info in (previous.get("extractors") or {}).items():
+        summary["extractors"].setdefault(name, info)
+    summary["kept_from"] = {m: previous.get("created") for m in kept}
+    summary["warnings"].append(f"kept the earlier results of {', '.join(kept)} (scored {previous.get('created')}); "
+                               "a report marks any whose images changed since")
+    _keep_per_image_columns(out_dir, [METRICS[m] for m in kept if not METRICS[m].set_level], previous_rows)
+
+
+def _keep_per_image_columns(out_dir: Path, metrics: list[Metric], old) -> None:
+    """Carry the kept per-image metrics' columns over, for images whose content is unchanged."""
+    import pandas as pd
+
+    if not metrics or old is None:
+        return
+    new = pd.read_parquet(out_dir / "per_image.parquet")
+    cols = [m.column for m in metrics if m.column in old.columns and m.column not in new.columns]
+    if cols:
+        new = new.merge(old[["image", "image_sha256", *cols]], on=["image", "image_sha256"], how="left")
+        _write_parquet(new, out_dir / "per_image.parquet")
+
+
+def _with_sources(needs):
+    for n in needs:
+        if n.source is not None:
+            yield from _with_sources([n.source])
+        yield n
+
+
+def _reference_rows(ref: dict, ref_path, ex: E.Extractors, chosen: list[Metric], options) -> dict[str, np.ndarray]:
+    """metric name -> reference rows for it; a reference file lacking a metric's features is one line."""
+    from ultrabench.scoring.reference import feature_key
+
+    out = {}
+    for m in chosen:
+        if not m.needs_reference:
+            continue
+        key = feature_key(ex.need_for(m, options), m.feature)
+        if key not in ref["features"]:
+            raise UsageError(f"reference statistics {ref_path} hold no features for {m.name} ({key}); build them "
+                             f"with `ultrabench reference build SOURCE` for this metric, weights and protocol")
+        out[m.name] = ref["features"][key]
+    return out

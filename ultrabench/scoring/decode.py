@@ -1,8 +1,9 @@
 """Decode an image file once and derive every metric input from that one array.
 
 Runs in worker processes, so it imports only numpy and PIL (never torch). What comes back is
-small: the 299x299 float resize, the native 299 crops, the short-side-224 resize that CLIP and
-PickScore crop from, and the native-resolution texture numbers.
+small: the views the extractors asked for (`ultrabench.scoring.views`), e.g. the 299x299 float
+resize, native crops, the short-side-224 resize that CLIP and PickScore crop from, and the
+native-resolution texture numbers.
 
 Conversion to RGB (the same rule for every source):
 - EXIF orientation is applied first (`ImageOps.exif_transpose`);
@@ -33,6 +34,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
+from ultrabench.scoring import views
+
 try:  # libspng decodes 8-bit PNGs about 1.6x faster than Pillow, with identical pixels (tested)
     import pyspng
 except ImportError:  # optional: platforms without a wheel use Pillow alone
@@ -45,8 +48,8 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # ImageMagick's text-chunk copy of it) and animation (Pillow shows frame 0, libspng the default image).
 _EXIF_TEXT_KEY = b"Raw profile type exif"
 
-INCEPTION_SIZE = 299
-CLIP_SHORT_SIDE = 224
+INCEPTION_SIZE = views.INCEPTION_SIZE
+CLIP_SHORT_SIDE = views.CLIP_SHORT_SIDE
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -81,35 +84,16 @@ def to_rgb(img: Image.Image) -> tuple[np.ndarray, list[str]]:
     return np.asarray(rgb, dtype=np.uint8).copy(), flags
 
 
-def _as_image(rgb: np.ndarray | Image.Image) -> Image.Image:
-    return rgb if isinstance(rgb, Image.Image) else Image.fromarray(rgb)
-
-
 def resize_clean(rgb: np.ndarray | Image.Image, size: int = INCEPTION_SIZE) -> np.ndarray:
-    """clean-fid 'clean' resize: PIL bicubic per channel on float32 ('F' mode), no re-quantisation.
-
-    Each channel goes L -> F inside Pillow (exact for 8-bit values), which is what clean-fid's
-    `Image.fromarray(x.astype(np.float32), mode="F")` produces, without two numpy copies per channel.
-    """
-    img = _as_image(rgb)
-    out = np.empty((size, size, 3), dtype=np.float32)
-    for c in range(3):
-        ch = img.getchannel(c).convert("F")
-        out[:, :, c] = np.asarray(ch.resize((size, size), resample=Image.BICUBIC)).clip(0, 255)
-    return out
+    """clean-fid's float resize of the whole image (the `resize-clean` view)."""
+    img = rgb if isinstance(rgb, Image.Image) else None
+    return views.resize_clean(np.asarray(rgb) if img is None else None, img, None, size)
 
 
 def resize_short_side(rgb: np.ndarray | Image.Image, short: int = CLIP_SHORT_SIDE) -> np.ndarray:
-    """PIL bicubic resize of the short side to `short`, long side int(short * long / short_orig)
-    (the size rule of torchvision.Resize and transformers' CLIPImageProcessor)."""
-    w, h = rgb.size if isinstance(rgb, Image.Image) else rgb.shape[1::-1]
-    if h <= w:
-        nh, nw = short, int(short * w / h)
-    else:
-        nh, nw = int(short * h / w), short
-    if (nh, nw) == (h, w):
-        return np.asarray(rgb, dtype=np.uint8)
-    return np.asarray(_as_image(rgb).resize((nw, nh), resample=Image.BICUBIC))
+    """The short side to `short` with PIL bicubic (the `short-side` view)."""
+    img = rgb if isinstance(rgb, Image.Image) else None
+    return views.short_side(np.asarray(rgb), img, None, short)
 
 
 def _spng_format(data: bytes) -> tuple[list[str], tuple[int, int]] | None:
@@ -156,6 +140,15 @@ def decode_rgb(data: bytes) -> tuple[np.ndarray, list[str], Image.Image | None]:
     return rgb, flags, (im if im.mode == "RGB" and not flags else None)
 
 
+def _reason(e: Exception) -> str:
+    """The decoder's message without object reprs: Pillow names the in-memory buffer it was given
+    ("cannot identify image file <_io.BytesIO object at 0x7f...>"), which says nothing to a user."""
+    import re
+
+    msg = re.sub(r"\s*<[\w.]+ object at 0x[0-9a-f]+>", "", str(e)).strip()
+    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
+
+
 @dataclass
 class Prepared:
     path: str
@@ -163,26 +156,17 @@ class Prepared:
     height: int = 0
     width: int = 0
     flags: list[str] = field(default_factory=list)
-    x299: np.ndarray | None = None  # (299, 299, 3) float32 in [0, 255]
-    crops: np.ndarray | None = None  # (P, 299, 299, 3) uint8
-    boxes: list[list[int]] | None = None
-    short224: np.ndarray | None = None  # (h', w', 3) uint8, short side 224
-    glcm: float | None = None
-    compression_ratio: float | None = None
+    views: dict[str, Any] = field(default_factory=dict)  # view key -> array
+    boxes: dict[str, list[list[int]]] = field(default_factory=dict)  # view key -> crop boxes, for crop views
+    view_errors: dict[str, str] = field(default_factory=dict)  # view key -> why this image cannot give it
     error: str | None = None
-    crop_error: str | None = None
     stat: tuple[int, int] | None = None  # (size, mtime_ns) the bytes were read under, if stable
 
 
-def prepare(path: str, want: dict[str, Any]) -> Prepared:
-    """Decode `path` once and compute what `want` asks for. Never raises: failures go into `.error`.
-
-    want keys: "resize" (bool), "crops" (dict key, n, seed, size or None), "short224" (bool),
-    "glcm" (bool), "compression" (codec name or None).
-    """
-    from ultrabench.metrics import crops as cropmod
-    from ultrabench.metrics import texture
-
+def prepare(path: str, wanted: list[views.View], crop_key: str = "") -> Prepared:
+    """Decode `path` once and compute each wanted view from that one array. Never raises: a file that
+    cannot be read goes into `.error`, a view the image cannot give (too small for the crop) into
+    `.view_errors`, and the other views are still made."""
     out = Prepared(path=str(path))
     try:
         before = os.stat(path)
@@ -193,29 +177,22 @@ def prepare(path: str, want: dict[str, Any]) -> Prepared:
             out.stat = (after.st_size, after.st_mtime_ns)
         rgb, out.flags, img = decode_rgb(data)
     except Exception as e:  # any decoder failure is reported by name, never fatal for the batch
-        out.error = f"unreadable image {Path(path).name}: {type(e).__name__}: {e}"
+        out.error = f"unreadable image {Path(path).name}: {_reason(e)}"
         return out
     out.height, out.width = rgb.shape[:2]
+    ctx = views.ViewContext(out.sha256, crop_key)
     try:
-        if img is None and (want.get("resize") or want.get("short224")):
-            img = Image.fromarray(rgb)  # one PIL copy shared by both resizes
-        if want.get("resize"):
-            out.x299 = resize_clean(img)
-        c = want.get("crops")
-        if c:
+        if img is None and any(views.VIEW_KINDS[v.kind].needs_pil for v in wanted):
+            img = Image.fromarray(rgb)  # one PIL copy shared by every resize
+        for v in dict.fromkeys(wanted):
             try:
-                key = c["key"] or out.sha256  # no key: placed by content (reference images)
-                out.boxes = cropmod.crop_positions(out.height, out.width, key, c["n"], c.get("size", 299),
-                                                   c.get("seed", 0))
-                out.crops = cropmod.take_crops(rgb, out.boxes)
-            except cropmod.CropError as e:
-                out.crop_error = str(e)
-        if want.get("short224"):
-            out.short224 = resize_short_side(img)
-        if want.get("glcm"):
-            out.glcm = texture.glcm_score(rgb)
-        if want.get("compression"):
-            out.compression_ratio = texture.compression_ratio(rgb, want["compression"])
+                made = views.compute(v, rgb, img, ctx)
+            except views.ViewError as e:
+                out.view_errors[v.key] = str(e)
+                continue
+            if isinstance(made, tuple):
+                made, out.boxes[v.key] = made
+            out.views[v.key] = made
     except Exception as e:
         out.error = f"failed to process {Path(path).name}: {type(e).__name__}: {e}"
     return out

@@ -1,6 +1,10 @@
-"""One-pass scoring: decode each image once in worker processes, batch the network forwards,
-cache features by (image content hash, extractor id + weights hash, protocol), then compute
-set metrics, per-image metrics, win rates, latency and status from the cache.
+"""One-pass scoring: decode each image once in worker processes, make every view some requested
+extractor needs once, batch each extractor's forwards, and cache the features by (image content
+hash, network id + weights hash, extractor version + view). Set and per-image metrics are then
+computed from the cache (`ultrabench.scoring.api`).
+
+The engine knows no extractor by name: it works on `Need`s, one per (extractor, view role) that a
+requested metric reads, as the plugins in `ultrabench.metrics.plugins` declare them.
 """
 
 from __future__ import annotations
@@ -16,57 +20,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ultrabench.metrics import crops as cropmod
-from ultrabench.metrics import texture
+from ultrabench.metrics.plugin import FeatureExtractor, Metric, Net
 from ultrabench.scoring.decode import prepare
+from ultrabench.scoring.views import VIEW_KINDS, View
 
 CONTENT_KEY = ""  # an ImageTask key meaning "place crops by the image's sha256"
-INCEPTION_SPLITS = 10
-IS_SEED = 2020
-KID_SUBSETS = 100
-KID_SUBSET_SIZE = 1000
-KID_SEED = 2020
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".pgm"}
-
-
-# --------------------------------------------------------------------------------------------
-# protocols
-def protocols(patch_crops: int, crop_seed: int, codec: str, clip_info: dict | None, pick_info: dict | None) -> dict:
-    full = {"resize": "PIL bicubic (antialiased) on float32 per channel, squash to 299x299, clipped to [0,255], "
-                      "no re-quantisation (clean-fid 'clean')",
-            "network": "Inception-v3 TF 2015-12-05 port (torch-fidelity weights layout), (x-128)/128"}
-    patch = {"crop": [299, 299], "crops_per_image": patch_crops, "crop_seed": crop_seed, "resize": "none (native pixels)",
-             "placement": "uniform random top-left; rng = numpy default_rng([crop_seed, crc32(key)]), "
-                          "key = '<prompt_id>__s<seed>'; reference images: their sha256, so renaming or "
-                          "moving a reference set changes nothing",
-             "network": full["network"]}
-    fid = {"features": "pool3 2048", "stats": "mean, covariance ddof=1, float64",
-           "sqrt": "tr((A S2 A)^1/2), A = S1^1/2, symmetric eigh, eigenvalues clipped at 0"}
-    is_ = {"features": "logits_unbiased 1008", "splits": INCEPTION_SPLITS, "shuffle": f"numpy RandomState({IS_SEED})",
-           "kl": "xlogy (0 log 0 = 0)", "splits_capped_at_n": True}
-    kid = {"features": "pool3 2048", "kernel": "polynomial (x.y/d + 1)^3", "subsets": KID_SUBSETS,
-           "subset_size": f"min({KID_SUBSET_SIZE}, n, n_ref)", "subset_rng": f"numpy RandomState({KID_SEED})",
-           "estimator": "unbiased MMD^2"}
-    out = {
-        "fid": {"version": "fid@clean-v1", **full, **fid},
-        "kid": {"version": "kid@clean-v1", **full, **kid},
-        "is": {"version": "is@clean-v1", **full, **is_},
-        "fid-patch": {"version": f"fid-patch@native299-p{patch_crops}-v2", **patch, **fid},
-        "kid-patch": {"version": f"kid-patch@native299-p{patch_crops}-v2", **patch, **kid},
-        "is-patch": {"version": f"is-patch@native299-p{patch_crops}-v2", **patch, **is_},
-        "clip": {"version": "clip@open_clip-v1", **(clip_info or {})},
-        "pickscore": {"version": "pickscore@v1", **(pick_info or {}),
-                      "winrate": "pairs matched on (prompt_id, seed); win if s_A - s_B > tau, tie (0.5) if "
-                                 "|s_A - s_B| <= tau; mean_pref = mean sigmoid(s_A - s_B); p = two-sided sign test "
-                                 "on untied pairs"},
-        "glcm": {"version": "glcm@diffusion4k-v1", "grey": "cv2 fixed-point BT.601, v // 4 -> 64 levels",
-                 "patches": "non-overlapping 64x64, floor(H/64) x floor(W/64) grid", "distances": [1, 2, 3, 4],
-                 "angles": "0, pi/4, pi/2, 3pi/4", "entropy": "skimage shannon_entropy of the normed GLCM array"},
-        "compression-ratio": {"version": f"compression-ratio@{codec}-v1", "ratio": "H*W*3 / encoded bytes",
-                              "source": "decoded pixels of the stored (lossless PNG) image",
-                              **texture.codec_settings(codec)},
-    }
-    return out
+META = ("meta", "decode-v2")  # (cache extractor, protocol) of the per-image decode facts
 
 
 # --------------------------------------------------------------------------------------------
@@ -76,7 +36,7 @@ def _slug(s: str) -> str:
 
 
 class FeatureCache:
-    """npz files under <root>/<extractor>-<weights hash>/<protocol>/<sha[:2]>/<sha>[__<key crc>].npz."""
+    """npz files under <root>/<extractor>/<protocol>/<sha[:2]>/<sha>[__<key crc>].npz."""
 
     def __init__(self, root: Path):
         from ultrabench.hashing import HashIndex
@@ -86,7 +46,9 @@ class FeatureCache:
 
     def path(self, extractor: str, protocol: str, sha: str, key: str | None = None) -> Path:
         name = sha if key is None else f"{sha}__{zlib.crc32(key.encode()):08x}"
-        return self.root / _slug(extractor) / _slug(protocol) / sha[:2] / f"{name}.npz"
+        # a long protocol is kept readable and made unique by its crc
+        proto = _slug(protocol) if len(protocol) <= 80 else f"{_slug(protocol)[:70]}-{zlib.crc32(protocol.encode()):08x}"
+        return self.root / _slug(extractor) / proto / sha[:2] / f"{name}.npz"
 
     def get(self, extractor, protocol, sha, key=None) -> dict | None:
         p = self.path(extractor, protocol, sha, key)
@@ -100,11 +62,17 @@ class FeatureCache:
         return self.path(extractor, protocol, sha, key).is_file()
 
     def put(self, extractor, protocol, sha, arrays: dict, key=None) -> None:
+        from ultrabench.errors import write_failure
+
         p = self.path(extractor, protocol, sha, key)
-        p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_name(p.name + f".tmp{os.getpid()}.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, p)
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(tmp, **arrays)
+            os.replace(tmp, p)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise write_failure(p, e) from None
 
     def known_sha256(self, path: Path) -> str | None:
         """The content hash remembered for this (path, size, mtime); None if the file is new or changed."""
@@ -114,28 +82,102 @@ class FeatureCache:
         self._hashes.remember(path, stat[0], stat[1], digest)
 
     def save_index(self) -> None:
-        self._hashes.save()
+        from ultrabench.errors import write_failure
+
+        try:
+            self._hashes.save()
+        except OSError as e:
+            raise write_failure(self._hashes.path, e) from None
 
 
 # --------------------------------------------------------------------------------------------
-# extractors
+# what the pass computes
+@dataclass(eq=False)
+class Need:
+    """One extractor's features from one view (or, for a derived extractor, from its source's)."""
+
+    ext: FeatureExtractor
+    net: Net
+    role: str
+    view: View | None  # None for a derived extractor
+    source: "Need | None" = None
+
+    @property
+    def cache_id(self) -> str:
+        return f"{self.net.id}-{self.net.weights_sha256[:16]}"
+
+    @property
+    def protocol(self) -> str:
+        base = self.view.key if self.view is not None else f"from-{self.source.cache_id}-{self.source.protocol}"
+        return f"{self.ext.version}-{base}"
+
+    @property
+    def keyed(self) -> bool:
+        return self.view.keyed if self.view is not None else self.source.keyed
+
+    def cache_key(self, task: "ImageTask") -> str | None:
+        key = task.key if self.keyed else None
+        if self.ext.prompted:  # features of (image, prompt): the same image under another prompt is another entry
+            import hashlib
+
+            key = f"{key or ''}|prompt={hashlib.sha256((task.prompt or '').encode()).hexdigest()[:16]}"
+        return key
+
+    def forward(self, rows: list) -> dict:
+        return self.ext.forward(self.net, self.role, rows)
+
+
 @dataclass
 class Extractors:
-    inception: Any = None
-    clip: Any = None
-    pickscore: Any = None
+    """The extractor declarations and loaded networks one scoring call uses, keyed by declaration key."""
+
+    by_key: dict[str, tuple[FeatureExtractor, Net]] = field(default_factory=dict)
+    needs: dict[tuple[str, str], Need] = field(default_factory=dict)
+
+    def need(self, ext: FeatureExtractor, role: str) -> Need:
+        k = (ext.key, role)
+        if k not in self.needs:
+            ext, net = self.by_key[ext.key]
+            source = None
+            if ext.source is not None:
+                from ultrabench.metrics.registry import EXTRACTORS
+
+                src = EXTRACTORS[ext.source](ext.source_options())
+                source = self.need(src, ext.source_role)
+            view = None if source is not None else ext.views(net)[role]
+            self.needs[k] = Need(ext, net, role, view, source)
+        return self.needs[k]
+
+    def need_for(self, metric: Metric, options) -> Need:
+        from ultrabench.metrics.registry import extractor_for
+
+        return self.need(extractor_for(metric, options), metric.view)
+
+    def model(self, name: str):
+        """The loaded model of the (only) extractor called `name`, e.g. the CLIP scorer."""
+        found = [net for ext, net in self.by_key.values() if ext.name == name]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} extractors named {name!r} are open")
+        return found[0].model
+
+    def names(self) -> dict[str, str]:
+        """declaration key -> the name it is reported under (the plain name when it is unique)."""
+        counts: dict[str, int] = {}
+        for ext, _ in self.by_key.values():
+            counts[ext.name] = counts.get(ext.name, 0) + 1
+        return {k: (ext.name if counts[ext.name] == 1 else k) for k, (ext, _) in self.by_key.items()}
 
     def info(self) -> dict:
-        return {k: getattr(self, k).info() for k in ("inception", "clip", "pickscore") if getattr(self, k) is not None}
+        names = self.names()
+        return {names[k]: net.info() for k, (_, net) in sorted(self.by_key.items())}
 
     @property
     def random_weights(self) -> bool:
-        return any(getattr(self, k).random_weights for k in ("inception", "clip", "pickscore")
-                   if getattr(self, k) is not None)
+        return any(net.random_weights for _, net in self.by_key.values())
 
-    def key(self, name: str) -> str:
-        e = getattr(self, name)
-        return f"{e.id}-{e.weights_sha256[:16]}"
+    @property
+    def device(self) -> str:
+        return next((str(net.device) for _, net in self.by_key.values() if net.model is not None), "cpu")
 
 
 def _standin_dir() -> Path:
@@ -144,111 +186,57 @@ def _standin_dir() -> Path:
     return cache_root() / "stand-ins"
 
 
-def inception_weight_file():
-    from ultrabench.metrics.extractors.inception import WEIGHTS_FILENAME, WEIGHTS_URL
-    from ultrabench.weights import WeightFile
+def declarations(metrics, options) -> list[FeatureExtractor]:
+    """Every extractor declaration the metrics need, sources of derived extractors included, once each."""
+    from ultrabench.metrics.registry import EXTRACTORS, extractor_for, get_metric
 
-    return WeightFile("toshas/torch-fidelity", WEIGHTS_FILENAME, role="inception", size_hint="92 MB", url=WEIGHTS_URL)
+    out: dict[str, FeatureExtractor] = {}
 
+    def add(ext: FeatureExtractor) -> None:
+        if ext.source is not None:
+            add(EXTRACTORS[ext.source](ext.source_options()))
+        out.setdefault(ext.key, ext)
 
-def pickscore_weight_files():
-    from ultrabench.metrics.extractors import pickscore as ps
-    from ultrabench.weights import WeightFile
-
-    return (
-        WeightFile(ps.MODEL_REPO, None, role="pickscore", size_hint="3.9 GB",
-                   allow_patterns=("*.json", "*.safetensors", "*.txt")),
-        WeightFile(ps.PROCESSOR_REPO, None, role="pickscore_processor", allow_patterns=("*.json", "*.txt")),
-    )
+    for m in metrics:
+        add(extractor_for(get_metric(m), options))
+    return list(out.values())
 
 
-def clip_weight_files(clip_model=("ViT-L-14", "openai")):
-    """The hub files open_clip may load for a (model, tag); the first present one is used."""
-    from open_clip.pretrained import get_pretrained_cfg
-
-    from ultrabench.weights import WeightFile
-
-    hub = (get_pretrained_cfg(*clip_model) or {}).get("hf_hub", "").rstrip("/")
-    if not hub:
-        return []
-    return [WeightFile(hub, fn, role="clip", size_hint="1.7 GB")
-            for fn in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")]
-
-
-def weight_files_for(metrics=None, clip_model=("ViT-L-14", "openai")):
-    """(metric group, weight file) pairs the given metrics need, for `doctor` and `weights`."""
+def weight_files_for(metrics=None, clip_model=("ViT-L-14", "openai"), options=None):
+    """(extractor name, weight file) pairs the given metrics need, for `doctor` and `weights`."""
     from ultrabench.metrics.registry import METRICS
 
-    names = set(metrics or METRICS)
-    out = []
-    if names & {"fid", "fid-patch", "is", "is-patch", "kid", "kid-patch"}:
-        out.append(("inception", inception_weight_file()))
-    if "clip" in names:
-        out += [("clip", wf) for wf in clip_weight_files(clip_model)[:1]]
-    if "pickscore" in names:
-        out += [("pickscore", wf) for wf in pickscore_weight_files()]
-    return out
+    opts = {**(options or {}), "clip_model": tuple(clip_model)}
+    return [(ext.name, wf) for ext in declarations(list(metrics or METRICS), opts) for wf in ext.weight_files()]
 
 
-def make_extractors(need: set[str], *, device="cpu", stand_ins=False, weights=None,
-                    clip_model=("ViT-L-14", "openai"), given: dict | None = None) -> Extractors:
-    """need: subset of {"inception", "clip", "pickscore"}; `given` injects ready extractors."""
+def open_extractors(metrics, options, *, device="cpu", stand_ins=False, weights=None, given=None) -> Extractors:
+    """Load the network of every extractor the metrics need. `given` maps an extractor name to a ready
+    network (a `Net`, or a model object carrying id/weights_sha256/random_weights/info) to use as is."""
     given = given or {}
-    ex = Extractors(**{k: v for k, v in given.items() if k in ("inception", "clip", "pickscore")})
-    sdir = _standin_dir()
-    if "inception" in need and ex.inception is None:
-        from ultrabench.metrics.extractors import inception as inc
-
-        if stand_ins:
-            p = inc.random_inception_file(sdir)
-            ex.inception = inc.InceptionExtractor(p, device=device, random_weights=True)
+    ex = Extractors()
+    resolver = weights
+    for decl in declarations(metrics, options):
+        if decl.name in given and given[decl.name] is not None:
+            net = given[decl.name]
+            net = net if isinstance(net, Net) else getattr(decl, "wrap", _wrap)(net)
+        elif stand_ins:
+            net = decl.standin(_standin_dir(), device)
         else:
-            ex.inception = inc.InceptionExtractor(_resolver(weights).resolve(inception_weight_file()), device=device)
-    if "clip" in need and ex.clip is None:
-        from ultrabench.metrics.extractors.clip import ClipScorer
+            if resolver is None:
+                from ultrabench.weights import WeightResolver
 
-        if stand_ins:
-            ex.clip = ClipScorer.standin(sdir, device)
-        else:
-            name, tag = clip_model
-            tag_is_file = Path(str(tag)).expanduser().is_file()
-            ex.clip = ClipScorer.from_pretrained(name, _resolve_clip(weights, clip_model), device,
-                                                 tag=None if tag_is_file else tag)
-    if "pickscore" in need and ex.pickscore is None:
-        from ultrabench.metrics.extractors import pickscore as ps
-
-        if stand_ins:
-            ex.pickscore = ps.PickScorer.standin(sdir, device)
-        else:
-
-            r = _resolver(weights)
-            model_wf, proc_wf = pickscore_weight_files()
-            ex.pickscore = ps.PickScorer.from_pretrained(r.resolve(model_wf), r.resolve(proc_wf), device)
+                resolver = WeightResolver()
+            net = decl.load(resolver, device)
+        ex.by_key[decl.key] = (decl, net)
     return ex
 
 
-def _resolver(weights):
-    from ultrabench.weights import WeightResolver
-
-    return weights if weights is not None else WeightResolver()
-
-
-def _resolve_clip(weights, clip_model) -> Path:
-    """A local path for open_clip: an existing file path as the tag, or the tag's HF hub file."""
-    name, tag = clip_model
-    if Path(str(tag)).expanduser().is_file():
-        return Path(tag).expanduser()
-    from ultrabench.errors import MissingWeightsError
-
-    files = clip_weight_files(clip_model)
-    if not files:
-        raise MissingWeightsError(f"open_clip has no hub location for {name}/{tag}; pass a local weights file as the tag")
-    r = _resolver(weights)
-    for wf in files:
-        found = r.status(wf).path
-        if found is not None:
-            return found
-    return r.resolve(files[0])
+def _wrap(obj) -> Net:
+    info = obj.info() if hasattr(obj, "info") else {}
+    return Net(obj, obj.id, obj.weights_sha256, bool(getattr(obj, "random_weights", False)),
+               {k: v for k, v in info.items() if k not in ("id", "weights_sha256", "random_weights")},
+               device=getattr(obj, "device", "cpu"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -257,17 +245,18 @@ def _resolve_clip(weights, clip_model) -> Path:
 class ImageTask:
     path: Path
     key: str  # crop key: prompt_id__s<seed>, or CONTENT_KEY (reference images: their sha256)
+    prompt: str | None = None  # for prompt-conditioned extractors (ImageReward)
     sha: str | None = None
-    want: dict = field(default_factory=dict)
+    missing: list[Need] = field(default_factory=list)
+    want_meta: bool = False
     error: str | None = None
-    crop_error: str | None = None
     flags: list[str] = field(default_factory=list)
 
 
 class _Batcher:
-    """Rows from several images -> forwards of `batch_size` rows -> per-image results."""
+    """Rows from several images -> forwards of `batch_size` rows -> per-image dicts of arrays."""
 
-    def __init__(self, fn: Callable, batch_size: int, on_done: Callable[[Any, list], None]):
+    def __init__(self, fn: Callable[[list], dict], batch_size: int, on_done: Callable[[Any, dict], None]):
         self.fn, self.bs, self.on_done = fn, max(1, batch_size), on_done
         self.items: list[tuple[Any, list]] = []
         self.rows = 0
@@ -282,19 +271,12 @@ class _Batcher:
         if not self.items:
             return
         flat = [r for _, rows in self.items for r in rows]
-        outs = []
-        for s in range(0, len(flat), self.bs):
-            outs.append(self.fn(flat[s:s + self.bs]))
-        # each fn returns a tuple of arrays or one array
-        if isinstance(outs[0], tuple):
-            merged = tuple(np.concatenate([o[i] for o in outs]) for i in range(len(outs[0])))
-        else:
-            merged = np.concatenate(outs)
+        outs = [self.fn(flat[s:s + self.bs]) for s in range(0, len(flat), self.bs)]
+        merged = {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
         pos = 0
         for owner, rows in self.items:
             n = len(rows)
-            part = tuple(m[pos:pos + n] for m in merged) if isinstance(merged, tuple) else merged[pos:pos + n]
-            self.on_done(owner, part)
+            self.on_done(owner, {k: v[pos:pos + n] for k, v in merged.items()})
             pos += n
         self.items, self.rows = [], 0
 
@@ -311,83 +293,74 @@ def default_workers(device: str | None = None) -> int:
     return max(1, min(16, cpus - (1 if on_gpu else 0)))
 
 
-def _inputs_to_make(t: ImageTask, need: dict, ex: Extractors, cache: FeatureCache, pk_full: str, pk_patch: str,
-                    patch_crops: int, crop_seed: int, codec: str) -> dict:
-    """What the decoder must produce for `t`: each needed input whose features are not cached yet.
+def _plan_task(t: ImageTask, needs: list[Need], cache: FeatureCache) -> None:
+    """What the decoder must produce for `t`: each pixel need whose features are not cached yet.
 
     A file never hashed gets all of them: the decode worker hashes the bytes it decodes, so a new
     file is read once (at 35 MB per 4096^2 PNG, a separate hashing pass doubled the reads). Content
     already cached under another path is then recomputed.
     """
-    def missing(extractor: str, protocol: str, key: str | None = None) -> bool:
-        return t.sha is None or not cache.has(extractor, protocol, t.sha, key)
-
-    w: dict = {}
-    if need.get("full") and missing(ex.key("inception"), pk_full):
-        w["resize"] = True
-    if need.get("patch") and missing(ex.key("inception"), pk_patch, t.key):
-        w["crops"] = {"key": t.key, "n": patch_crops, "seed": crop_seed, "size": cropmod.PATCH_SIZE}
-    if need.get("clip") and missing(ex.key("clip"), "short224-centre-v1"):
-        w["short224"] = True
-    if need.get("pickscore") and missing(ex.key("pickscore"), "short224-centre-v1"):
-        w["short224"] = True
-    if need.get("texture") and missing("texture", f"glcm-v1-{codec}"):
-        w["glcm"], w["compression"] = True, codec
-    # flags and crop errors are cached with the texture-independent "meta" entry
-    if missing("meta", "decode-v1", t.key if need.get("patch") else None):
-        w["meta"] = True
-    return w
+    t.missing = [n for n in needs if n.view is not None
+                 and (t.sha is None or not cache.has(n.cache_id, n.protocol, t.sha, n.cache_key(t)))]
+    t.want_meta = t.sha is None or not cache.has(*META, t.sha)
 
 
-def _decode_worker_init() -> None:
+def _decode_worker_init(parent_pid: int) -> None:
     """Decoders yield the CPU to the forwards: when a decoder preempts one of torch's intra-op threads,
     the other waits at the next barrier. At lower priority the decoders fill the gaps instead
-    (16 4096^2 PNGs, ViT-L-14, 2 cores: 25.9 s -> 25.3 s, and 24.9 s with the window below at 3)."""
+    (16 4096^2 PNGs, ViT-L-14, 2 cores: 25.9 s -> 25.3 s, and 24.9 s with the window below at 3).
+
+    A worker also dies with the scoring process: after a `kill -9` of the parent, workers blocked on a
+    pipe write would otherwise live on under PID 1 holding their decoded images (~700 MB each)."""
     try:
         os.nice(10)
     except (AttributeError, OSError):  # no nice() on Windows; a sandbox may refuse it
         pass
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+            os._exit(1)
 
 
-def run_pass(tasks: list[ImageTask], ex: Extractors, cache: FeatureCache, *, need: dict, patch_crops: int,
-             crop_seed: int, codec: str, batch_size: int, workers: int | None, progress: bool, proto: dict) -> dict:
-    """Fill the cache for every task; returns counters. `need` flags: full, patch, clip, pickscore, texture."""
+def _open_pool(workers: int):
+    import multiprocessing as mp
+
+    # fork where available: workers run numpy/PIL only (never torch), and spawn would re-import an
+    # unguarded __main__ script; elsewhere spawn imports only ultrabench.scoring.decode's light deps
+    method = "fork" if "fork" in mp.get_all_start_methods() and sys.platform.startswith("linux") else "spawn"
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method),
+                               initializer=_decode_worker_init, initargs=(os.getpid(),))
+
+
+def run_pass(tasks: list[ImageTask], needs: list[Need], cache: FeatureCache, *, batch_size: int,
+             workers: int | None, progress: bool, device: str = "cpu") -> dict:
+    """Fill the cache with every need's features for every task; returns counters."""
     counts = {"decoded": 0, "cached": 0, "unreadable": 0}
-    pk_full, pk_patch = proto["fid"]["version"].split("@")[1], proto["fid-patch"]["version"].split("@")[1]
     todo: list[ImageTask] = []
     for t in tasks:
         if t.sha is None:
             t.sha = cache.known_sha256(t.path)
         if t.sha is not None and t.key == CONTENT_KEY:
             t.key = t.sha
-        w = _inputs_to_make(t, need, ex, cache, pk_full, pk_patch + f"-seed{crop_seed}", patch_crops, crop_seed, codec)
-        if w:
-            t.want = w
+        _plan_task(t, needs, cache)
+        if t.missing or t.want_meta:
             todo.append(t)
         else:
             counts["cached"] += 1
 
-    def on_full(t, part):
-        cache.put(ex.key("inception"), pk_full, t.sha, {"pool": part[0][0], "logits": part[1][0]})
+    def store(owner, part: dict) -> None:
+        t, need, boxes = owner
+        if boxes is not None:
+            part = {**part, "boxes": np.asarray(boxes, dtype=np.int64)}
+        cache.put(need.cache_id, need.protocol, t.sha, part, need.cache_key(t))
 
-    def on_patch(t, part):
-        cache.put(ex.key("inception"), pk_patch + f"-seed{crop_seed}", t.sha,
-                  {"pool": part[0], "logits": part[1], "boxes": np.asarray(t._boxes, dtype=np.int64)}, t.key)
-
-    def on_clip(t, part):
-        cache.put(ex.key("clip"), "short224-centre-v1", t.sha, {"emb": part[0]})
-
-    def on_pick(t, part):
-        cache.put(ex.key("pickscore"), "short224-centre-v1", t.sha, {"emb": part[0]})
-
-    b_full = b_patch = b_clip = b_pick = None
-    if ex.inception is not None:
-        b_full = _Batcher(lambda rows: ex.inception(np.stack(rows)), batch_size, on_full)
-        b_patch = _Batcher(lambda rows: ex.inception(np.stack(rows)), batch_size, on_patch)
-    if ex.clip is not None:
-        b_clip = _Batcher(lambda rows: ex.clip.image_embeddings(rows), batch_size, on_clip)
-    if ex.pickscore is not None:
-        b_pick = _Batcher(lambda rows: ex.pickscore.image_embeddings(rows), batch_size, on_pick)
+    batchers = {id(n): _Batcher(n.forward, batch_size, store) for n in needs if n.view is not None}
 
     def consume(t: ImageTask, r) -> None:
         counts["decoded"] += 1
@@ -401,45 +374,24 @@ def run_pass(tasks: list[ImageTask], ex: Extractors, cache: FeatureCache, *, nee
         if r.stat is not None:
             cache.remember_sha256(t.path, r.stat, r.sha256)
         t.flags = r.flags
-        t.crop_error = r.crop_error
-        if "meta" in t.want:
-            cache.put("meta", "decode-v1", t.sha, {"meta": np.array(json.dumps(
-                {"flags": r.flags, "crop_error": r.crop_error, "height": r.height, "width": r.width}))},
-                t.key if need.get("patch") else None)
-        if r.x299 is not None and b_full is not None:
-            b_full.add(t, [r.x299])
-        if r.crops is not None and b_patch is not None:
-            t._boxes = r.boxes
-            b_patch.add(t, list(r.crops))
-        if r.short224 is not None:
-            if need.get("clip") and b_clip is not None and "short224" in t.want:
-                b_clip.add(t, [r.short224])
-            if need.get("pickscore") and b_pick is not None and "short224" in t.want:
-                b_pick.add(t, [r.short224])
-        if r.glcm is not None or r.compression_ratio is not None:
-            cache.put("texture", f"glcm-v1-{codec}", t.sha,
-                      {"glcm": np.float64(np.nan if r.glcm is None else r.glcm),
-                       "compression_ratio": np.float64(np.nan if r.compression_ratio is None else r.compression_ratio)})
+        if t.want_meta:
+            cache.put(*META, t.sha, {"meta": np.array(json.dumps(
+                {"flags": r.flags, "height": r.height, "width": r.width}))})
+        for n in t.missing:
+            k = n.view.key
+            if k in r.view_errors:  # remembered, so an image too small for a crop is not decoded again for it
+                cache.put(n.cache_id, n.protocol, t.sha, {"error": np.array(r.view_errors[k])}, n.cache_key(t))
+            elif k in r.views:
+                arr = r.views[k]
+                rows = list(arr) if VIEW_KINDS[n.view.kind].multi else [arr]
+                if n.ext.prompted:
+                    rows = [(row, t.prompt or "") for row in rows]
+                batchers[id(n)].add((t, n, r.boxes.get(k)), rows)
 
-    bar = None
-    if progress and todo:
-        try:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(todo), desc="scoring", unit="img", file=sys.stderr)
-        except ImportError:
-            bar = None
+    bar = _progress(progress, len(todo))
     if workers is None:
-        workers = default_workers(str(getattr(ex.inception or ex.clip or ex.pickscore, "device", "cpu")))
-    if workers and workers > 0 and len(todo) > 1:
-        import multiprocessing as mp
-
-        # fork where available: workers run numpy/PIL only (never torch), and spawn would re-import an
-        # unguarded __main__ script; elsewhere spawn imports only ultrabench.scoring.decode's light deps
-        method = "fork" if "fork" in mp.get_all_start_methods() and sys.platform.startswith("linux") else "spawn"
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method), initializer=_decode_worker_init)
-    else:
-        pool = None
+        workers = default_workers(device)
+    pool = _open_pool(workers) if workers and workers > 0 and len(todo) > 1 else None
     try:
         window = max(2, 3 * (workers or 1))  # decoded inputs are ~2 MB each; keep the forwards fed
         pending: list = []
@@ -451,29 +403,76 @@ def run_pass(tasks: list[ImageTask], ex: Extractors, cache: FeatureCache, *, nee
                 if t is None:
                     exhausted = True
                     break
-                if pool is None:
-                    pending.append((t, None))
-                else:
-                    pending.append((t, pool.submit(prepare, str(t.path), t.want)))
+                views = list(dict.fromkeys(n.view for n in t.missing))
+                fut = None if pool is None else pool.submit(prepare, str(t.path), views, t.key)
+                pending.append((t, views, fut))
             if not pending:
                 break
-            t, fut = pending.pop(0)  # in order: batches stay deterministic
-            r = prepare(str(t.path), t.want) if fut is None else fut.result()
-            consume(t, r)
+            t, views, fut = pending.pop(0)  # in order: batches stay deterministic
+            consume(t, prepare(str(t.path), views, t.key) if fut is None else fut.result())
             if bar is not None:
                 bar.update(1)
-        for b in (b_full, b_patch, b_clip, b_pick):
-            if b is not None:
-                b.flush()
+        for b in batchers.values():
+            b.flush()
+    except BaseException:
+        try:  # keep the hashes learnt so far, without hiding the error that stopped the pass
+            cache.save_index()
+        except Exception:
+            pass
+        raise
+    else:
+        cache.save_index()
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
         if bar is not None:
             bar.close()
-        cache.save_index()
+    _run_derived(tasks, needs, cache, batch_size)
     return counts
 
 
-def load_meta(cache: FeatureCache, t: ImageTask, patch: bool) -> dict:
-    z = cache.get("meta", "decode-v1", t.sha, t.key if patch else None)
+def _run_derived(tasks: list[ImageTask], needs: list[Need], cache: FeatureCache, batch_size: int) -> None:
+    """Derived extractors (e.g. an aesthetic head) run on their source's cached features, no decode."""
+    for n in needs:
+        if n.source is None:
+            continue
+        b = _Batcher(n.forward, batch_size, lambda t, part, n=n: cache.put(n.cache_id, n.protocol, t.sha, part,
+                                                                          n.cache_key(t)))
+        for t in tasks:
+            if t.error or t.sha is None or cache.has(n.cache_id, n.protocol, t.sha, n.cache_key(t)):
+                continue
+            src = cache.get(n.source.cache_id, n.source.protocol, t.sha, n.source.cache_key(t))
+            if src is None:
+                continue
+            if "error" in src:
+                cache.put(n.cache_id, n.protocol, t.sha, {"error": src["error"]}, n.cache_key(t))
+                continue
+            feats = {k: v for k, v in src.items() if k != "boxes"}
+            rows = [{k: v[i] for k, v in feats.items()} for i in range(len(next(iter(feats.values()))))]
+            b.add(t, rows)
+        b.flush()
+
+
+def _progress(progress: bool, total: int):
+    if not progress or not total:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc="scoring", unit="img", file=sys.stderr)
+
+
+def load_meta(cache: FeatureCache, t: ImageTask) -> dict:
+    z = cache.get(*META, t.sha)
     return json.loads(str(z["meta"])) if z is not None else {}
+
+
+def features(cache: FeatureCache, need: Need, t: ImageTask) -> dict | None:
+    """The cached arrays of one need for one image ({"error": ...} when the view could not be made)."""
+    if t.sha is None:
+        return None
+    z = cache.get(need.cache_id, need.protocol, t.sha, need.cache_key(t))
+    if z is not None and "error" in z:
+        return {"error": str(z["error"])}
+    return z

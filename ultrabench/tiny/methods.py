@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ultrabench.methods.base import GeneratedImage, Method, SizePlan
+from ultrabench.methods.base import GeneratedImage, Method, SizePlan, at_least
 from ultrabench.resolution import Resolution
 
 
@@ -19,6 +19,7 @@ class TinySD(Method):
     kind = "generate"
     description = "Tiny random-weight latent diffusion (stand-in; its numbers mean nothing)"
     default_settings = {"steps": 4, "guidance_scale": 3.0, "negative_prompt": ""}
+    setting_rules = {"steps": at_least(1), "guidance_scale": at_least(0.0)}
 
     def plan(self, res: Resolution) -> SizePlan:
         if res.height % 8 or res.width % 8:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping, Sequence
 
-from ultrabench.methods.base import GeneratedImage, Method, SizePlan
+from ultrabench.methods.base import GeneratedImage, Method, SizePlan, at_least, between, one_of
 from ultrabench.resolution import Resolution
 from ultrabench.ultrapixel.configs import DEFAULT_TRANSFORMERS_LINE, OFFICIAL_CLIP_LOAD_DRAWS, SamplerSettings
 from ultrabench.ultrapixel.sizes import MAX_LR_TOKENS, lr_latent_size
@@ -31,6 +31,11 @@ _COMMON_SETTINGS: dict[str, Any] = {
     "noise": "per-unit",
     "official_seed": 123,  # test_t2i.py's default --seed
     "official_transformers": DEFAULT_TRANSFORMERS_LINE,
+}
+_COMMON_RULES = {
+    "steps": at_least(1), "decoder_steps": at_least(1), "cfg": at_least(0.0), "decoder_cfg": at_least(0.0),
+    "cfg_rho": between(0.0, 1.0), "decoder_cfg_rho": between(0.0, 1.0), "stage_a_tile": at_least(1),
+    "stage_a_overlap": at_least(0),
 }
 
 
@@ -147,6 +152,8 @@ class UltraPixel(_UltraPixelBase):
     # layout "diffusers": the diffusers-format repos (stable-cascade-prior's prior/, stable-cascade's
     # decoder_lite/ and vqgan/), which hold the same weights in diffusers' key names.
     default_settings: ClassVar[Mapping[str, Any]] = {**_COMMON_SETTINGS, "precision": "bf16", "layout": "official"}
+    setting_rules = {**_COMMON_RULES, "precision": one_of("bf16", "bfloat16", "fp32", "float32"),
+                     "layout": one_of("official", "diffusers")}
     max_batch_size = 1
     # Weights only: UltraPixel's own code (AGPL-3.0) is neither used nor shipped; this is a rewrite.
     licence: ClassVar[str] = (
@@ -234,6 +241,7 @@ class TinyUltraPixel(_UltraPixelBase):
     display_name = "UltraPixel (tiny, random weights)"
     description = "The UltraPixel pipeline code on toy-width stages with deterministic random weights (CPU, no downloads)"
     default_settings: ClassVar[Mapping[str, Any]] = {**_COMMON_SETTINGS, "model_seed": 0}
+    setting_rules = {**_COMMON_RULES, "model_seed": at_least(0)}
     _threads = 1  # toy-sized ops are dominated by thread hand-offs; one thread is ~10x faster on a busy CPU
 
     def plan(self, res: Resolution) -> SizePlan:

@@ -69,7 +69,8 @@ class _HFTokenizer:
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
     def count(self, text: str) -> int:
-        return len(self.tok(text, truncation=False)["input_ids"])
+        # verbose=False: measuring a long prompt is the point here, so no "indexing errors" warning
+        return len(self.tok(text, truncation=False, verbose=False)["input_ids"])
 
 
 class PickScorer(EmbeddingScorer):

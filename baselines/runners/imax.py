@@ -1,0 +1,35 @@
+"""Run I-Max (`pipeline_flux_imax.py` + `transformer_flux.py` of the user's checkout) for one job file.
+
+As the README's QuickStart does: the checkout's transformer from `<model>/transformer`, its
+FluxPipeline from `<model>` with that transformer set afterwards, `use_dynamic_shifting = False` on the
+scheduler's config, torch's global RNG seeded per item (the README passes no generator), and the
+pipeline's `return_dict=False` pair (image, native-resolution guidance).
+"""
+
+import sys
+
+import _protocol as P
+
+CALL_KEYS = ("num_inference_steps1", "num_inference_steps2", "guidance_scale1", "guidance_scale2", "ntk_factor",
+             "time_shift_1", "time_shift_2", "proportional_attention", "text_duplication", "swin_pachify",
+             "guidance_schedule", "max_sequence_length")
+
+
+def load(job):
+    pipe = P.flux_fork(job, "pipeline_flux_imax")
+    pipe.scheduler.config.use_dynamic_shifting = False
+    pipe.to(P.device_of(job))
+    pipe.set_progress_bar_config(disable=True)
+    return {"pipe": pipe}
+
+
+def generate_one(st, job, item):
+    s = job["settings"]
+    images = st["pipe"](prompt=item["prompt"], height=job["height"], width=job["width"], return_dict=False,
+                        **{k: s[k] for k in CALL_KEYS if k in s})
+    image, guidance = images[0], images[1]
+    return image, {"guidance_size": [guidance.height, guidance.width]}
+
+
+if __name__ == "__main__":
+    sys.exit(P.main(load, generate_one))
