@@ -188,6 +188,20 @@ def test_attention_blocks_round_as_torch_multihead_attention_under_bf16_autocast
         assert torch.allclose(block.float()(x, clip), plain.float()(x, clip), rtol=1e-5, atol=1e-5)
 
 
+def test_lr_tokens_are_projected_from_contiguous_patches_under_bf16_autocast():
+    from ultrabench.ultrapixel.guidance import LRTokenizer
+
+    torch.manual_seed(0)
+    tok = LRTokenizer(32, 1024).to(torch.bfloat16)
+    f = torch.randn(1, 32, 22, 26).repeat(2, 1, 1, 1).bfloat16()  # the conditional half, repeated for CFG
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        got = tok(f)
+        # the released ImgrecTokenizer, restated: unfold 1x1 patches, permute, contiguous, Linear
+        patches = nn.functional.unfold(f, 1).permute(0, 2, 1).contiguous()
+        ref = tok.prefc(patches) + tok.posemb[: patches.shape[1]].unsqueeze(0)
+    assert torch.equal(got, ref)
+
+
 def test_ultrapixel_declares_the_licences_of_its_weights():
     from ultrabench.methods.registry import method_licence
     from ultrabench.ultrapixel.method import UltraPixel
