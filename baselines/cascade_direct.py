@@ -174,7 +174,8 @@ class StableCascadeDirect(Method):
                 return pipe.stage_c(x2, t2, clip_text_pooled=inputs["clip_text_pooled"], clip_text=inputs["clip_text"],
                                     clip_img=inputs["clip_img"], return_dict=False)[0]
 
-        return gdf.sample(model, x, gdf.time_grid(s.steps), noise, s.cfg, s.cfg_rho)
+        # .x: the post-step latent, as this adapter handed on before the sampler also returned x0
+        return gdf.sample(model, x, gdf.time_grid(s.steps), noise, s.cfg, s.cfg_rho).x
 
     def generate(self, prompts: Sequence[str], seeds: Sequence[int], res: Resolution) -> list[GeneratedImage]:
         import torch
@@ -201,7 +202,7 @@ class StableCascadeDirect(Method):
                     c_latent = self._direct_stage_c(cond, uncond, x_hr, noise)
                 x_b = noise.initial((1, 4, *bl))
                 with timer.stage("stage_b"):
-                    b_latent = pipe.stage_b_pass(c_latent, cond, uncond, x_b, noise)
+                    b_latent = pipe.stage_b_pass(c_latent, cond, uncond, x_b, noise).x
                 with timer.stage("stage_a"):
                     img = pipe.stage_a_decode(b_latent)[0, :, : res.height, : res.width]
             arr = img.permute(1, 2, 0).mul(255).round().clamp(0, 255).to(torch.uint8).cpu().numpy()

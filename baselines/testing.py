@@ -287,8 +287,8 @@ def build_tiny_flux(out_dir: str | Path, *, seed: int = 0) -> Path:
 
 
 def build_tiny_cascade_repos(weights_dir: str | Path, seed: int = 0) -> Path:
-    """`<dir>/stabilityai/stable-cascade-prior/prior/` and `<dir>/stabilityai/stable-cascade/{decoder_lite,
-    vqgan,text_encoder,tokenizer}/` as the diffusers-format hub repos lay them out, with UltraPixel's tiny
+    """`<dir>/stabilityai/stable-cascade-prior/prior/`, `<dir>/stabilityai/stable-cascade/{decoder_lite,
+    vqgan,text_encoder,tokenizer}/` and `<dir>/laion/CLIP-ViT-bigG-14-laion2B-39B-b160k/` as the hub repos lay them out, with UltraPixel's tiny
     configuration and its deterministic random weights (plain Stable Cascade: no guidance blocks)."""
     import torch
     from diffusers.models import StableCascadeUNet
@@ -310,4 +310,10 @@ def build_tiny_cascade_repos(weights_dir: str | Path, seed: int = 0) -> Path:
     models.stage_a.save_pretrained(decoder / "vqgan")
     models.text_model.save_pretrained(decoder / "text_encoder")
     models.tokenizer.save_pretrained(decoder / "tokenizer")
+    # the text stack UltraPixel (and so this ablation) loads: LAION's CLIP-G repo, text model and
+    # tokenizer side by side
+    from ultrabench.ultrapixel.text_stack import OFFICIAL_TEXT_REPO
+
+    models.text_model.save_pretrained(Path(weights_dir) / OFFICIAL_TEXT_REPO)
+    models.tokenizer.save_pretrained(Path(weights_dir) / OFFICIAL_TEXT_REPO)
     return Path(weights_dir)

@@ -97,7 +97,7 @@ def test_stable_cascade_direct_runs_stage_c_without_guidance(stand_in_folder):
                             weights=WeightResolver(stand_in_folder / "weights"))
     assert [wf.label for wf in m.weight_files()] == [
         "stabilityai/stable-cascade-prior", "stabilityai/stable-cascade", "stabilityai/stable-cascade",
-        "stabilityai/stable-cascade"]
+        "laion/CLIP-ViT-bigG-14-laion2B-39B-b160k"]  # UltraPixel's text stack, the official one
     res = Resolution(256, 384)
     g = m.generate(["a fox in the snow"], [4], res)[0]
     assert g.image.size == (384, 256) and g.native_size == res

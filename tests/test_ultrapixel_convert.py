@@ -121,7 +121,7 @@ def test_diffusers_format_folders_load_strictly(tmp_path):
     """The diffusers repos (prior/, decoder_lite/, vqgan/, sharded) plus the UltraPixel file."""
     from safetensors.torch import save_file
 
-    from ultrabench.tiny.tokenizer import build_clip_tokenizer
+    from ultrabench.tiny.tokenizer import write_clip_tokenizer_files
     from ultrabench.ultrapixel.build import WeightPaths, _text_model_from_config, build_from_files
 
     cfg = tiny_config()
@@ -137,7 +137,7 @@ def test_diffusers_format_folders_load_strictly(tmp_path):
     b.save_pretrained(tmp_path / "decoder_lite", max_shard_size="200KB")
     a.save_pretrained(tmp_path / "vqgan")
     text.save_pretrained(tmp_path / "text_encoder")
-    build_clip_tokenizer(tmp_path / "tokenizer")
+    write_clip_tokenizer_files(tmp_path / "tokenizer", pad_token="!")  # pads like the official (LAION) one
     assert len(list((tmp_path / "decoder_lite").glob("*.safetensors"))) > 1
     models = build_from_files(
         WeightPaths(prior, tmp_path / "decoder_lite", tmp_path / "vqgan", tmp_path / "ultrapixel_t2i.safetensors",

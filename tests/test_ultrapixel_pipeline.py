@@ -61,13 +61,13 @@ def test_guidance_changes_hr_pass(tiny):
     x_hr, x_lr = noise.initial(tuple(tr["hr"][0].shape)), noise.initial(tuple(tr["lr"][0].shape))
     grid = gdf.time_grid(20)
     _, guide = pipe.lr_pass(inputs, x_lr, noise, grid)
-    hr = pipe.hr_pass(inputs, x_hr, guide, noise, grid)
+    hr = pipe.hr_pass(inputs, x_hr, guide, noise, grid).x0
     assert torch.equal(hr, tr["stage_c_latent"])  # same stream -> same result
     zero = type(guide)([torch.zeros_like(f) for f in guide.encoder], [torch.zeros_like(f) for f in guide.decoder])
     noise2 = gdf.NoiseSource(3, "cpu")
     x_hr2, x_lr2 = noise2.initial(tuple(x_hr.shape)), noise2.initial(tuple(x_lr.shape))
     pipe.lr_pass(inputs, x_lr2, noise2, grid)
-    assert not torch.equal(pipe.hr_pass(inputs, x_hr2, zero, noise2, grid), hr)
+    assert not torch.equal(pipe.hr_pass(inputs, x_hr2, zero, noise2, grid).x0, hr)
 
 
 def test_plans():

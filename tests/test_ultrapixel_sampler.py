@@ -60,6 +60,24 @@ def test_ddpm_step_formula():
     assert ddim.item() == pytest.approx(ap * x0 + bp * 0.2, rel=1e-5)
 
 
+def test_ddpm_step_promotes_a_bf16_prediction_as_the_official_batch_shaped_scalers_do():
+    g = torch.Generator().manual_seed(0)
+    x, noise = torch.randn(1, 4, 6, 7, generator=g) * 3, torch.randn(1, 4, 6, 7, generator=g)
+    eps = torch.randn(1, 4, 6, 7, generator=g).bfloat16()  # what Stage C returns under bf16 autocast
+    lg, lg_p = gdf.time_grid(20).logsnr[3:5]
+    got, got_x0 = gdf.ddpm_step(x, eps, lg, lg_p, noise)
+    # the official DDIM step, restated: scalers of shape (batch, 1, 1, 1), in float32
+    a, b = (t.view(1, 1, 1, 1) for t in gdf.vp_scalers(lg.expand(1)))
+    ap, bp = (t.view(1, 1, 1, 1) for t in gdf.vp_scalers(lg_p.expand(1)))
+    x0 = (x - eps * b) / a
+    sigma = (bp**2 / b**2).sqrt() * (1 - a**2 / ap**2).sqrt()
+    want = ap * x0 + (bp**2 - sigma**2).sqrt() * eps + sigma * noise
+    assert got.dtype == got_x0.dtype == torch.float32
+    assert torch.equal(got_x0, x0) and torch.equal(got, want)
+    # 0-dim scalers keep the product in bf16, the rounding this avoids
+    assert not torch.equal((x - eps * b.reshape(())) / a.reshape(()), x0)
+
+
 def test_noise_order_matches_global_rng_on_cpu():
     src = gdf.NoiseSource(123, "cpu")
     hr, lr = src.initial((1, 16, 3, 4)), src.initial((1, 16, 2, 2))

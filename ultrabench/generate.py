@@ -368,7 +368,7 @@ def _run_batch(method, batch, res, store, base, warm, summary, key, device) -> N
     t0 = time.perf_counter()
     with PeakMemory(device) as mem:
         try:
-            images = method.generate([u.prompt for u in batch], [u.seed for u in batch], res)
+            images = method.generate_units(batch, res)
             cuda_sync(device)
         except KeyboardInterrupt:
             raise

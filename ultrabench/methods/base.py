@@ -206,6 +206,11 @@ class Method:
         """Generate one image per (prompt, seed) at `res` (the requested size, exactly)."""
         raise NotImplementedError
 
+    def generate_units(self, units: Sequence[Any], res: Resolution) -> list[GeneratedImage]:
+        """What the generation loop calls with its run-store units: by default `generate` with their
+        prompts and seeds; a method that needs more of a unit (e.g. its sample index) overrides this."""
+        return self.generate([u.prompt for u in units], [u.seed for u in units], res)
+
     def unload(self) -> None:
         """Drop references to models so memory can be reclaimed."""
 

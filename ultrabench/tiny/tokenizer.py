@@ -41,10 +41,12 @@ def _bpe_file() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "bpe_simple_vocab_16e6.txt.gz"
 
 
-def write_clip_tokenizer_files(folder: str | Path, n_merges: int = _N_MERGES) -> Path:
+def write_clip_tokenizer_files(folder: str | Path, n_merges: int = _N_MERGES, pad_token: str = "<|endoftext|>") -> Path:
     """Write `vocab.json`, `merges.txt` and the tokenizer config into `folder`; return it.
 
     A smaller `n_merges` gives a smaller vocabulary (256 * 2 + n_merges + 2) for tiny test models.
+    `pad_token`: OpenAI's CLIP tokenizers pad with the end token; LAION's (CLIP-ViT-bigG-14, SDXL's
+    second tokenizer) pad with "!" (id 0).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -63,13 +65,13 @@ def write_clip_tokenizer_files(folder: str | Path, n_merges: int = _N_MERGES) ->
                 "bos_token": "<|startoftext|>",
                 "eos_token": "<|endoftext|>",
                 "unk_token": "<|endoftext|>",
-                "pad_token": "<|endoftext|>",
+                "pad_token": pad_token,
                 "do_lower_case": True,
             }
         )
     )
     (folder / "special_tokens_map.json").write_text(
-        json.dumps({"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>", "pad_token": "<|endoftext|>"})
+        json.dumps({"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>", "pad_token": pad_token})
     )
     return folder
 

@@ -28,9 +28,9 @@ def _stage_c(cfg: UltraPixelConfig):
 
 
 def _stage_b(cfg: UltraPixelConfig):
-    from diffusers.models import StableCascadeUNet
+    from ultrabench.ultrapixel.stage_b import UltraPixelStageB
 
-    return StableCascadeUNet(**cfg.stage_b.unet_kwargs())
+    return UltraPixelStageB(**cfg.stage_b.unet_kwargs())
 
 
 def _stage_a(cfg: UltraPixelConfig):
@@ -93,7 +93,7 @@ class WeightPaths:
     stage_a: Path
     ultrapixel: Path
     text_encoder: Path  # a folder loadable by `CLIPTextModelWithProjection.from_pretrained`
-    tokenizer: Path  # a folder loadable by `AutoTokenizer.from_pretrained`
+    tokenizer: Path  # a folder loadable by `AutoTokenizer.from_pretrained`; must encode like the official one
 
 
 def _load_unet_file(model, path: Path, convert_fn, what: str, only=None, prefer=("bf16", None)) -> None:
@@ -104,8 +104,16 @@ def _load_unet_file(model, path: Path, convert_fn, what: str, only=None, prefer=
 
 
 def build_from_files(paths: WeightPaths, cfg: UltraPixelConfig, dtype=torch.bfloat16) -> Models:
-    """Load the official files (or diffusers-format single files) strictly; models stay on the CPU."""
+    """Load the official files (or diffusers-format single files) strictly; models stay on the CPU.
+
+    The tokenizer is checked first (`text_stack.check_tokenizer`): one that pads or splits the probe
+    prompts differently from the official one is refused before any weight is read."""
     from transformers import AutoTokenizer, CLIPTextModelWithProjection
+
+    from ultrabench.ultrapixel.text_stack import check_tokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(paths.tokenizer))
+    check_tokenizer(tokenizer, str(paths.tokenizer))
 
     # diffusers folders may hold several variants: the one matching the run's precision comes first
     prefer = ("bf16", None) if dtype == torch.bfloat16 else (None, "bf16")
@@ -123,7 +131,6 @@ def build_from_files(paths: WeightPaths, cfg: UltraPixelConfig, dtype=torch.bflo
     convert.load_strict(stage_a, stage_a_state, f"Stage A ({paths.stage_a.name})")
     # The released CLIP-G checkpoint ships a projection dim in its top-level config only.
     text = CLIPTextModelWithProjection.from_pretrained(str(paths.text_encoder), dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(str(paths.tokenizer))
     for m in (stage_c, stage_b):
         m.to(dtype)
     for m in (stage_c, stage_b, stage_a, text):

@@ -178,13 +178,29 @@ def tiny_config() -> UltraPixelConfig:
     )
 
 
+STAGE_B_DTYPES = ("fp16", "bf16")
+
+# CPU generator words that the official script's two CLIP `from_pretrained` calls draw (text tower of
+# laion/CLIP-ViT-bigG-14, width 1280 and projection 1280; vision tower of openai/clip-vit-large-patch14,
+# width 1024 and projection 768), per transformers release line; measured with random-weight folders
+# of several sizes. 4.44 draws the projection heads (normal_) and builds the vision class embedding
+# with torch.randn before loading; 5.x builds on the meta device and draws nothing. "4.44" is what
+# `pip install -r requirements.txt` resolved to when UltraPixel was released (2024).
+OFFICIAL_CLIP_LOAD_DRAWS = {"4.44": 1280 * 1280 + 1024 + 768 * 1024, "5": 0}
+DEFAULT_TRANSFORMERS_LINE = "4.44"
+
+
 @dataclass(frozen=True)
 class SamplerSettings:
-    """The official sampler's defaults; the methods' settings table is derived from these."""
+    """The official sampler's and precision policy's defaults; the methods' settings table is derived
+    from these."""
 
     steps: int = 20
     cfg: float = 4.0
     cfg_rho: float = 0.7
+    # The official HR loop passes the LR guide only `if i <= 19`: with more than 20 steps the later
+    # ones run unguided. 0 skips the LR pass altogether (Stable Cascade's prior alone, no guidance).
+    guided_steps: int = 20
     decoder_steps: int = 10
     decoder_cfg: float = 1.1
     decoder_cfg_rho: float = 0.7
@@ -193,3 +209,6 @@ class SamplerSettings:
     stage_a_tile: int = 256  # Stage B latent pixels per tile side (x4 in the image)
     stage_a_overlap: int = 32
     stage_a_scale: float = StageAConfig.scale_factor
+    # Stage B weights under bf16 autocast: "fp16" as the official `decode_b` (`.half()`; its
+    # elementwise ops on fp16 parameters then run in float32); "bf16" is the faster named variant.
+    stage_b_dtype: str = "fp16"

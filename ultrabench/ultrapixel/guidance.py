@@ -99,7 +99,9 @@ class LRTokenizer(nn.Module):
         self.posemb = nn.Parameter(torch.randn(max_tokens, dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        tokens = x.flatten(2).transpose(1, 2)
+        # contiguous, as the released unfold + permute().contiguous(): under bf16 autocast a matmul on
+        # the transposed view takes another kernel and rounds differently (measured: 0.6% on the tokens)
+        tokens = x.flatten(2).transpose(1, 2).contiguous()
         if tokens.shape[1] > self.posemb.shape[0]:
             raise ValueError(
                 f"UltraPixel guidance: {tokens.shape[1]} low-resolution tokens exceed the {self.posemb.shape[0]} "
@@ -109,7 +111,12 @@ class LRTokenizer(nn.Module):
 
 
 class TokenAttention(nn.Module):
-    """Multi-head self-attention on SiLU'd inputs, no output projection (as released)."""
+    """Multi-head self-attention on SiLU'd inputs, no output projection (as released).
+
+    Computed as the released module computes it: `matmul(q, k^T)` then the scale, softmax, `matmul`
+    with v. Under bf16 autocast the scores are rounded to bf16 before the softmax and the weights
+    before the second product; a fused attention kernel keeps them in float32, which moves the
+    guided Stage C output by several percent."""
 
     def __init__(self, dim: int, n_head: int) -> None:
         super().__init__()
@@ -121,8 +128,10 @@ class TokenAttention(nn.Module):
         b, n, d = x.shape
         q = self.to_q(x)
         k, v = self.to_kv(x).chunk(2, dim=-1)
-        q, k, v = (t.view(b, n, self.n_head, d // self.n_head).transpose(1, 2) for t in (q, k, v))
-        out = F.scaled_dot_product_attention(q, k, v)
+        head_dim = d // self.n_head
+        q, k, v = (t.view(b, n, self.n_head, head_dim).transpose(1, 2) for t in (q, k, v))
+        scores = torch.matmul(q, k.transpose(-1, -2)) * head_dim**-0.5
+        out = torch.matmul(F.softmax(scores, dim=-1), v)
         return out.transpose(1, 2).reshape(b, n, d)
 
 
@@ -202,9 +211,15 @@ class GuidanceBlock(nn.Module):
         self.toout = nn.Sequential(nn.Linear(cfg.ind * 2, cfg.ind // 4), nn.GELU(), nn.Linear(cfg.ind // 4, cfg.ind))
 
     def fourier_features(self, coord: torch.Tensor) -> torch.Tensor:
-        """(..., 2) -> (..., 2 * pe_dim): cos/sin of pi * x * exp(linspace(0, ln sigma, pe_dim / 2))."""
+        """(..., 2) -> (..., 2 * pe_dim): cos/sin of pi * x * exp(linspace(0, ln sigma, pe_dim / 2)).
+
+        The coordinate x frequency product is a `matmul` on purpose: the released weights were
+        trained with the official `convert_posenc`, whose matmul bf16 autocast runs in bf16 (both
+        factors and the product rounded to bf16, then cos/sin of a bf16 argument). An elementwise
+        product would stay float32 and give different features (a third of them off by > 0.1).
+        """
         freqs = torch.exp(torch.linspace(0, math.log(self.cfg.pe_sigma), self.cfg.pe_dim // 2, device=coord.device))
-        x = (coord.unsqueeze(-1) * freqs).flatten(-2)
+        x = torch.matmul(coord.unsqueeze(-1), freqs.unsqueeze(0)).view(*coord.shape[:-1], -1)
         return torch.cat([torch.cos(math.pi * x), torch.sin(math.pi * x)], dim=-1)
 
     def implicit_weights(self, weight_tokens: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -7,18 +7,30 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 from ultrabench.methods.base import GeneratedImage, Method, SizePlan, at_least, between, one_of
 from ultrabench.resolution import Resolution
-from ultrabench.ultrapixel.configs import SamplerSettings
+from ultrabench.ultrapixel.configs import DEFAULT_TRANSFORMERS_LINE, OFFICIAL_CLIP_LOAD_DRAWS, SamplerSettings
 from ultrabench.ultrapixel.sizes import MAX_LR_TOKENS, lr_latent_size
+from ultrabench.ultrapixel.text_stack import OFFICIAL_TEXT_REPO
 
 STAGES = ("text_encode", "lr_pass", "hr_pass", "stage_b", "stage_a")
 
 # The sampler settings a spec may change; their defaults are SamplerSettings' own.
-_SAMPLER_KEYS = ("steps", "cfg", "cfg_rho", "decoder_steps", "decoder_cfg", "decoder_cfg_rho", "stage_a_tiled",
-                 "stage_a_tile", "stage_a_overlap")
+_SAMPLER_KEYS = ("steps", "cfg", "cfg_rho", "guided_steps", "decoder_steps", "decoder_cfg", "decoder_cfg_rho",
+                 "stage_a_tiled", "stage_a_tile", "stage_a_overlap", "stage_b_dtype")
+NOISE_MODES = ("per-unit", "official")
+# transformers-format files of that repository (not the open_clip copies of the same weights)
+_LAION_TEXT_FILES = ("config.json", "*.safetensors.index.json", "model*.safetensors", "pytorch_model-*.safetensors",
+                     "tokenizer*", "vocab.json", "merges.txt", "special_tokens_map.json")
 _COMMON_SETTINGS: dict[str, Any] = {
     **{k: getattr(SamplerSettings, k) for k in _SAMPLER_KEYS},
     "compile": False,
     "offload": False,
+    # "per-unit": each unit's own seed, independent of order (benchmarks). "official": the noise the
+    # official test_t2i.py draws with --seed official_seed for image number `sample index` of its
+    # run (its generator consumption replayed, see official_noise.py; official_transformers names
+    # the transformers release line of that run, whose CLIP loading draws differ).
+    "noise": "per-unit",
+    "official_seed": 123,  # test_t2i.py's default --seed
+    "official_transformers": DEFAULT_TRANSFORMERS_LINE,
 }
 _COMMON_RULES = {
     "steps": at_least(1), "decoder_steps": at_least(1), "cfg": at_least(0.0), "decoder_cfg": at_least(0.0),
@@ -49,12 +61,36 @@ class _UltraPixelBase(Method):
         # coerced to each default's type: a TOML spec may write 20.0 for 20 or 4 for 4.0
         return SamplerSettings(**{k: type(getattr(SamplerSettings, k))(self.settings[k]) for k in _SAMPLER_KEYS})
 
-    def generate(self, prompts: Sequence[str], seeds: Sequence[int], res: Resolution) -> list[GeneratedImage]:
+    def _check_noise_settings(self) -> None:
+        from ultrabench.errors import UsageError
+
+        if self.settings["noise"] not in NOISE_MODES:
+            raise UsageError(f"{self.name}: noise {self.settings['noise']!r} is not one of {', '.join(NOISE_MODES)}")
+        if self.settings["official_transformers"] not in OFFICIAL_CLIP_LOAD_DRAWS:
+            raise UsageError(f"{self.name}: official_transformers {self.settings['official_transformers']!r} is not "
+                             f"one of {', '.join(OFFICIAL_CLIP_LOAD_DRAWS)}")
+
+    def _noise(self, seed: int, image_index: int, res: Resolution):
+        """None (the pipeline's per-unit default) or the official script's streams for this image."""
+        if self.settings["noise"] != "official":
+            return None
+        from ultrabench.ultrapixel.official_noise import official_noise_source
+
+        s = self._pipe.settings
+        return official_noise_source(int(self.settings["official_seed"]), image_index, self._pipe.device,
+                                     self._pipe.latent_shapes(res.height, res.width), s.steps, s.decoder_steps,
+                                     str(self.settings["official_transformers"]))
+
+    def generate(self, prompts: Sequence[str], seeds: Sequence[int], res: Resolution,
+                 image_indices: Sequence[int] | None = None) -> list[GeneratedImage]:
+        """`image_indices`: each image's number in the official script's run (the unit's sample index);
+        used by `noise = "official"` only."""
         import torch
         from PIL import Image
 
         from ultrabench.timing import PeakMemory, StageTimer
 
+        self._check_noise_settings()
         if self._pipe is None:
             self.load()
         plan = self.plan(res)
@@ -62,19 +98,25 @@ class _UltraPixelBase(Method):
             from ultrabench.errors import UsageError
 
             raise UsageError(f"{self.name}: {plan.reason}")
+        indices = list(image_indices) if image_indices is not None else [0] * len(prompts)
         saved_threads = torch.get_num_threads()
         if self._threads is not None:
             torch.set_num_threads(self._threads)
         out = []
         try:
-            for prompt, seed in zip(prompts, seeds):
+            for prompt, seed, index in zip(prompts, seeds, indices):
                 timer = StageTimer(str(self._pipe.device))
                 with PeakMemory(str(self._pipe.device)) as peak:
-                    img, info = self._pipe.generate(prompt, int(seed), res.height, res.width, timer=timer)
+                    noise = self._noise(int(seed), int(index), res)
+                    img, info = self._pipe.generate(prompt, int(seed), res.height, res.width, timer=timer, noise=noise)
                 arr = (img.permute(1, 2, 0).mul(255).round().clamp(0, 255).to(torch.uint8).cpu().numpy())
                 info.update(
                     {
                         "seed": int(seed),
+                        "noise": self.settings["noise"],
+                        **({"official_seed": int(self.settings["official_seed"]), "official_image_index": int(index),
+                            "official_transformers": self.settings["official_transformers"]}
+                           if noise is not None else {}),
                         "peak_memory_bytes": peak.bytes,
                         "peak_memory_kind": peak.kind,
                         "device": str(self._pipe.device),
@@ -86,6 +128,10 @@ class _UltraPixelBase(Method):
         finally:
             torch.set_num_threads(saved_threads)
         return out
+
+    def generate_units(self, units, res: Resolution) -> list[GeneratedImage]:
+        return self.generate([u.prompt for u in units], [u.seed for u in units], res,
+                             image_indices=[u.sample_index for u in units])
 
     def _extra_info(self) -> dict[str, Any]:
         return {}
@@ -109,6 +155,11 @@ class UltraPixel(_UltraPixelBase):
     setting_rules = {**_COMMON_RULES, "precision": one_of("bf16", "bfloat16", "fp32", "float32"),
                      "layout": one_of("official", "diffusers")}
     max_batch_size = 1
+    # Weights only: UltraPixel's own code (AGPL-3.0) is neither used nor shipped; this is a rewrite.
+    licence: ClassVar[str] = (
+        "guidance weights (roubaofeipi/UltraPixel): Apache-2.0; Stable Cascade Stages A/B/C: Stability AI "
+        "Non-Commercial Research Community License; CLIP ViT-bigG-14 (LAION): MIT"
+    )
 
     # role -> subfolder of the snapshot that holds it, for the diffusers layout
     _DIFFUSERS_SUBFOLDERS = {"stage_c": "prior", "stage_b_lite": "decoder_lite", "stage_a": "vqgan"}
@@ -118,7 +169,10 @@ class UltraPixel(_UltraPixelBase):
 
         sc = "stabilityai/stable-cascade"
         up = WeightFile("roubaofeipi/UltraPixel", "ultrapixel_t2i.safetensors", "ultrapixel", size_hint="211 MB")
-        clip = WeightFile(sc, None, "clip_text_g", size_hint="1.4 GB", allow_patterns=("text_encoder/*", "tokenizer/*"))
+        # The official text stack: LAION's CLIP ViT-bigG-14 in float32 with its own tokenizer (which
+        # pads with "!"; stable-cascade's tokenizer/ pads with the end token and is refused on load).
+        clip = WeightFile(OFFICIAL_TEXT_REPO, None, "clip_text_g", size_hint="10 GB (both towers; the text tower is read)",
+                          allow_patterns=_LAION_TEXT_FILES)
         layout = self.settings["layout"]
         if layout == "diffusers":
             return [

@@ -1,21 +1,23 @@
 """Text -> LR pass -> HR pass -> Stage B -> Stage A, for one prompt and seed at a time (no file I/O).
 
 Models are passed in already built; this module only orchestrates, times (`StageTimer`) and keeps
-tensors on the compute device. Dtype policy follows the official inference script: bf16 weights for
-Stage C and Stage B, everything under bf16 autocast, CLIP text in float32, Stage A in float32 weights
-under the same autocast, latents and sampler arithmetic in float32.
+tensors on the compute device. The precision policy is the official inference script's: bf16 weights
+for Stage C, fp16 for Stage B (`decode_b`'s `.half()`; `stage_b_dtype = "bf16"` is the faster
+variant), Stage A and CLIP in float32 weights, everything under bf16 autocast except Stage B's text
+conditioning, which the script computes outside it; latents and sampler arithmetic in float32. Each
+stage hands the next the last x0 prediction of its sampler, as `generation_c` and `decode_b` do.
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import torch
 
 from ultrabench.ultrapixel import sampler as gdf
-from ultrabench.ultrapixel.configs import SamplerSettings
+from ultrabench.ultrapixel.configs import STAGE_B_DTYPES, SamplerSettings
 from ultrabench.ultrapixel.decode import count_tiles, decode_stage_a
 from ultrabench.ultrapixel.sizes import (
     decoder_guide_scale,
@@ -25,13 +27,6 @@ from ultrabench.ultrapixel.sizes import (
     stage_c_latent_size,
 )
 from ultrabench.ultrapixel.stage_c import LRGuide
-
-
-@dataclass
-class StageCOutput:
-    latent: torch.Tensor  # (1, 16, h, w) float32
-    lr_latent: torch.Tensor
-    guide: LRGuide | None = None
 
 
 class UltraPixelPipeline:
@@ -54,6 +49,12 @@ class UltraPixelPipeline:
         self.autocast_dtype = autocast_dtype
         self.settings = settings
         self.offload = offload
+        if settings.stage_b_dtype not in STAGE_B_DTYPES:
+            from ultrabench.errors import UsageError
+
+            raise UsageError(f"ultrapixel: stage_b_dtype {settings.stage_b_dtype!r} is not one of {', '.join(STAGE_B_DTYPES)}")
+        if autocast_dtype is not None:
+            stage_b.to({"fp16": torch.float16, "bf16": torch.bfloat16}[settings.stage_b_dtype])
         self._stage_c_call = stage_c
         self._stage_b_call = stage_b
         if compile:
@@ -87,28 +88,32 @@ class UltraPixelPipeline:
 
     # -- stages -------------------------------------------------------------------------------------------
     @torch.no_grad()
-    def encode_text(self, prompt: str) -> tuple[dict, dict]:
-        """CLIP-G conditioning of the prompt and of the empty prompt (the unconditional branch)."""
-        with self._on_device(self.text_model):
-            tok = self.tokenizer(
-                [prompt, ""], truncation=True, padding="max_length", max_length=77, return_tensors="pt"
-            )
-            tok = {k: v.to(self.device) for k, v in tok.items() if k in ("input_ids", "attention_mask")}
-            out = self.text_model(**tok, output_hidden_states=True)
-            hidden = out.hidden_states[-1].float()
-            pooled = out.text_embeds.float().unsqueeze(1)
+    def encode_text(self, prompt: str, autocast: bool = True) -> tuple[dict, dict]:
+        """CLIP-G conditioning of the prompt and of the empty prompt (the unconditional branch).
+
+        As the official `get_conditions`: one pass per prompt, padded to the tokenizer's 77 positions.
+        `autocast`: under the pipeline's autocast, where the script computes Stage C's conditioning
+        (inside `generation_c`); False: in the text model's float32, as it computes Stage B's.
+        """
+        branches = []
+        with self._on_device(self.text_model), (self._autocast() if autocast else contextlib.nullcontext()):
+            for text in (prompt, ""):
+                tok = self.tokenizer([text], truncation=True, padding="max_length",
+                                     max_length=self.tokenizer.model_max_length, return_tensors="pt")
+                tok = {k: v.to(self.device) for k, v in tok.items() if k in ("input_ids", "attention_mask")}
+                out = self.text_model(**tok, output_hidden_states=True)
+                branches.append({"clip_text": out.hidden_states[-1], "clip_text_pooled": out.text_embeds.unsqueeze(1)})
         n_img = getattr(self.stage_c.config, "clip_image_in_channels", 768) or 768
-        clip_img = torch.zeros(1, 1, n_img, device=self.device)
-        cond = {"clip_text": hidden[:1], "clip_text_pooled": pooled[:1], "clip_img": clip_img}
-        uncond = {"clip_text": hidden[1:], "clip_text_pooled": pooled[1:], "clip_img": clip_img}
-        return cond, uncond
+        for b in branches:
+            b["clip_img"] = torch.zeros(1, 1, n_img, device=self.device)
+        return branches[0], branches[1]
 
     @staticmethod
     def _batched(cond: dict, uncond: dict) -> dict:
         return {k: torch.cat([cond[k], uncond[k]], dim=0) for k in cond}
 
     def _model_dtype_inputs(self, model, tensors: dict) -> dict:
-        # Under autocast the float32 conditioning is cast per op, as in the official run.
+        # Under autocast the conditioning goes in as the text model made it, as in the official run.
         if self.autocast_dtype is not None:
             return tensors
         dtype = next(model.parameters()).dtype
@@ -118,7 +123,8 @@ class UltraPixelPipeline:
         return self._model_dtype_inputs(self.stage_c, self._batched(cond, uncond))
 
     @torch.no_grad()
-    def lr_pass(self, inputs: dict, x_lr: torch.Tensor, noise: gdf.NoiseSource, grid: gdf.TimeGrid, on_step=None):
+    def lr_pass(self, inputs: dict, x_lr: torch.Tensor, noise: gdf.NoiseSource, grid: gdf.TimeGrid,
+                on_step=None) -> tuple[gdf.SampleOutput, LRGuide]:
         s = self.settings
         capture_at = gdf.lr_capture_step(s.steps)
         captured: dict[str, LRGuide] = {}
@@ -131,21 +137,22 @@ class UltraPixelPipeline:
                     return out
                 return self._stage_c_call(x2, t2, **inputs)
 
-        x_lr = gdf.sample(model, x_lr, grid, noise, s.cfg, s.cfg_rho, on_step)
-        return x_lr, captured["guide"]
+        out = gdf.sample(model, x_lr, grid, noise, s.cfg, s.cfg_rho, on_step)
+        return out, captured["guide"]
 
     @torch.no_grad()
-    def hr_pass(self, inputs, x_hr, guide: LRGuide, noise, grid, on_step=None):
+    def hr_pass(self, inputs, x_hr, guide: LRGuide | None, noise, grid, on_step=None) -> gdf.SampleOutput:
+        """`guide` goes in at steps 0 .. guided_steps - 1 (the official stops after step 19); None: never."""
         s = self.settings
 
         def model(x2, t2, i):
             with self._autocast():
-                return self._stage_c_call(x2, t2, lr_guide=guide, **inputs)
+                return self._stage_c_call(x2, t2, lr_guide=guide if i < s.guided_steps else None, **inputs)
 
         return gdf.sample(model, x_hr, grid, noise, s.cfg, s.cfg_rho, on_step)
 
     @torch.no_grad()
-    def stage_b_pass(self, c_latent, cond, uncond, x_b, noise):
+    def stage_b_pass(self, c_latent, cond, uncond, x_b, noise, on_step=None) -> gdf.SampleOutput:
         s = self.settings
         b_in = self._model_dtype_inputs(
             self.stage_b,
@@ -160,63 +167,84 @@ class UltraPixelPipeline:
             with self._autocast():
                 return self._stage_b_call(x2, t2, clip_text_pooled=pooled, effnet=effnet, return_dict=False)[0]
 
-        return gdf.sample(model, x_b, gdf.time_grid(s.decoder_steps), noise, s.decoder_cfg, s.decoder_cfg_rho)
+        return gdf.sample(model, x_b, gdf.time_grid(s.decoder_steps), noise, s.decoder_cfg, s.decoder_cfg_rho, on_step)
 
     @torch.no_grad()
     def stage_a_decode(self, b_latent):
+        """Stage A's decode in float32, not yet clamped (as `decode_b` returns it)."""
         s = self.settings
         with self._autocast():
-            img = decode_stage_a(self.stage_a, b_latent, s.stage_a_scale, s.stage_a_tiled, s.stage_a_tile, s.stage_a_overlap)
-        return img.clamp(0, 1)
+            return decode_stage_a(self.stage_a, b_latent, s.stage_a_scale, s.stage_a_tiled, s.stage_a_tile, s.stage_a_overlap)
+
+    def latent_shapes(self, height: int, width: int) -> dict[str, tuple[int, ...]]:
+        """Batch-1 shapes of the HR, LR and Stage B initial latents for an image of height x width."""
+        s = self.settings
+        return {"hr": (1, 16, *stage_c_latent_size(height, width)),
+                "lr": (1, 16, *lr_latent_size(height, width, s.lr_std_size)),
+                "b": (1, 4, *stage_b_latent_size(height, width))}
 
     # -- everything -----------------------------------------------------------------------------------------
     @torch.no_grad()
-    def generate(self, prompt: str, seed: int, height: int, width: int, timer=None, trace: dict | None = None):
+    def generate(self, prompt: str, seed: int, height: int, width: int, timer=None, trace: dict | None = None,
+                 noise: gdf.NoiseSource | None = None):
         """One image (3, height, width) in [0, 1] float32 on the device, plus the settings that matter.
 
-        `trace`, when given, receives the LR and HR latents after every step (the parity harness uses it).
+        `noise`: where the noise comes from (default: `NoiseSource(seed, device)`, per unit).
+        `trace`, when given, receives the conditioning, the LR and HR latents and x0 predictions after
+        every step, the hand-offs and the image (the parity harness compares them with the official code).
         """
         from ultrabench.timing import StageTimer
 
         timer = timer or StageTimer(str(self.device))
         s = self.settings
-        hr = stage_c_latent_size(height, width)
-        lr = lr_latent_size(height, width, s.lr_std_size)
-        bl = stage_b_latent_size(height, width)
-        noise = gdf.NoiseSource(seed, self.device)
+        shapes = self.latent_shapes(height, width)
+        noise = noise or gdf.NoiseSource(seed, self.device)
         # Official order: HR noise first, then LR noise, both from the CPU stream; Stage B noise after.
-        x_hr = noise.initial((1, 16, *hr))
-        x_lr = noise.initial((1, 16, *lr))
+        x_hr = noise.initial(shapes["hr"])
+        x_lr = noise.initial(shapes["lr"])
         grid = gdf.time_grid(s.steps)
         hooks = {}
         if trace is not None:
-            trace.setdefault("lr", [])
-            trace.setdefault("hr", [])
-            hooks = {
-                "lr": lambda i, x, x0: trace["lr"].append(x.detach().cpu().clone()),
-                "hr": lambda i, x, x0: trace["hr"].append(x.detach().cpu().clone()),
-            }
+            for k in ("lr", "lr_x0", "hr", "hr_x0", "b", "b_x0"):
+                trace.setdefault(k, [])
+
+            def hook(name):
+                return lambda i, x, x0: (trace[name].append(x.detach().cpu().clone()),
+                                         trace[name + "_x0"].append(x0.detach().cpu().clone()))
+
+            hooks = {k: hook(k) for k in ("lr", "hr", "b")}
 
         with timer.stage("text_encode"):
             cond, uncond = self.encode_text(prompt)
+            # the script computes Stage B's conditioning outside the autocast
+            cond_b, uncond_b = (cond, uncond) if self.autocast_dtype is None else self.encode_text(prompt, autocast=False)
         inputs = self._stage_c_inputs(cond, uncond)
+        guide = None
         with self._on_device(self.stage_c):
-            with timer.stage("lr_pass"):
-                x_lr, guide = self.lr_pass(inputs, x_lr, noise, grid, hooks.get("lr"))
+            if s.guided_steps > 0:
+                with timer.stage("lr_pass"):
+                    lr_out, guide = self.lr_pass(inputs, x_lr, noise, grid, hooks.get("lr"))
             with timer.stage("hr_pass"):
-                c_latent = self.hr_pass(inputs, x_hr, guide, noise, grid, hooks.get("hr"))
+                c_latent = self.hr_pass(inputs, x_hr, guide, noise, grid, hooks.get("hr")).x0
         del guide, inputs
-        x_b = noise.initial((1, 4, *bl))
+        x_b = noise.initial(shapes["b"])
         with self._on_device(self.stage_b):
             with timer.stage("stage_b"):
-                b_latent = self.stage_b_pass(c_latent, cond, uncond, x_b, noise)
+                b_latent = self.stage_b_pass(c_latent, cond_b, uncond_b, x_b, noise, hooks.get("b")).x0
         with self._on_device(self.stage_a):
             with timer.stage("stage_a"):
-                img = self.stage_a_decode(b_latent)
+                decoded = self.stage_a_decode(b_latent)
+                img = decoded.clamp(0, 1)  # as the script's show_images
         if trace is not None:
+            trace["text"] = {"stage_c": (cond, uncond), "stage_b": (cond_b, uncond_b)}
+            if s.guided_steps > 0:
+                trace["lr_latent"] = lr_out.x.detach().cpu()
             trace["stage_c_latent"] = c_latent.detach().cpu()
             trace["stage_b_latent"] = b_latent.detach().cpu()
+            trace["stage_a_decode"] = decoded.detach().cpu()
+            trace["image"] = img.detach().cpu()
         img = img[0, :, :height, :width]
+        hr, lr, bl = shapes["hr"][2:], shapes["lr"][2:], shapes["b"][2:]
         info: dict[str, Any] = {
             "stage_c_latent": list(hr),
             "lr_latent": list(lr),

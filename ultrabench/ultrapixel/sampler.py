@@ -65,15 +65,19 @@ def time_grid(steps: int, t_start: float = 1.0, t_end: float = 0.0) -> TimeGrid:
 def cfg_rescale(cond: torch.Tensor, uncond: torch.Tensor, cfg: float, rho: float) -> torch.Tensor:
     """Classifier-free guidance with the official std rescale.
 
-    The official code takes the std over the whole (batch) tensor; we take it per sample, which is
-    identical for the batch size of 1 that UltraPixel is run and timed with.
+    The official code takes the std over the whole (batch) tensor. For one sample (how UltraPixel is
+    run and timed) so do we, with the same reduction, so that bf16 predictions round the same way;
+    for a batch we take it per sample.
     """
     guided = torch.lerp(uncond, cond, cfg)
     if rho <= 0:
         return guided
-    dims = tuple(range(1, cond.ndim))
-    std_cond = cond.std(dim=dims, keepdim=True)
-    std_guided = guided.std(dim=dims, keepdim=True)
+    if cond.shape[0] == 1:
+        std_cond, std_guided = cond.std(), guided.std()
+    else:
+        dims = tuple(range(1, cond.ndim))
+        std_cond = cond.std(dim=dims, keepdim=True)
+        std_guided = guided.std(dim=dims, keepdim=True)
     return rho * (guided * std_cond / (std_guided + 1e-9)) + guided * (1 - rho)
 
 
@@ -88,6 +92,9 @@ def ddpm_step(
     """
     a, b = vp_scalers(logsnr)
     a_p, b_p = vp_scalers(logsnr_prev)
+    # The official scalers are (batch, 1, 1, 1) float32 tensors, so a bf16 prediction (autocast) is
+    # promoted to float32 in every product; our 0-dim scalers would keep it in bf16.
+    pred_eps = pred_eps.float()
     x0 = (x - pred_eps * b) / a
     if eta > 0:
         sigma = eta * (b_p**2 / b**2).sqrt() * (1 - a**2 / a_p**2).sqrt()
@@ -101,15 +108,23 @@ class NoiseSource:
     """Gaussian noise drawn the way the official script draws it.
 
     Initial latents come from a CPU generator (so they are the same on any device); the per-step
-    DDPM noise comes from a generator on the compute device seeded with the same seed. On a CPU the
-    two are one stream, exactly like `torch.manual_seed(seed)` + `torch.randn` + `randn_like` there;
-    on CUDA they reproduce the official CPU stream and CUDA stream of its first image.
+    DDPM noise comes from a generator on the compute device. `NoiseSource(seed, device)` seeds both
+    with `seed` (the per-unit default): on a CPU the two are one stream, exactly like
+    `torch.manual_seed(seed)` + `torch.randn` + `randn_like` there; on CUDA they reproduce the official
+    CPU stream and CUDA stream of a fresh process. `official_noise.official_noise_source` builds one
+    from generators advanced the way the official script advances them.
     """
 
-    def __init__(self, seed: int, device: torch.device | str) -> None:
+    def __init__(self, seed: int, device: torch.device | str, cpu: torch.Generator | None = None,
+                 step: torch.Generator | None = None) -> None:
         self.device = torch.device(device)
-        self.cpu = torch.Generator("cpu").manual_seed(int(seed))
-        self.step_gen = self.cpu if self.device.type == "cpu" else torch.Generator(self.device).manual_seed(int(seed))
+        self.cpu = cpu if cpu is not None else torch.Generator("cpu").manual_seed(int(seed))
+        if step is not None:
+            self.step_gen = step
+        elif self.device.type == "cpu":
+            self.step_gen = self.cpu
+        else:
+            self.step_gen = torch.Generator(self.device).manual_seed(int(seed))
 
     def initial(self, shape: Sequence[int]) -> torch.Tensor:
         return torch.randn(*shape, generator=self.cpu).to(self.device)
@@ -128,6 +143,17 @@ def _guided_eps(model: GuidedModel, x: torch.Tensor, t: torch.Tensor, cfg: float
     return cfg_rescale(cond, uncond, cfg, rho)
 
 
+@dataclass(frozen=True)
+class SampleOutput:
+    """The end of one GDF loop: `x` after the last step, and `x0`, the model's prediction of the clean
+    latent at that step (t = 0.05 for 20 steps). The official code hands `x0` on to the next stage
+    (`generation_c` and `decode_b` keep the first element the sampler yields); the two differ by the
+    last step's noise term."""
+
+    x: torch.Tensor
+    x0: torch.Tensor
+
+
 def sample(
     model: GuidedModel,
     x: torch.Tensor,
@@ -136,17 +162,18 @@ def sample(
     cfg: float,
     rho: float,
     on_step: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
-) -> torch.Tensor:
+) -> SampleOutput:
     """The plain GDF loop (Stage B, and each Stage C pass): x is float32 noise at t = 1."""
     steps = len(grid.r) - 1
     logsnr = grid.logsnr.to(x.device)
-    tcond = grid.noise_cond.to(x.device)
+    tcond = cosine_noise_cond(logsnr)  # on the compute device, where the official code computes it
+    x0 = x
     for i in range(steps):
         eps = _guided_eps(model, x, tcond[i : i + 1], cfg, rho, i)
         x, x0 = ddpm_step(x, eps, logsnr[i], logsnr[i + 1], noise.step(x))
         if on_step is not None:
             on_step(i, x, x0)
-    return x
+    return SampleOutput(x, x0)
 
 
 def lr_capture_step(steps: int) -> int:

@@ -5,6 +5,11 @@ every decoder level. Injection (HR pass): at the same places, `x + guide` where 
 the matching `GuidanceBlock` fed with the captured LR feature; the decoder guide is scaled by HR latent
 area (0.7 / 0.5 / 0.3), the encoder guide is not. The official model also builds 16 scale-norm blocks
 (`norm_down_blocks`, `norm_up_blocks`) that its forward never calls; they are not built here.
+
+Under bf16 autocast it computes what the official module computes: the level down/up blocks cast to
+float32 as released (`FloatUpDownBlock2d`), the guidance blocks follow the released op order
+(`guidance.py`), the attention goes through torch's multi-head attention as in the official blocks
+(`attention.py`), and so the dtype of every residual stream matches the official one.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ from diffusers.models.unets.unet_stable_cascade import (
     SDCascadeResBlock,
     SDCascadeTimestepBlock,
     StableCascadeUNet,
+    UpDownBlock2d,
 )
 from torch import nn
 
+from ultrabench.ultrapixel.attention import use_multihead_attention
 from ultrabench.ultrapixel.configs import GuidanceConfig, StageCConfig
 from ultrabench.ultrapixel.guidance import GuidanceBlock
 from ultrabench.ultrapixel.sizes import decoder_guide_scale
@@ -45,6 +52,26 @@ def _first_attention_index(block_types) -> int:
     return list(block_types).index("SDCascadeAttnBlock")
 
 
+class FloatUpDownBlock2d(UpDownBlock2d):
+    """diffusers' `UpDownBlock2d` with the official forward, which casts to float32 before each of
+    its two blocks. With `switch_level=[False]` the interpolation is an identity, so a down block
+    hands the next level a float32 tensor: the residual stream of every later level then stays in
+    float32 under bf16 autocast, as in the official model, instead of being rounded to bf16."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x.float())
+        return x
+
+
+def _use_float_updown(scalers: nn.ModuleList) -> None:
+    for seq in scalers:
+        if isinstance(seq, nn.Sequential):
+            for m in seq:
+                if type(m) is UpDownBlock2d:  # same parameters, only the forward differs
+                    m.__class__ = FloatUpDownBlock2d
+
+
 class UltraPixelStageC(StableCascadeUNet):
     """`StableCascadeUNet` with `agg_net` (encoder) and `agg_net_up` (decoder) guidance blocks."""
 
@@ -58,6 +85,9 @@ class UltraPixelStageC(StableCascadeUNet):
         self._down_hook_index = [_first_attention_index(t) for t in types]
         self._up_hook_index = [_first_attention_index(t) for t in reversed(types)]
         self.apply_guide_scale_rule = True  # the released model scales the decoder guide at inference
+        _use_float_updown(self.down_downscalers)
+        _use_float_updown(self.up_upscalers)
+        use_multihead_attention(self)
 
     @classmethod
     def from_configs(cls, stage_c: StageCConfig, guidance: GuidanceConfig) -> "UltraPixelStageC":
@@ -125,8 +155,8 @@ class UltraPixelStageC(StableCascadeUNet):
                 for idx, block in enumerate(blocks):
                     skip = level_outputs[level] if idx == 0 and level > 0 else None
                     if skip is not None and x.shape[-2:] != skip.shape[-2:]:
+                        # float32 on, as released (diffusers casts back to the input dtype)
                         x = nn.functional.interpolate(x.float(), skip.shape[-2:], mode="bilinear", align_corners=True)
-                        x = x.to(skip.dtype)
                     x = self._run_block(block, x, r_embed, clip, skip)
                     if idx == hook:
                         if captured is not None:
