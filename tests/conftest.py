@@ -5,6 +5,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
+# Under pytest-xdist (CI runs `-n 2` on 2 cores) each worker gets one core for torch, and its own
+# ultrabench cache, so two workers never build the same stand-in file at once.
+_worker = os.environ.get("PYTEST_XDIST_WORKER")
+if _worker:
+    import tempfile
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("ULTRABENCH_CACHE", os.path.join(tempfile.gettempdir(), f"ultrabench-test-cache-{_worker}"))
+
 import pytest  # noqa: E402
 
 

@@ -711,7 +711,11 @@ def env_create(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:  # a Ctrl-C outside a command's own handling (start-up, teardown)
+        _err("interrupted")
+        sys.exit(130)
 
 
 if __name__ == "__main__":  # pragma: no cover
