@@ -102,6 +102,7 @@ def handled(fn):
             _err(str(e))
             raise typer.Exit(e.exit_code)
         except KeyboardInterrupt:
+            _ignore_further_interrupts()
             _err("interrupted; finished units are kept, rerun the same command to resume")
             raise typer.Exit(130)
         except (typer.Exit, typer.Abort):
@@ -710,10 +711,22 @@ def env_create(
         typer.echo(f"environment ready: {result}")
 
 
+def _ignore_further_interrupts() -> None:
+    """Once the process is stopping, more Ctrl-C presses must not kill it half-way through its exit
+    (Python would then die of the signal, exit status -2, instead of 130)."""
+    import signal
+
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        pass
+
+
 def main() -> None:
     try:
         app()
     except KeyboardInterrupt:  # a Ctrl-C outside a command's own handling (start-up, teardown)
+        _ignore_further_interrupts()
         _err("interrupted")
         sys.exit(130)
 

@@ -133,7 +133,8 @@ class _StopFlag:
         try:
             yield self
         finally:
-            signal.signal(signal.SIGINT, previous)
+            # stopping on request: a further Ctrl-C while the process exits must not kill it mid-exit
+            signal.signal(signal.SIGINT, signal.SIG_IGN if self.requested else previous)
 
 
 def _merged_prompts(store: RunStore, prompts: Sequence[Prompt]) -> list[Prompt]:
