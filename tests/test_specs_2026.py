@@ -25,7 +25,9 @@ def test_uhr2026_methods_and_support_matrix():
     spec = load_spec("uhr2026")
     assert [e.name for e in spec.methods] == UHR2026_METHODS
     assert spec.resolutions == PAPER_RESOLUTIONS and spec.reference_method == "ultrapixel"
-    assert list(spec.metrics) == list(load_spec("table1").metrics)
+    table1 = list(load_spec("table1").metrics)
+    assert list(spec.metrics)[:len(table1)] == table1  # Table 1's, then the 2025-2026 papers' metrics
+    assert {"fd-dinov2", "cmmd", "hpsv2.1", "imagereward", "aesthetic", "longclip"} <= set(spec.metrics)
     table = {**EXPECTED, "ultrapixel": NATIVE_EVERYWHERE}
     for e in spec.methods:
         m = get_method_class(e.registry_name)(e.settings)
@@ -68,6 +70,9 @@ def test_uhr2026_runs_end_to_end_on_stand_ins(tmp_path, cached_stand_ins):
     md = (run / "report" / "table1.md").read_text()
     assert "random stand-in weights" in md
     assert "- sana-4k: NSCL v2-custom" in md and "- hiflow: FLUX.1 [dev] Non-Commercial License" in md
+    summary = json.loads((run / "scores" / "summary.json").read_text())
+    assert {"hpsv2.1", "imagereward", "aesthetic", "longclip"} <= {e["metric"] for e in summary["sets"]}
+    assert {w["metric"] for w in summary["winrates"]} >= {"pickscore", "hpsv2.1", "imagereward"}
     frozen = json.loads((run / "run.json").read_text())["spec"]
     assert frozen["resolutions"] == ["128x256"] and frozen["reference"] is None
     assert {e["name"]: e["method"] for e in frozen["methods"]}["ultrapixel"] == "tiny-ultrapixel"
