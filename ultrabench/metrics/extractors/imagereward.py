@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from ultrabench.metrics.extractors._checkpoint import digest_of_files, key_mismatch
+from ultrabench.metrics.extractors._resolve import resolve_first
 from ultrabench.metrics.extractors._common import OPENAI_MEAN, OPENAI_STD, EmbeddingScorer
 from ultrabench.metrics.extractors.clip import ClipScorer
 
@@ -321,16 +322,7 @@ class ImageRewardScorer(EmbeddingScorer):
         return self.score(self.image_features(views), self.text_features(prompts))
 
 
-def resolve_first(resolver, files):
-    """The first of several alternative files that is present; otherwise the miss of the first, named."""
-    for wf in files:
-        p = resolver.status(wf).path
-        if p is not None:
-            return p
-    return resolver.resolve(files[0])
-
-
 def load(resolver, device="cpu") -> ImageRewardScorer:
-    ckpt, med, *tok = weight_files()
+    ckpt, med, *tok = weight_files()  # the tokenizer vocabulary: either of two hub repos
     return ImageRewardScorer.from_files(resolver.resolve(ckpt), resolver.resolve(med), resolve_first(resolver, tok),
                                         device)
