@@ -16,11 +16,11 @@ from typing import Any, ClassVar, Sequence
 from baselines._common import plan_or_refuse
 from ultrabench.methods.base import GeneratedImage, Method, SizePlan, at_least, between, one_of
 from ultrabench.resolution import Resolution
-from ultrabench.ultrapixel.configs import SamplerSettings
+from ultrabench.ultrapixel.configs import STAGE_A_TILED, SamplerSettings
 
 STAGES = ("text_encode", "stage_c", "stage_b", "stage_a")
 _SAMPLER_KEYS = ("steps", "cfg", "cfg_rho", "decoder_steps", "decoder_cfg", "decoder_cfg_rho", "stage_a_tiled",
-                 "stage_a_tile", "stage_a_overlap")
+                 "stage_a_tile", "stage_a_overlap", "stage_a_tile_batch")
 # role -> subfolder of the diffusers-format snapshot that holds it
 _DIFFUSERS_SUBFOLDERS = {"stage_c": "prior", "stage_b_lite": "decoder_lite", "stage_a": "vqgan"}
 MAX_SIDE = 6144  # UltraPixel's largest side, so the two compare at every size UltraPixel makes
@@ -39,7 +39,8 @@ class StableCascadeDirect(Method):
     licence: ClassVar[str] = "Stability AI Non-Commercial Research Community License (Stable Cascade weights)"
     setting_rules = {"steps": at_least(1), "decoder_steps": at_least(1), "cfg": at_least(0.0),
                      "decoder_cfg": at_least(0.0), "cfg_rho": between(0.0, 1.0), "decoder_cfg_rho": between(0.0, 1.0),
-                     "stage_a_tile": at_least(1), "stage_a_overlap": at_least(0),
+                     "stage_a_tile": at_least(1), "stage_a_overlap": at_least(0), "stage_a_tile_batch": at_least(0),
+                     "stage_a_tiled": one_of(*STAGE_A_TILED),
                      "precision": one_of("bf16", "bfloat16", "fp32", "float32"), "layout": one_of("official", "diffusers")}
     default_settings: ClassVar[dict[str, Any]] = {
         **{k: getattr(SamplerSettings, k) for k in _SAMPLER_KEYS},
@@ -63,8 +64,7 @@ class StableCascadeDirect(Method):
         return [wf for wf in UltraPixel({"layout": self.settings["layout"]}).weight_files() if wf.role != "ultrapixel"]
 
     def _sampler_settings(self) -> SamplerSettings:
-        # coerced to each default's type: a TOML spec may write 20.0 for 20 or 4 for 4.0
-        return SamplerSettings(**{k: type(getattr(SamplerSettings, k))(self.settings[k]) for k in _SAMPLER_KEYS})
+        return SamplerSettings.from_settings(self.settings, _SAMPLER_KEYS)
 
     def recorded_settings(self) -> dict[str, Any]:
         rec = dict(self.settings)

@@ -7,8 +7,11 @@ On a CPU, a plumbing check with the tiny configuration:
 Writes `ultrapixel_<gpu>.json` and `.md` under --out, naming the device, after every run, so a
 run cut short by a time limit keeps what it measured; `--budget-s` stops starting new runs in time.
 
-Modes: `eager` and `compiled`, each optionally `+tiled` (Stage A decoded in overlapping tiles, the
-memory option; untiled is what the official script does by default).
+Modes: `<compile>[+tiled]`, compile one of `eager`, `regional` (diffusers' regional compilation of
+the repeated blocks, what `compile = true` means), `full` (whole-UNet torch.compile) and
+`reduce-overhead` (whole-UNet CUDA graphs); `+tiled` decodes Stage A in overlapping tiles, batched
+(the memory option; untiled is what the official script does by default). Every row records the
+attention kernel that ran (pinned, `attention.py`) and the Stage A plan.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="reports/gpu/")
     ap.add_argument("--tiny", action="store_true", help="tiny random stages (CPU plumbing check)")
     ap.add_argument("--res", action="append", help="HxW (repeatable); default 2160x3840 and 4096x4096")
-    ap.add_argument("--modes", default="eager,eager+tiled,compiled+tiled")
+    ap.add_argument("--modes", default="eager,eager+tiled,regional,regional+tiled,reduce-overhead")
     ap.add_argument("--budget-s", type=float, default=0.0, help="start no new run after this many seconds")
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=1)
@@ -70,7 +73,7 @@ def main(argv=None) -> int:
             models.stage_c, models.stage_b, models.stage_a, models.text_model, models.tokenizer,
             device=device, autocast_dtype=torch.bfloat16 if cuda else None,
             settings=SamplerSettings(stage_a_tiled=variant == "tiled"),
-            offload=args.offload, compile=(base == "compiled"),
+            offload=args.offload, compile={"eager": False, "compiled": "regional"}.get(base, base),
         )
         for res in res_list:
             h, w = (int(v) for v in res.lower().split("x"))
@@ -93,6 +96,9 @@ def main(argv=None) -> int:
                     "stages_s": {k: round(v, 3) for k, v in timer.seconds.items()},
                     "peak_memory_gib": round(peak / 2**30, 2) if peak is not None else None,
                     "image": list(img.shape),
+                    "attention_backend": info["attention_backend"], "compile": info["compile"],
+                    "stage_a_tiled": info["stage_a_tiled"], "stage_a_tiles": info["stage_a_tiles"],
+                    "stage_a_tile_batch": info["stage_a_tile_batch"],
                 }
                 report["results"].append(row)
                 print(json.dumps(row), flush=True)

@@ -92,6 +92,12 @@ def _typed(method: str, key: str, value: Any, default: Any) -> Any:
     return value
 
 
+def _listed(rule: "Rule | None", value: Any) -> bool:
+    """Whether `value` is one of the rule's choices, type included (1 is not True)."""
+    return rule is not None and rule.choices is not None and any(
+        type(value) is type(c) and value == c for c in rule.choices)
+
+
 class Support(str, Enum):
     NATIVE = "native"
     RESIZED = "native-then-resized"
@@ -164,8 +170,14 @@ class Method:
             )
         out = {}
         for key, value in (settings or {}).items():
-            value = _typed(cls.name, key, value, cls.default_settings[key])
             rule = cls.setting_rules.get(key)
+            if not _listed(rule, value):  # a choice a rule names may be of another type than the default
+                try:
+                    value = _typed(cls.name, key, value, cls.default_settings[key])
+                except UsageError:
+                    if rule is None or rule.choices is None:
+                        raise
+                    raise UsageError(f"method {cls.name!r}: setting {key} = {value!r} {rule.problem(value)}") from None
             why = rule.problem(value) if rule is not None else None
             if why:
                 raise UsageError(f"method {cls.name!r}: setting {key} = {value!r} {why}")

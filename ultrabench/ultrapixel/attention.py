@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ultrabench.ultrapixel.configs import ATTENTION_BACKENDS
+
 
 class MultiheadAttentionProcessor:
     """A diffusers attention processor for Stable Cascade's `SDCascadeAttnBlock` attention (4D image
@@ -53,3 +55,68 @@ def use_multihead_attention(model: nn.Module) -> None:
     for m in model.modules():
         if isinstance(m, SDCascadeAttnBlock):
             m.attention.set_processor(proc)
+
+
+# -- which scaled-dot-product kernel runs the attention ------------------------------------------------
+# `F.multi_head_attention_forward` (need_weights=False) computes the attention with
+# `scaled_dot_product_attention`, which picks a kernel per call from what the inputs allow. The
+# choice is made explicit here: pinned for the whole stage with `sdpa_kernel` and recorded in every
+# unit record. diffusers' `set_attention_backend` cannot do this: Stable Cascade's processors have no
+# backend hook, so it silently does nothing.
+_SDPA_NAMES = {"math": "MATH", "flash": "FLASH_ATTENTION", "efficient": "EFFICIENT_ATTENTION", "cudnn": "CUDNN_ATTENTION"}
+
+
+def _sdpa_backend(name: str):
+    from torch.nn.attention import SDPBackend
+
+    return getattr(SDPBackend, _SDPA_NAMES[name])
+
+
+def _attention_shape(model: nn.Module) -> tuple[int, int] | None:
+    """(heads, head width) of the model's first attention block; None if it has none."""
+    for m in model.modules():
+        if hasattr(m, "attention") and hasattr(m.attention, "heads"):
+            heads = m.attention.heads
+            return heads, m.attention.to_q.weight.shape[0] // heads
+    return None
+
+
+def resolve_attention_backend(name: str, model: nn.Module, device: torch.device, dtype: torch.dtype) -> str:
+    """The kernel `name` stands for on this device: itself, or for "auto" the one torch's own dispatch
+    would pick for this model's queries in `dtype` (the compute dtype: autocast's, else the weights'),
+    which is what the official code gets without asking. Raises UsageError for an unknown name and
+    for a named kernel that cannot run these queries here. "none" for a model without attention."""
+    from ultrabench.errors import UsageError
+
+    if name not in ATTENTION_BACKENDS:
+        raise UsageError(f"ultrapixel: attention {name!r} is not one of {', '.join(ATTENTION_BACKENDS)}")
+    shape = _attention_shape(model)
+    if shape is None:
+        return "none"
+    heads, width = shape
+    probe = torch.zeros(1, heads, 64, width, device=device, dtype=dtype)
+    if name == "auto":
+        from torch.nn.attention import SDPBackend
+
+        chosen = SDPBackend(torch.ops.aten._fused_sdp_choice(probe, probe, probe))
+        by_enum = {_sdpa_backend(k): k for k in _SDPA_NAMES}
+        if chosen not in by_enum:
+            return "math"
+        return by_enum[chosen]
+    try:
+        with attention_kernel(name):
+            F.scaled_dot_product_attention(probe, probe, probe)
+    except RuntimeError as e:
+        first = (str(e).splitlines() or [""])[0][:160]
+        raise UsageError(f"ultrapixel: attention {name!r} cannot run {dtype} queries of width {width} on "
+                         f"{device.type}: {first}") from None
+    return name
+
+
+def attention_kernel(name: str):
+    """A context in which every `scaled_dot_product_attention` call runs kernel `name` (or fails)."""
+    import contextlib
+
+    from torch.nn.attention import sdpa_kernel
+
+    return contextlib.nullcontext() if name == "none" else sdpa_kernel([_sdpa_backend(name)])

@@ -179,6 +179,9 @@ def tiny_config() -> UltraPixelConfig:
 
 
 STAGE_B_DTYPES = ("fp16", "bf16")
+ATTENTION_BACKENDS = ("auto", "flash", "cudnn", "efficient", "math")  # see attention.py
+COMPILE_MODES = ("off", "regional", "full", "reduce-overhead")  # see compile.py
+STAGE_A_TILED = (False, True, "auto")
 
 # CPU generator words that the official script's two CLIP `from_pretrained` calls draw (text tower of
 # laion/CLIP-ViT-bigG-14, width 1280 and projection 1280; vision tower of openai/clip-vit-large-patch14,
@@ -205,10 +208,37 @@ class SamplerSettings:
     decoder_cfg: float = 1.1
     decoder_cfg_rho: float = 0.7
     lr_std_size: int = 32
-    stage_a_tiled: bool = False
+    # True, False (the official default) or "auto": tiled only when the untiled decode would not fit
+    # the device's free memory (`decode.plan_decode`)
+    stage_a_tiled: bool | str = False
     stage_a_tile: int = 256  # Stage B latent pixels per tile side (x4 in the image)
     stage_a_overlap: int = 32
+    stage_a_tile_batch: int = 0  # tiles per decode call; 0: as many as fit the free memory
     stage_a_scale: float = StageAConfig.scale_factor
     # Stage B weights under bf16 autocast: "fp16" as the official `decode_b` (`.half()`; its
     # elementwise ops on fp16 parameters then run in float32); "bf16" is the faster named variant.
     stage_b_dtype: str = "fp16"
+    # The scaled-dot-product kernel of the UNets' attention (`attention.ATTENTION_BACKENDS`); "auto"
+    # pins the one torch's dispatch picks, which the official code gets.
+    attention: str = "auto"
+    # Fast settings that change the numbers, each off as in the official script (which sets neither):
+    # channels_last memory format for the three stages' convolutions, and TF32 for float32 matmuls
+    # and convolutions on CUDA (the float32 ones left under bf16 autocast: Stage B's text encoding).
+    channels_last: bool = False
+    tf32: bool = False
+
+    @classmethod
+    def from_settings(cls, settings, keys) -> "SamplerSettings":
+        """The fields `keys` taken from a method's validated settings; numbers coerced to each
+        default's type (a TOML spec may write 20.0 for 20 or 4 for 4.0), the rest as given (e.g.
+        `stage_a_tiled = "auto"`)."""
+
+        def coerce(key, value):
+            default = getattr(cls, key)
+            numeric = (int, float)
+            if isinstance(default, numeric) and not isinstance(default, bool) and isinstance(value, numeric) \
+                    and not isinstance(value, bool):
+                return type(default)(value)
+            return value
+
+        return cls(**{k: coerce(k, settings[k]) for k in keys})

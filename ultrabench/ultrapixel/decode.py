@@ -33,28 +33,86 @@ def _ramp(size: int, ramp: int, at_start: bool, at_end: bool, device) -> torch.T
     return w
 
 
+# When "auto" tiles: the untiled decode's peak is estimated from the decoder's widest activation
+# (the top level's mixing block: 4 x its width channels at half the image size), PEAK_FACTOR times its
+# size in float32. Calibrated on the official README's untiled Stage A peaks on an A100 (11.2 GB at
+# 2048^2, 45.3 GB at 4096^2; the formula gives 11.3 and 45.1). The decode is tiled when that estimate
+# exceeds HEADROOM of the device's free memory; tiles are then decoded as many at a time as fit it.
+PEAK_FACTOR = 3.5
+HEADROOM = 0.9
+
+
+def decode_peak_bytes(vq, h: int, w: int) -> int:
+    """Estimated peak bytes of decoding Stage B latents of h x w (batch 1) in one piece."""
+    cfg = vq.config
+    top = cfg.embed_dim // 2 ** (cfg.levels - 1)
+    positions = (4 * h // cfg.up_down_scale_factor) * (4 * w // cfg.up_down_scale_factor)
+    return int(PEAK_FACTOR * 4 * (4 * top) * positions)
+
+
+def free_memory_bytes(device: torch.device) -> int | None:
+    """What a decode may still allocate on `device`: CUDA's free memory plus what torch's caching
+    allocator holds unused; on a CPU, the kernel's MemAvailable. None when unknown."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def plan_decode(vq, h: int, w: int, tiled, tile: int, overlap: int, tile_batch: int, device) -> tuple[bool, int]:
+    """(tile or not, tiles per batch) for Stage B latents of h x w. `tiled`: True, False or "auto"
+    (tile only when the untiled decode would not fit, see HEADROOM); `tile_batch` 0: as many tiles
+    per decode call as fit the free memory (at least 1), else that many."""
+    if tiled == "auto":
+        free = free_memory_bytes(device)
+        tiled = free is not None and decode_peak_bytes(vq, h, w) > HEADROOM * free
+    if not tiled or (h <= tile and w <= tile):
+        return False, 1
+    n = count_tiles(h, w, tile, overlap)
+    if tile_batch > 0:
+        return True, min(tile_batch, n)
+    free = free_memory_bytes(device)
+    per_tile = decode_peak_bytes(vq, min(tile, h), min(tile, w))
+    fit = n if free is None else int(HEADROOM * free // per_tile)
+    return True, max(1, min(n, fit))
+
+
 def decode_stage_a(
-    vq, latents: torch.Tensor, scale_factor: float, tiled: bool = False, tile: int = 256, overlap: int = 32
+    vq, latents: torch.Tensor, scale_factor: float, tiled: bool = False, tile: int = 256, overlap: int = 32,
+    tile_batch: int = 1,
 ) -> torch.Tensor:
-    """Stage B latents (B, 4, h, w) -> images (B, 3, 4h, 4w) in float32, not yet clamped."""
+    """Stage B latents (B, 4, h, w) -> images (B, 3, 4h, 4w) in float32, not yet clamped.
+
+    Tiled: the tiles (all `tile` x `tile`, spread edge to edge) are decoded `tile_batch` at a time,
+    stacked along the batch axis, which gives each tile what decoding it alone gives."""
     if not tiled or (latents.shape[-2] <= tile and latents.shape[-1] <= tile):
         return vq.decode(latents * scale_factor).sample.float()
     b, _, h, w = latents.shape
     up = 4
     out = torch.zeros(b, 3, h * up, w * up, device=latents.device, dtype=torch.float32)
     weight = torch.zeros(1, 1, h * up, w * up, device=latents.device, dtype=torch.float32)
-    hs, ws = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
     ramp = overlap * up // 2
-    for y in hs:
-        for x in ws:
-            th, tw = min(tile, h - y), min(tile, w - x)
-            dec = vq.decode(latents[:, :, y : y + th, x : x + tw] * scale_factor).sample.float()
+    boxes = [(y, x, min(tile, h - y), min(tile, w - x))
+             for y in tile_starts(h, tile, overlap) for x in tile_starts(w, tile, overlap)]
+    for first in range(0, len(boxes), tile_batch):
+        group = boxes[first:first + tile_batch]
+        crops = torch.cat([latents[:, :, y : y + th, x : x + tw] for y, x, th, tw in group])
+        decoded = vq.decode(crops * scale_factor).sample.float().split(b)
+        for (y, x, th, tw), dec in zip(group, decoded):
             wy = _ramp(th * up, ramp, y > 0, y + th < h, latents.device)
             wx = _ramp(tw * up, ramp, x > 0, x + tw < w, latents.device)
             mask = wy[:, None] * wx[None, :]
             out[:, :, y * up : (y + th) * up, x * up : (x + tw) * up] += dec * mask
             weight[:, :, y * up : (y + th) * up, x * up : (x + tw) * up] += mask
-            del dec
+        del decoded, crops
     return out / weight
 
 

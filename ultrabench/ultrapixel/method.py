@@ -7,7 +7,14 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 from ultrabench.methods.base import GeneratedImage, Method, SizePlan, at_least, between, one_of
 from ultrabench.resolution import Resolution
-from ultrabench.ultrapixel.configs import DEFAULT_TRANSFORMERS_LINE, OFFICIAL_CLIP_LOAD_DRAWS, SamplerSettings
+from ultrabench.ultrapixel.configs import (
+    ATTENTION_BACKENDS,
+    COMPILE_MODES,
+    DEFAULT_TRANSFORMERS_LINE,
+    OFFICIAL_CLIP_LOAD_DRAWS,
+    STAGE_A_TILED,
+    SamplerSettings,
+)
 from ultrabench.ultrapixel.sizes import MAX_LR_TOKENS, lr_latent_size
 from ultrabench.ultrapixel.text_stack import OFFICIAL_TEXT_REPO
 
@@ -15,13 +22,15 @@ STAGES = ("text_encode", "lr_pass", "hr_pass", "stage_b", "stage_a")
 
 # The sampler settings a spec may change; their defaults are SamplerSettings' own.
 _SAMPLER_KEYS = ("steps", "cfg", "cfg_rho", "guided_steps", "decoder_steps", "decoder_cfg", "decoder_cfg_rho",
-                 "stage_a_tiled", "stage_a_tile", "stage_a_overlap", "stage_b_dtype")
+                 "stage_a_tiled", "stage_a_tile", "stage_a_overlap", "stage_a_tile_batch", "stage_b_dtype",
+                 "attention", "channels_last", "tf32")
 NOISE_MODES = ("per-unit", "official")
 # transformers-format files of that repository (not the open_clip copies of the same weights)
 _LAION_TEXT_FILES = ("config.json", "*.safetensors.index.json", "model*.safetensors", "pytorch_model-*.safetensors",
                      "tokenizer*", "vocab.json", "merges.txt", "special_tokens_map.json")
 _COMMON_SETTINGS: dict[str, Any] = {
     **{k: getattr(SamplerSettings, k) for k in _SAMPLER_KEYS},
+    # false, or how the UNets are compiled (compile.py): true is "regional"
     "compile": False,
     "offload": False,
     # "per-unit": each unit's own seed, independent of order (benchmarks). "official": the noise the
@@ -35,7 +44,8 @@ _COMMON_SETTINGS: dict[str, Any] = {
 _COMMON_RULES = {
     "steps": at_least(1), "decoder_steps": at_least(1), "cfg": at_least(0.0), "decoder_cfg": at_least(0.0),
     "cfg_rho": between(0.0, 1.0), "decoder_cfg_rho": between(0.0, 1.0), "stage_a_tile": at_least(1),
-    "stage_a_overlap": at_least(0),
+    "stage_a_overlap": at_least(0), "stage_a_tile_batch": at_least(0), "stage_a_tiled": one_of(*STAGE_A_TILED),
+    "compile": one_of(False, True, *COMPILE_MODES), "attention": one_of(*ATTENTION_BACKENDS),
 }
 
 
@@ -58,8 +68,7 @@ class _UltraPixelBase(Method):
         return _plan(res, 6144, 256, "UltraPixel")
 
     def _sampler_settings(self) -> SamplerSettings:
-        # coerced to each default's type: a TOML spec may write 20.0 for 20 or 4 for 4.0
-        return SamplerSettings(**{k: type(getattr(SamplerSettings, k))(self.settings[k]) for k in _SAMPLER_KEYS})
+        return SamplerSettings.from_settings(self.settings, _SAMPLER_KEYS)
 
     def _check_noise_settings(self) -> None:
         from ultrabench.errors import UsageError

@@ -6,6 +6,12 @@ for Stage C, fp16 for Stage B (`decode_b`'s `.half()`; `stage_b_dtype = "bf16"` 
 variant), Stage A and CLIP in float32 weights, everything under bf16 autocast except Stage B's text
 conditioning, which the script computes outside it; latents and sampler arithmetic in float32. Each
 stage hands the next the last x0 prediction of its sampler, as `generation_c` and `decode_b` do.
+
+Speed (none of it changes what is computed unless named): the UNets compiled by region, whole, or as
+CUDA graphs (`compile.py`); the attention kernel pinned and recorded (`attention.py`); no host
+synchronisation inside the sampling loops (tested); Stage A's tiles decoded in batches, and tiled
+only when asked or, with "auto", when the untiled decode would not fit (`decode.py`). The named
+settings that do change the numbers (`channels_last`, `tf32`, `stage_b_dtype = "bf16"`) are off.
 """
 
 from __future__ import annotations
@@ -17,8 +23,10 @@ from typing import Any
 import torch
 
 from ultrabench.ultrapixel import sampler as gdf
-from ultrabench.ultrapixel.configs import STAGE_B_DTYPES, SamplerSettings
-from ultrabench.ultrapixel.decode import count_tiles, decode_stage_a
+from ultrabench.ultrapixel.attention import attention_kernel, resolve_attention_backend
+from ultrabench.ultrapixel.compile import compile_mode, compile_stage
+from ultrabench.ultrapixel.configs import STAGE_A_TILED, STAGE_B_DTYPES, SamplerSettings
+from ultrabench.ultrapixel.decode import count_tiles, decode_stage_a, plan_decode
 from ultrabench.ultrapixel.sizes import (
     decoder_guide_scale,
     lr_latent_size,
@@ -41,8 +49,9 @@ class UltraPixelPipeline:
         autocast_dtype: torch.dtype | None = None,
         settings: SamplerSettings = SamplerSettings(),
         offload: bool = False,
-        compile: bool = False,
+        compile: bool | str = False,
     ) -> None:
+        """`compile`: False, True ("regional") or a mode of `compile.COMPILE_MODES`."""
         self.device = torch.device(device)
         self.stage_c, self.stage_b, self.stage_a = stage_c, stage_b, stage_a
         self.text_model, self.tokenizer = text_model, tokenizer
@@ -53,23 +62,61 @@ class UltraPixelPipeline:
             from ultrabench.errors import UsageError
 
             raise UsageError(f"ultrapixel: stage_b_dtype {settings.stage_b_dtype!r} is not one of {', '.join(STAGE_B_DTYPES)}")
+        if settings.stage_a_tiled not in STAGE_A_TILED:
+            from ultrabench.errors import UsageError
+
+            raise UsageError(f"ultrapixel: stage_a_tiled {settings.stage_a_tiled!r} is not true, false or \"auto\"")
+        if settings.stage_a_overlap >= settings.stage_a_tile:
+            from ultrabench.errors import UsageError
+
+            raise UsageError(f"ultrapixel: stage_a_overlap {settings.stage_a_overlap} must be smaller than stage_a_tile "
+                             f"{settings.stage_a_tile}")
         if autocast_dtype is not None:
             stage_b.to({"fp16": torch.float16, "bf16": torch.bfloat16}[settings.stage_b_dtype])
-        self._stage_c_call = stage_c
-        self._stage_b_call = stage_b
-        if compile:
-            # One graph per latent shape (LR and HR); dynamic shapes would cost more than they save.
-            self._stage_c_call = torch.compile(stage_c, dynamic=False)
-            self._stage_b_call = torch.compile(stage_b, dynamic=False)
+        memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
+        for m in (stage_c, stage_b, stage_a):
+            m.to(memory_format=memory_format)
+        # One graph per latent shape (LR and HR); dynamic shapes would cost more than they save.
+        self.compile_mode = compile_mode(compile)
+        self._stage_c_call = compile_stage(stage_c, self.compile_mode)
+        self._stage_b_call = compile_stage(stage_b, self.compile_mode)
+        self._cuda_graphs = self.compile_mode == "reduce-overhead"
         if not offload:
             for m in (stage_c, stage_b, stage_a, text_model):
                 m.to(self.device)
+        self.attention = {
+            name: resolve_attention_backend(settings.attention, model, self.device, self._compute_dtype(model))
+            for name, model in (("stage_c", stage_c), ("stage_b", stage_b))
+        }
 
     # -- helpers ------------------------------------------------------------------------------------------
     def _autocast(self):
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
+
+    def _compute_dtype(self, model) -> torch.dtype:
+        return self.autocast_dtype or next(model.parameters()).dtype
+
+    @contextlib.contextmanager
+    def _stage(self, name: str):
+        """A UNet's sampling loop: its attention kernel pinned, TF32 as the `tf32` setting says."""
+        saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+        if self.settings.tf32:
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        try:
+            with attention_kernel(self.attention[name]):
+                yield
+        finally:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+    def _call(self, fn, *args, **kwargs):
+        """One UNet call. Under CUDA graphs each call is a new step, and its outputs are copied out
+        of the graph's memory, which the next replay overwrites."""
+        if not self._cuda_graphs:
+            return fn(*args, **kwargs)
+        torch.compiler.cudagraph_mark_step_begin()
+        return _copied(fn(*args, **kwargs))
 
     @contextlib.contextmanager
     def _on_device(self, *modules):
@@ -132,12 +179,13 @@ class UltraPixelPipeline:
         def model(x2, t2, i):
             with self._autocast():
                 if i == capture_at:
-                    out, feats = self._stage_c_call(x2, t2, capture=True, **inputs)
+                    out, feats = self._call(self._stage_c_call, x2, t2, capture=True, **inputs)
                     captured["guide"] = feats.conditional_half_for_cfg()
                     return out
-                return self._stage_c_call(x2, t2, **inputs)
+                return self._call(self._stage_c_call, x2, t2, **inputs)
 
-        out = gdf.sample(model, x_lr, grid, noise, s.cfg, s.cfg_rho, on_step)
+        with self._stage("stage_c"):
+            out = gdf.sample(model, x_lr, grid, noise, s.cfg, s.cfg_rho, on_step)
         return out, captured["guide"]
 
     @torch.no_grad()
@@ -147,9 +195,10 @@ class UltraPixelPipeline:
 
         def model(x2, t2, i):
             with self._autocast():
-                return self._stage_c_call(x2, t2, lr_guide=guide if i < s.guided_steps else None, **inputs)
+                return self._call(self._stage_c_call, x2, t2, lr_guide=guide if i < s.guided_steps else None, **inputs)
 
-        return gdf.sample(model, x_hr, grid, noise, s.cfg, s.cfg_rho, on_step)
+        with self._stage("stage_c"):
+            return gdf.sample(model, x_hr, grid, noise, s.cfg, s.cfg_rho, on_step)
 
     @torch.no_grad()
     def stage_b_pass(self, c_latent, cond, uncond, x_b, noise, on_step=None) -> gdf.SampleOutput:
@@ -165,16 +214,25 @@ class UltraPixelPipeline:
 
         def model(x2, t2, i):
             with self._autocast():
-                return self._stage_b_call(x2, t2, clip_text_pooled=pooled, effnet=effnet, return_dict=False)[0]
+                return self._call(self._stage_b_call, x2, t2, clip_text_pooled=pooled, effnet=effnet, return_dict=False)[0]
 
-        return gdf.sample(model, x_b, gdf.time_grid(s.decoder_steps), noise, s.decoder_cfg, s.decoder_cfg_rho, on_step)
+        with self._stage("stage_b"):
+            return gdf.sample(model, x_b, gdf.time_grid(s.decoder_steps), noise, s.decoder_cfg, s.decoder_cfg_rho, on_step)
+
+    def stage_a_plan(self, h: int, w: int) -> tuple[bool, int]:
+        """(tiled, tiles per decode call) for Stage B latents of h x w, on this device now."""
+        s = self.settings
+        return plan_decode(self.stage_a, h, w, s.stage_a_tiled, s.stage_a_tile, s.stage_a_overlap, s.stage_a_tile_batch,
+                           self.device)
 
     @torch.no_grad()
-    def stage_a_decode(self, b_latent):
+    def stage_a_decode(self, b_latent, plan: tuple[bool, int] | None = None):
         """Stage A's decode in float32, not yet clamped (as `decode_b` returns it)."""
         s = self.settings
+        tiled, batch = plan or self.stage_a_plan(*b_latent.shape[-2:])
         with self._autocast():
-            return decode_stage_a(self.stage_a, b_latent, s.stage_a_scale, s.stage_a_tiled, s.stage_a_tile, s.stage_a_overlap)
+            return decode_stage_a(self.stage_a, b_latent, s.stage_a_scale, tiled, s.stage_a_tile, s.stage_a_overlap,
+                                  batch)
 
     def latent_shapes(self, height: int, width: int) -> dict[str, tuple[int, ...]]:
         """Batch-1 shapes of the HR, LR and Stage B initial latents for an image of height x width."""
@@ -233,7 +291,8 @@ class UltraPixelPipeline:
                 b_latent = self.stage_b_pass(c_latent, cond_b, uncond_b, x_b, noise, hooks.get("b")).x0
         with self._on_device(self.stage_a):
             with timer.stage("stage_a"):
-                decoded = self.stage_a_decode(b_latent)
+                a_plan = self.stage_a_plan(*shapes["b"][2:])  # with stage A on the device: its free memory
+                decoded = self.stage_a_decode(b_latent, a_plan)
                 img = decoded.clamp(0, 1)  # as the script's show_images
         if trace is not None:
             trace["text"] = {"stage_c": (cond, uncond), "stage_b": (cond_b, uncond_b)}
@@ -251,7 +310,22 @@ class UltraPixelPipeline:
             "stage_b_latent": list(bl),
             "decoder_guide_scale": decoder_guide_scale(*hr),
             "scale_norm_s": round(scale_norm_value(*hr), 6),
-            "stage_a_tiles": count_tiles(*bl, s.stage_a_tile, s.stage_a_overlap) if s.stage_a_tiled else 1,
+            "stage_a_tiled": a_plan[0],
+            "stage_a_tiles": count_tiles(*bl, s.stage_a_tile, s.stage_a_overlap) if a_plan[0] else 1,
+            "stage_a_tile_batch": a_plan[1],
+            "attention_backend": dict(self.attention),
+            "compile": self.compile_mode,
             "sampler": asdict(s),
         }
         return img, info
+
+
+def _copied(out):
+    """`out` (a tensor, or tuples / LRGuides of them) with every tensor cloned."""
+    if isinstance(out, torch.Tensor):
+        return out.clone()
+    if isinstance(out, LRGuide):
+        return LRGuide([f.clone() for f in out.encoder], [f.clone() for f in out.decoder])
+    if isinstance(out, (tuple, list)):
+        return type(out)(_copied(o) for o in out)
+    return out

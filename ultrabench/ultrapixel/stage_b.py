@@ -24,6 +24,9 @@ class UltraPixelStageB(StableCascadeUNet):
     """`StableCascadeUNet` whose decoder keeps the float32 interpolation result and whose attention
     goes through torch's multi-head attention, as released."""
 
+    # for diffusers' regional compilation (`compile_repeated_blocks`); StableCascadeUNet declares none
+    _repeated_blocks = ("SDCascadeResBlock", "SDCascadeTimestepBlock", "SDCascadeAttnBlock")
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         use_multihead_attention(self)

@@ -75,6 +75,9 @@ def _use_float_updown(scalers: nn.ModuleList) -> None:
 class UltraPixelStageC(StableCascadeUNet):
     """`StableCascadeUNet` with `agg_net` (encoder) and `agg_net_up` (decoder) guidance blocks."""
 
+    # for diffusers' regional compilation (`compile_repeated_blocks`); StableCascadeUNet declares none
+    _repeated_blocks = ("SDCascadeResBlock", "SDCascadeTimestepBlock", "SDCascadeAttnBlock", "GuidanceBlock")
+
     def __init__(self, guidance: GuidanceConfig | None = None, **unet_kwargs) -> None:
         super().__init__(**unet_kwargs)
         guidance = guidance or GuidanceConfig(ind=self.config.block_out_channels[0])
