@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 TARGETS = {"4096x4096": (20.0, 24.0), "2160x3840": (8.0, None)}  # seconds, peak GiB (issue #5, one H100)
 
@@ -39,6 +40,8 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--offload", action="store_true")
+    ap.add_argument("--official", metavar="CHECKOUT",
+                    help="also time the official code (a catcathh/UltraPixel checkout) in this run, same GPU")
     args = ap.parse_args(argv)
 
     import torch
@@ -104,6 +107,18 @@ def main(argv=None) -> int:
                 print(json.dumps(row), flush=True)
                 write_report(out, slug, report)
         del pipe
+    if args.official and not (args.budget_s and time.perf_counter() - started > args.budget_s):
+        from official_timing import official_rows
+
+        def log(row):
+            report["results"].append(row)
+            print(json.dumps(row), flush=True)
+            write_report(out, slug, report)
+
+        for m in (models.stage_c, models.stage_b):  # ours leave the device: the official code's turn
+            m.to("cpu")
+        official_rows(Path(args.official), models.text_model, models.tokenizer, device, res_list, args.runs,
+                      args.warmup, log, small=args.tiny)
     write_report(out, slug, report)
     print(f"wrote {out / f'ultrapixel_{slug}.json'}")
     return 0
@@ -127,6 +142,17 @@ def write_report(out: Path, slug: str, report: dict) -> None:
             f"| {r['mode']} | {r['res']} | {r['total_s']} | {s.get('text_encode')} | {s.get('lr_pass')} | "
             f"{s.get('hr_pass')} | {s.get('stage_b')} | {s.get('stage_a')} | {r['peak_memory_gib']} | {verdict} |"
         )
+    official = {r["res"]: r["total_s"] for r in report["results"] if r["mode"] == "official" and not r["warmup"]}
+    if official:
+        lines += ["", "Speed-up against the official code in this run (official seconds / ours; target >= 2x):", ""]
+        if report["config"].startswith("tiny"):
+            lines += ["(tiny: ours at the tiny configuration, the official modules at the parity harness's small "
+                      "widths; a plumbing check, the ratio means nothing)", ""]
+        for r in report["results"]:
+            if r["mode"] != "official" and not r["warmup"] and r["res"] in official:
+                x = official[r["res"]] / r["total_s"]
+                verdict = "" if report["config"].startswith("tiny") else (" met" if x >= 2 else " missed")
+                lines.append(f"- {r['res']} {r['mode']}: {official[r['res']]} s / {r['total_s']} s = {x:.2f}x{verdict}")
     if report["skipped"]:
         lines += ["", f"Not run (time budget): {len(report['skipped'])} runs, e.g. "
                   + ", ".join(f"{x['mode']} {x['res']}" for x in report["skipped"][:4])]

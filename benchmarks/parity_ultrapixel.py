@@ -27,8 +27,9 @@ precision policy.
 
 Writes reports/parity/ultrapixel_<device>.json and .md (max abs and relative differences, the
 values' scale, the issue #11 targets marked met or missed). The official checkout needs its own
-imports (kornia, opencv, webdataset, munch, warmup_scheduler, pabloppp's torchtools) on the path;
-wandb, which it imports only for training logs, is stubbed when absent. Nothing from the checkout
+imports munch, einops and pabloppp's torchtools on the path; the ones only its training code uses
+(wandb, opencv, kornia, webdataset, warmup_scheduler, onnx) are stubbed when absent
+(`official_timing.stub_training_imports`). Nothing from the checkout
 is copied into ultrabench.
 """
 
@@ -72,11 +73,11 @@ def import_official(checkout: Path):
     checkout = checkout.resolve()
     if not (checkout / "inference" / "utils.py").is_file():
         raise SystemExit(f"{checkout} is not an UltraPixel checkout (no inference/utils.py)")
-    if importlib.util.find_spec("wandb") is None:  # imported for training logs only
-        stub = types.ModuleType("wandb")
-        stub.__spec__ = importlib.machinery.ModuleSpec("wandb", None)
-        sys.modules["wandb"] = stub
-    for mod in ("kornia", "cv2", "webdataset", "munch", "warmup_scheduler", "torchtools"):
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from official_timing import stub_training_imports
+
+    stub_training_imports()  # training-only imports (wandb, cv2, kornia, webdataset, ...) the inference never calls
+    for mod in ("munch", "einops", "torchtools"):
         if importlib.util.find_spec(mod) is None:
             raise SystemExit(f"the official code imports {mod!r}, which is not installed; put its packages on PYTHONPATH")
     sys.path.insert(0, str(checkout))
