@@ -59,7 +59,6 @@ def build_official(parity, off, text_model, tokenizer, device, small: bool = Fal
     """The official models, random weights, ready for `run_official_once`: at full size, or with
     `small` at the parity harness's small widths (a CPU plumbing check; text width 32)."""
     import torch
-    import yaml
 
     from ultrabench.ultrapixel.configs import StageBConfig
     from ultrabench.ultrapixel.random_init import randomize_
@@ -81,24 +80,7 @@ def build_official(parity, off, text_model, tokenizer, device, small: bool = Fal
             m.eval().requires_grad_(False)
     # as the script leaves them: Stage C (guidance included) and Stage B in bf16, Stage A in float32
     stage_c, stage_b, stage_a = stage_c.to(device, torch.bfloat16), stage_b.to(device, torch.bfloat16), stage_a.to(device)
-    with open(off.checkout / "configs/training/t2i.yaml") as f:
-        cfg_c = yaml.safe_load(f)
-    with open(off.checkout / "configs/inference/stage_b_1b.yaml") as f:
-        cfg_b = yaml.safe_load(f)
-    core = off.train.WurstCore_t2i(config_dict=cfg_c, device=device, training=False)
-    core_b = off.train.WurstCoreB(config_dict=cfg_b, device=device, training=False)
-    core.device = core_b.device = device
-    extras, extras_b = core.setup_extras_pre(), core_b.setup_extras_pre()
-    extras.sampling_configs.update(cfg=4, shift=1, timesteps=20, t_start=1.0, sampler=off.gdf.DDPMSampler(extras.gdf))
-    extras_b.sampling_configs.update(cfg=1.1, shift=1, timesteps=10, t_start=1.0)
-    m_c = off.train_t2i.WurstCore.Models(effnet=None, previewer=None, train_norm=None, generator=stage_c,
-                                         generator_ema=None, tokenizer=tokenizer, text_model=text_model, image_model=None)
-    m_b = off.train_b.WurstCore.Models(effnet=None, stage_a=stage_a, generator=stage_b, generator_ema=None,
-                                       tokenizer=tokenizer, text_model=text_model)
-    if torch.device(device).type == "cpu":
-        stage_b.cuda = lambda *a, **k: stage_b  # decode_b moves Stage B to the GPU and back
-        stage_b.cpu = lambda *a, **k: stage_b
-    return core, core_b, m_c, m_b, extras, extras_b
+    return parity.official_setup(off, stage_c, stage_b, stage_a, text_model, tokenizer, device)
 
 
 def run_official_once(off, models, prompt: str, seed: int, height: int, width: int, device) -> dict:

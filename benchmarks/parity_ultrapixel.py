@@ -246,10 +246,8 @@ def run_official(off, models, precision: str, device):
 
 def official_models(off, stage_c, stage_b, stage_a, text_dir: Path, precision: str, device):
     import torch
-    import yaml
     from transformers import AutoTokenizer, CLIPTextModelWithProjection
 
-    gdf = off.gdf
     if precision == "fp32":
         stage_c, stage_b = stage_c.float(), stage_b.float()
         stage_b.half = lambda: stage_b  # decode_b's cast: the script has no float32 path for Stage B
@@ -259,6 +257,16 @@ def official_models(off, stage_c, stage_b, stage_a, text_dir: Path, precision: s
             del stage_b.half
     for m in (stage_c, stage_b, stage_a):
         m.to(device)
+    tokenizer = AutoTokenizer.from_pretrained(str(text_dir))
+    text = CLIPTextModelWithProjection.from_pretrained(str(text_dir)).requires_grad_(False).to(torch.float32).to(device)
+    return official_setup(off, stage_c, stage_b, stage_a, text, tokenizer, device)
+
+
+def official_setup(off, stage_c, stage_b, stage_a, text, tokenizer, device):
+    """The script's two cores, sampling configs and model bundles around modules already built."""
+    import torch
+    import yaml
+
     with open(off.checkout / "configs/training/t2i.yaml") as f:
         cfg_c = yaml.safe_load(f)
     with open(off.checkout / "configs/inference/stage_b_1b.yaml") as f:
@@ -267,15 +275,13 @@ def official_models(off, stage_c, stage_b, stage_a, text_dir: Path, precision: s
     core_b = off.train.WurstCoreB(config_dict=cfg_b, device=device, training=False)
     core.device = core_b.device = device  # setup_ddp sets cuda:0
     extras, extras_b = core.setup_extras_pre(), core_b.setup_extras_pre()
-    extras.sampling_configs.update(cfg=4, shift=1, timesteps=20, t_start=1.0, sampler=gdf.DDPMSampler(extras.gdf))
+    extras.sampling_configs.update(cfg=4, shift=1, timesteps=20, t_start=1.0, sampler=off.gdf.DDPMSampler(extras.gdf))
     extras_b.sampling_configs.update(cfg=1.1, shift=1, timesteps=10, t_start=1.0)
-    tokenizer = AutoTokenizer.from_pretrained(str(text_dir))
-    text = CLIPTextModelWithProjection.from_pretrained(str(text_dir)).requires_grad_(False).to(torch.float32).to(device)
     m_c = off.train_t2i.WurstCore.Models(effnet=None, previewer=None, train_norm=None, generator=stage_c,
                                          generator_ema=None, tokenizer=tokenizer, text_model=text, image_model=None)
     m_b = off.train_b.WurstCore.Models(effnet=None, stage_a=stage_a, generator=stage_b, generator_ema=None,
                                        tokenizer=tokenizer, text_model=text)
-    if device.type == "cpu":
+    if torch.device(device).type == "cpu":
         stage_b.cuda = lambda *a, **k: stage_b  # decode_b moves Stage B to the GPU; on a CPU there is none
         stage_b.cpu = lambda *a, **k: stage_b
     return core, core_b, m_c, m_b, extras, extras_b
