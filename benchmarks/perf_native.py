@@ -7,10 +7,12 @@ Two passes over the same synthetic PNGs (perf_scoring.py's images), each with a 
   native  the same plus clip-patch (4 native 224 crops through the same CLIP), seam (numpy, in the
           decode workers), repetition (DINOv2 ViT-L/14 at 448x448, 32x32 patch tokens) and, with
           --iqa, MUSIQ on 512x512 native tiles (64 per 4096^2 image) through pyiqa
-and each native metric's network cost per image on prepared inputs. Extractors are the real
+and each native metric's network cost per image on prepared inputs; with --iqa also MANIQA and
+CLIP-IQA (361 tiles of 224 per 4096^2 image each), per tile on a batch of --iqa-batch tiles times
+the tile count, too slow on a CPU for a whole pass. Extractors are the real
 architectures with random weights (timing does not depend on the values): FID Inception-v3,
-open_clip ViT-L-14, DINOv2 ViT-L/14, pyiqa's MUSIQ. PickScore-patch costs what clip-patch costs
-with PickScore's ViT-H-14 tower and is not timed here.
+open_clip ViT-L-14, DINOv2 ViT-L/14, pyiqa's MUSIQ, MANIQA (ViT-B/8) and CLIP-IQA (RN50).
+PickScore-patch costs what clip-patch costs with PickScore's ViT-H-14 tower and is not timed here.
 Writes <out>/perf_native_n<N>_s<size>.json and prints a Markdown table.
 """
 
@@ -36,7 +38,8 @@ def main(argv=None) -> int:
     ap.add_argument("--size", type=int, default=4096)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--data", default=None)
-    ap.add_argument("--iqa", action="store_true", help="also MUSIQ on native tiles (pyiqa)")
+    ap.add_argument("--iqa", action="store_true", help="also MUSIQ, MANIQA and CLIP-IQA on native tiles (pyiqa)")
+    ap.add_argument("--iqa-batch", type=int, default=4, help="tiles per timed IQA forward")
     ap.add_argument("--out", default="reports/perf")
     a = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -60,14 +63,13 @@ def main(argv=None) -> int:
     dino = DinoV2Extractor(build_random_dinov2(VITL14, seed=0), "cpu", "random", True)
     given = {"inception": inc, "clip": clip, "repetition": Repetition._wrap(dino)}
     native = ["clip-patch", "seam", "repetition"]
+    iqa = {}
     if a.iqa:
-        import pyiqa
+        from ultrabench.metrics.plugins.iqa import MODELS, PyIQA
 
-        from ultrabench.metrics.plugins.iqa import PyIQA
-
-        torch.manual_seed(0)
-        given["iqa"] = PyIQA({"iqa_model": "musiq"})._net(pyiqa.create_metric("musiq", device="cpu", pretrained=False),
-                                                          "cpu", True, "random")
+        # the scoring path's own stand-ins (pyiqa's architectures, random weights)
+        iqa = {m: PyIQA({"iqa_model": m}).standin(tmp / "standins", "cpu") for m in MODELS}
+        given["iqa"] = iqa["musiq"]
         native.append("musiq")
     base = ["fid", "fid-patch", "is", "is-patch", "clip"]
     res = {"n_images": a.n, "size": a.size, "workers": a.workers, "machine": machine(), "base": base, "native": native}
@@ -100,6 +102,20 @@ def main(argv=None) -> int:
     t = time.perf_counter()
     dino.patch_tokens(v)
     res["repetition_network_s_per_image"] = time.perf_counter() - t
+    from ultrabench.metrics.crops import tile_grid
+
+    for m, net in iqa.items():
+        side = PyIQA({"iqa_model": m}).model[2]
+        tiles = [rng.integers(0, 256, (side, side, 3), dtype=np.uint8) for _ in range(a.iqa_batch)]
+        ext = PyIQA({"iqa_model": m})
+        ext.forward(net, "tiles", tiles[:1])
+        t = time.perf_counter()
+        ext.forward(net, "tiles", tiles)
+        per_tile = (time.perf_counter() - t) / a.iqa_batch
+        n_tiles = len(tile_grid(a.size, a.size, side))
+        res[f"{m}_network_s_per_tile"] = per_tile
+        res[f"{m}_tiles_per_image"] = n_tiles
+        res[f"{m}_network_s_per_image"] = per_tile * n_tiles
     res["loadavg_at_end"] = os.getloadavg()
 
     out = Path(a.out)
@@ -112,7 +128,9 @@ def main(argv=None) -> int:
           f"| base + {', '.join(native)} | {res['base_plus_native_s']:.1f} | {res['base_plus_native_s'] / a.n:.1f} |\n"
           f"| added by the native metrics | {added:.1f} | {added / a.n:.1f} |")
     print(f"per image on prepared inputs: clip-patch {res['clip_patch_network_s_per_image']:.2f} s, seam "
-          f"{res['seam_s_per_image']:.2f} s, repetition {res['repetition_network_s_per_image']:.2f} s; wrote {path}")
+          f"{res['seam_s_per_image']:.2f} s, repetition {res['repetition_network_s_per_image']:.2f} s" +
+          "".join(f", {m} {res[f'{m}_network_s_per_image']:.1f} s ({res[f'{m}_tiles_per_image']} tiles x "
+                  f"{res[f'{m}_network_s_per_tile']:.3f} s)" for m in iqa) + f"; wrote {path}")
     return 0
 
 

@@ -28,6 +28,9 @@ class WeightFile:
     optional: bool = False
     allow_patterns: tuple[str, ...] = ()  # for snapshots: only these files
     url: str | None = None  # for files published outside the HF hub (GitHub releases)
+    # where other tools keep their copy (`~` expanded), looked in after ours: a user who already has
+    # the file for that tool need not fetch it twice
+    elsewhere: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -90,7 +93,7 @@ class WeightResolver:
         if wf.url and wf.filename:
             # Where `weights fetch` puts it, and where torch.hub-based tools (torch-fidelity) keep it.
             out += [url_cache_dir() / wf.repo_id / wf.filename, torch_hub_checkpoints() / Path(wf.filename).name]
-        return out
+        return out + [Path(p).expanduser() for p in wf.elsewhere]
 
     def _from_cache(self, wf: WeightFile) -> Path | None:
         try:
