@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Wheels the lent GPU machine lacks for benchmarks/gpu_ultrapixel.py (it has torch, transformers,
-# safetensors, huggingface_hub, numpy, pillow, regex; not diffusers, open_clip or ftfy).
+# Wheels the lent GPU machine lacks for benchmarks/gpu_ultrapixel.py and perf_scoring.py (it has
+# torch, transformers, torchmetrics, safetensors, huggingface_hub, numpy, scipy, pillow, regex; not
+# diffusers, open_clip, ftfy, clean-fid or pyspng). benchmarks/gpu_run.sh installs and runs them.
 # Run here, in the repository root; the folder .whl is git-ignored and carried to the device:
 #   bash benchmarks/gpu_wheels.sh
 # then, on the device (carry: [".whl"]):
@@ -19,5 +20,6 @@ python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --im
   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
   --platform any -d .whl \
   "diffusers==$(python3 -c 'import diffusers; print(diffusers.__version__)' 2>/dev/null || echo 0.42.1)" \
-  open_clip_torch==3.3.0 ftfy wcwidth importlib_metadata munch einops
+  open_clip_torch==3.3.0 ftfy wcwidth importlib_metadata munch einops \
+  clean-fid==0.1.35 pyspng==0.1.4
 ls -la .whl

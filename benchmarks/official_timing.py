@@ -117,8 +117,9 @@ def run_official_once(off, models, prompt: str, seed: int, height: int, width: i
 
 
 def official_rows(checkout: Path, text_model, tokenizer, device, res_list, runs: int, warmup: int, log,
-                  small: bool = False) -> list[dict]:
-    """Timed official runs at each resolution; rows shaped like gpu_ultrapixel's."""
+                  small: bool = False, over_budget=lambda: False, skipped=None) -> list[dict]:
+    """Timed official runs at each resolution; rows shaped like gpu_ultrapixel's. A run that
+    `over_budget()` forbids is not started and goes to `skipped`."""
     import torch
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -131,6 +132,10 @@ def official_rows(checkout: Path, text_model, tokenizer, device, res_list, runs:
     for res in res_list:
         h, w = (int(v) for v in res.lower().split("x"))
         for i in range(warmup + runs):
+            if over_budget():
+                if skipped is not None:
+                    skipped.append({"mode": "official", "res": res, "run": i})
+                continue
             if torch.device(device).type == "cuda":
                 torch.cuda.empty_cache()
                 torch.cuda.reset_peak_memory_stats()

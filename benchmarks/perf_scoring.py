@@ -1,6 +1,7 @@
 """Throughput of one-pass scoring vs the libraries run separately, on synthetic HR PNGs.
 
     .venv/bin/python benchmarks/perf_scoring.py --n 64 --size 4096 --out reports/perf
+    python3 benchmarks/perf_scoring.py --device cuda --workers 8 --out $OUT   # on a GPU (gpu_run.sh)
 
 Metrics timed: FID + FID-patch + IS + IS-patch + CLIP (stand-in random-weight extractors of the real
 architectures: the FID Inception and open_clip ViT-L-14, the default CLIP model, or --clip-arch). Compared:
@@ -9,7 +10,8 @@ architectures: the FID Inception and open_clip ViT-L-14, the default CLIP model,
               torchmetrics IS (decode), torchmetrics IS on crops (decode), open_clip (decode)
   decode      ultrabench's decode (libspng when installed) + RGB conversion only; Pillow's alongside
   network     the forwards alone on prepared tensors (per image: 1 + P Inception, 1 CLIP)
-Writes <out>/perf_scoring.json and .md with the machine description.
+Every network, ours and the libraries', runs on --device; decoding stays on the CPU.
+Writes <out>/perf_scoring_n<N>_s<size>_<clip>[_<device>].json with the machine (and GPU) described.
 """
 
 from __future__ import annotations
@@ -25,20 +27,29 @@ from pathlib import Path
 import numpy as np
 
 
-def make_images(folder: Path, n: int, size: int) -> list[Path]:
+def _make_image(p: Path, i: int, size: int) -> None:
     from PIL import Image
 
+    rng = np.random.default_rng(i)
+    small = rng.integers(0, 256, (size // 16, size // 16, 3), dtype=np.uint8)
+    img = Image.fromarray(small).resize((size, size), Image.BICUBIC)
+    arr = np.asarray(img).astype(np.int16) + rng.integers(-8, 9, (size, size, 3), dtype=np.int16)
+    tmp = p.with_suffix(".tmp.png")
+    Image.fromarray(arr.clip(0, 255).astype(np.uint8)).save(tmp, compress_level=1)
+    tmp.replace(p)
+
+
+def make_images(folder: Path, n: int, size: int) -> list[Path]:
+    """n synthetic PNGs (smooth colour fields plus noise), one seed per image, made in parallel:
+    64 of 4096x4096 take minutes on one core, which a GPU machine's time limit cannot spare."""
+    from concurrent.futures import ProcessPoolExecutor
+
     folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    paths = []
-    for i in range(n):
-        p = folder / f"img{i:04d}.png"
-        if not p.exists():
-            small = rng.integers(0, 256, (size // 16, size // 16, 3), dtype=np.uint8)
-            img = Image.fromarray(small).resize((size, size), Image.BICUBIC)
-            arr = np.asarray(img).astype(np.int16) + rng.integers(-8, 9, (size, size, 3), dtype=np.int16)
-            Image.fromarray(arr.clip(0, 255).astype(np.uint8)).save(p, compress_level=1)
-        paths.append(p)
+    paths = [folder / f"img{i:04d}.png" for i in range(n)]
+    todo = [(p, i) for i, p in enumerate(paths) if not p.exists()]
+    if todo:
+        with ProcessPoolExecutor(min(len(todo), os.cpu_count() or 1)) as pool:
+            list(pool.map(_make_image, *zip(*todo), [size] * len(todo)))
     return paths
 
 
@@ -54,8 +65,11 @@ def machine() -> dict:
         load = os.getloadavg()
     except OSError:
         load = None
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-            "torch": torch.__version__, "platform": platform.platform(), "loadavg_at_start": load}
+    out = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+           "torch": torch.__version__, "platform": platform.platform(), "loadavg_at_start": load}
+    if torch.cuda.is_available():
+        out["gpu"] = torch.cuda.get_device_name(0)
+    return out
 
 
 def main():
@@ -66,6 +80,7 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--data", default=None)
     ap.add_argument("--out", default="reports/perf")
+    ap.add_argument("--device", default="cpu", help="where every network runs (cpu, cuda)")
     ap.add_argument("--clip-arch", default="ViT-L-14",
                     help="open_clip architecture built with random weights (the default metric model's shape); "
                          "'tiny' for the test stand-in")
@@ -83,17 +98,18 @@ def main():
     tmp = Path(a.data or tempfile.mkdtemp(prefix="ubperf-"))
     files = make_images(tmp / f"png{a.size}", a.n, a.size)
     sdir = tmp / "standins"
-    inc = InceptionExtractor(random_inception_file(sdir), random_weights=True)
+    dev = torch.device(a.device)
+    inc = InceptionExtractor(random_inception_file(sdir), random_weights=True, device=dev)
     if a.clip_arch == "tiny":
-        clip = ClipScorer.standin(sdir)
+        clip = ClipScorer.standin(sdir, device=dev)
     else:
         import open_clip
 
         # Timing does not depend on the values: the real architecture with random weights, no download.
         clip = ClipScorer(open_clip.create_model(a.clip_arch, pretrained=None), open_clip.get_tokenizer(a.clip_arch),
-                          "cpu", (a.clip_arch, "random"), random_weights=True)
+                          dev, (a.clip_arch, "random"), random_weights=True)
     res = {"n_images": a.n, "size": a.size, "crops": a.crops, "workers": a.workers, "clip_arch": a.clip_arch,
-           "machine": machine()}
+           "device": a.device, "machine": machine()}
 
     # decode only: ultrabench's decoder (libspng when installed, else Pillow), then Pillow's for reference
     from ultrabench.scoring import decode as D
@@ -114,8 +130,9 @@ def main():
     x = np.random.default_rng(0).uniform(0, 255, (8, 299, 299, 3)).astype(np.float32)
     c = [np.random.default_rng(1).integers(0, 256, (224, 224, 3), dtype=np.uint8)] * 8
     inc(x[:2])
+    clip.image_embeddings(c[:2])  # warm-up (cuDNN's first-call autotuning on a GPU)
     t = time.perf_counter()
-    inc(x)
+    inc(x)  # returns numpy: the device is synchronised
     per_inc = (time.perf_counter() - t) / 8
     t = time.perf_counter()
     clip.image_embeddings(c)
@@ -132,7 +149,7 @@ def main():
     needs = list({id(n): n for n in (ex.need_for(get_metric(m), opts) for m in metrics)}.values())
     tasks = [E.ImageTask(p, key=p.stem) for p in files]
     t = time.perf_counter()
-    E.run_pass(tasks, needs, cache, batch_size=16, workers=a.workers, progress=False)
+    E.run_pass(tasks, needs, cache, batch_size=16, workers=a.workers, progress=False, device=a.device)
     res["ultrabench_s"] = time.perf_counter() - t
 
     # the libraries, each with its own decode
@@ -152,31 +169,33 @@ def main():
 
     t0 = time.perf_counter()
     get_files_features([str(p) for p in files], model=lambda b: inc.module(b.float())[0], num_workers=0, batch_size=16,
-                       device=torch.device("cpu"), mode="clean", verbose=False)
+                       device=dev, mode="clean", verbose=False)
     t1 = time.perf_counter()
-    fidp = FrechetInceptionDistance(feature=PoolOut(inc.module, 0), normalize=False)
-    isc = InceptionScore(feature=PoolOut(inc.module, 1))
-    iscp = InceptionScore(feature=PoolOut(inc.module, 1))
+    fidp = FrechetInceptionDistance(feature=PoolOut(inc.module, 0), normalize=False).to(dev)
+    isc = InceptionScore(feature=PoolOut(inc.module, 1)).to(dev)
+    iscp = InceptionScore(feature=PoolOut(inc.module, 1)).to(dev)
     for p in files:  # FID-patch
         rgb = np.asarray(Image.open(p).convert("RGB"))
         cr = take_crops(rgb, crop_positions(*rgb.shape[:2], p.stem, a.crops))
-        fidp.update(torch.from_numpy(cr).permute(0, 3, 1, 2).contiguous(), real=False)
+        fidp.update(torch.from_numpy(cr).permute(0, 3, 1, 2).contiguous().to(dev), real=False)
     t2 = time.perf_counter()
     for p in files:  # IS (torchmetrics resizes inside its own extractor; here the clean resize, for equal work)
         rgb = np.asarray(Image.open(p).convert("RGB"))
         from ultrabench.scoring.decode import resize_clean
 
-        isc.update(torch.from_numpy(resize_clean(rgb)).permute(2, 0, 1)[None].round().to(torch.uint8))
+        isc.update(torch.from_numpy(resize_clean(rgb)).permute(2, 0, 1)[None].round().to(dev, torch.uint8))
     t3 = time.perf_counter()
     for p in files:  # IS-patch
         rgb = np.asarray(Image.open(p).convert("RGB"))
         cr = take_crops(rgb, crop_positions(*rgb.shape[:2], p.stem, a.crops))
-        iscp.update(torch.from_numpy(cr).permute(0, 3, 1, 2).contiguous())
+        iscp.update(torch.from_numpy(cr).permute(0, 3, 1, 2).contiguous().to(dev))
     t4 = time.perf_counter()
     pre = open_clip.image_transform(224, is_train=False)
     with torch.inference_mode():
         for p in files:  # CLIP
-            clip.model.encode_image(pre(Image.open(p))[None])
+            clip.model.encode_image(pre(Image.open(p))[None].to(dev))
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
     t5 = time.perf_counter()
     res["separate"] = {"cleanfid_fid_s": t1 - t0, "torchmetrics_fid_patch_s": t2 - t1, "torchmetrics_is_s": t3 - t2,
                        "torchmetrics_is_patch_s": t4 - t3, "open_clip_s": t5 - t4}
@@ -186,7 +205,7 @@ def main():
     res["ratio_to_decode_plus_network"] = res["ultrabench_s"] / (res["decode_s"] + res["network_s"])
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    name = f"perf_scoring_n{a.n}_s{a.size}_{a.clip_arch}"
+    name = f"perf_scoring_n{a.n}_s{a.size}_{a.clip_arch}" + ("" if a.device == "cpu" else f"_{a.device}")
     (out / f"{name}.json").write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps(res, indent=2))
 

@@ -38,7 +38,8 @@ def test_the_gpu_benchmark_times_the_official_code_beside_ours(tmp_path):
 
     root = Path(__file__).resolve().parents[1]
     r = subprocess.run([sys.executable, str(root / "benchmarks" / "gpu_ultrapixel.py"), "--tiny", "--out", str(tmp_path),
-                        "--runs", "1", "--warmup", "0", "--modes", "eager", "--res", "128x128", "--official", CHECKOUT],
+                        "--runs", "1", "--warmup", "0", "--modes", "eager,official", "--res", "128x128",
+                        "--official", CHECKOUT],
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
     (report,) = [json.loads(p.read_text()) for p in tmp_path.glob("ultrapixel_*.json")]

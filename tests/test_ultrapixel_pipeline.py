@@ -154,3 +154,8 @@ def test_gpu_benchmark_script_plumbing_on_cpu(tmp_path):
                        "--budget-s", "1e-9", "--out", str(tmp_path / "b")]) == 0
     report = json.loads(next((tmp_path / "b").glob("*.json")).read_text())
     assert report["results"] == [] and report["skipped"] == [{"mode": "eager", "res": "320x320", "run": 0}]
+    # the official code's turn without a checkout is skipped, saying why, in the report
+    assert bench.main(["--tiny", "--modes", "official", "--res", "320x320", "--out", str(tmp_path / "o")]) == 0
+    report = json.loads(next((tmp_path / "o").glob("*.json")).read_text())
+    assert report["results"] == [] and report["skipped"] == [{"mode": "official", "why": "no --official checkout given"}]
+    assert "Not run: official: no --official checkout given" in next((tmp_path / "o").glob("*.md")).read_text()
