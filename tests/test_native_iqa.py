@@ -232,3 +232,20 @@ def test_the_real_path_reads_local_files_only_and_scores_as_the_same_weights_do(
         assert _score_one(run, metric).iloc[0][metric] == pytest.approx(random[metric], rel=1e-6)
         summary = json.loads((run / "scores" / "summary.json").read_text())
         assert summary["protocols"][metric]["weights_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@needs_pyiqa
+def test_a_checkpoint_pyiqa_cannot_load_is_one_line(tmp_path, monkeypatch):
+    import torch
+
+    weights = tmp_path / "weights"
+    ckpt = weights / "chaofengc" / "IQA-PyTorch-Weights" / "musiq_koniq_ckpt-e95806b9.pth"
+    ckpt.parent.mkdir(parents=True)
+    torch.save({"not": torch.zeros(1)}, ckpt)  # a file of the right name holding another model's keys
+    monkeypatch.setenv("ULTRABENCH_WEIGHTS_DIR", str(weights))
+    monkeypatch.setenv("ULTRABENCH_CACHE", str(tmp_path / "ubcache"))
+    run = make_run(tmp_path / "run", n=1)
+    r = invoke("score", run, "--metric", "musiq", "--workers", 0)
+    assert r.exit_code != 0 and len(r.output.strip().splitlines()) == 1, r.output
+    assert f"{ckpt} is not a musiq checkpoint pyiqa can load: RuntimeError" in r.output
+    assert not (run / "scores" / "summary.json").exists()

@@ -20,6 +20,7 @@ not change a score:
 from __future__ import annotations
 
 import contextlib
+import io
 
 from ultrabench.metrics.plugin import FeatureExtractor, Metric, Net, mean_per_image
 
@@ -34,7 +35,7 @@ CLIP_RN50_URL = ("https://openaipublic.azureedge.net/clip/models/"
 # score is the positive prompt's probability averaged over the pairs
 CLIPIQA_PROMPTS = ("Good/bad image, Sharp/blurry image, sharp/blurry edges, High/low resolution image, "
                    "Noise-free/noisy image")
-# metric -> (pyiqa metric name, weight file or None, tile side, what the tile score is)
+# metric -> (pyiqa metric name, weight file, tile side, what the tile score is)
 MODELS = {
     "musiq": ("musiq", "musiq_koniq_ckpt-e95806b9.pth", 512, "MUSIQ (KonIQ-10k head), multi-scale ViT"),
     "maniqa": ("maniqa", "ckpt_koniq10k.pt", 224, "MANIQA (KonIQ-10k), ViT-B/8 + transposed attention"),
@@ -186,7 +187,14 @@ class PyIQA(FeatureExtractor):
         metric = _create(pyiqa, name, device, pretrained=False)
         from pyiqa.archs.arch_util import load_pretrained_network
 
-        load_pretrained_network(metric.net, str(path), True)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # its "Loading pretrained model ..." print
+                load_pretrained_network(metric.net, str(path), True)
+        except Exception as e:
+            from ultrabench.errors import UsageError
+
+            first = (str(e).splitlines() or [""])[0][:200]
+            raise UsageError(f"{path} is not a {name} checkpoint pyiqa can load: {type(e).__name__}: {first}") from None
         return metric
 
     def load(self, resolver, device):
