@@ -105,9 +105,9 @@ def main(argv=None) -> int:
     from ultrabench.metrics.crops import tile_grid
 
     for m, net in iqa.items():
-        side = PyIQA({"iqa_model": m}).model[2]
-        tiles = [rng.integers(0, 256, (side, side, 3), dtype=np.uint8) for _ in range(a.iqa_batch)]
         ext = PyIQA({"iqa_model": m})
+        side = ext.model[2]
+        tiles = [rng.integers(0, 256, (side, side, 3), dtype=np.uint8) for _ in range(a.iqa_batch)]
         ext.forward(net, "tiles", tiles[:1])
         t = time.perf_counter()
         ext.forward(net, "tiles", tiles)

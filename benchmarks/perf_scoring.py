@@ -167,10 +167,17 @@ def main():
         def forward(self, x):
             return self.m(x.float())[self.which]
 
-    t0 = time.perf_counter()
+    def tick() -> float:
+        """A timestamp after the device has finished what was queued: the libraries' GPU work is
+        asynchronous, and each one's seconds must be its own."""
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    t0 = tick()
     get_files_features([str(p) for p in files], model=lambda b: inc.module(b.float())[0], num_workers=0, batch_size=16,
                        device=dev, mode="clean", verbose=False)
-    t1 = time.perf_counter()
+    t1 = tick()
     fidp = FrechetInceptionDistance(feature=PoolOut(inc.module, 0), normalize=False).to(dev)
     isc = InceptionScore(feature=PoolOut(inc.module, 1)).to(dev)
     iscp = InceptionScore(feature=PoolOut(inc.module, 1)).to(dev)
@@ -178,25 +185,23 @@ def main():
         rgb = np.asarray(Image.open(p).convert("RGB"))
         cr = take_crops(rgb, crop_positions(*rgb.shape[:2], p.stem, a.crops))
         fidp.update(torch.from_numpy(cr).permute(0, 3, 1, 2).contiguous().to(dev), real=False)
-    t2 = time.perf_counter()
+    t2 = tick()
     for p in files:  # IS (torchmetrics resizes inside its own extractor; here the clean resize, for equal work)
         rgb = np.asarray(Image.open(p).convert("RGB"))
         from ultrabench.scoring.decode import resize_clean
 
         isc.update(torch.from_numpy(resize_clean(rgb)).permute(2, 0, 1)[None].round().to(dev, torch.uint8))
-    t3 = time.perf_counter()
+    t3 = tick()
     for p in files:  # IS-patch
         rgb = np.asarray(Image.open(p).convert("RGB"))
         cr = take_crops(rgb, crop_positions(*rgb.shape[:2], p.stem, a.crops))
         iscp.update(torch.from_numpy(cr).permute(0, 3, 1, 2).contiguous().to(dev))
-    t4 = time.perf_counter()
+    t4 = tick()
     pre = open_clip.image_transform(224, is_train=False)
     with torch.inference_mode():
         for p in files:  # CLIP
             clip.model.encode_image(pre(Image.open(p))[None].to(dev))
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    t5 = time.perf_counter()
+    t5 = tick()
     res["separate"] = {"cleanfid_fid_s": t1 - t0, "torchmetrics_fid_patch_s": t2 - t1, "torchmetrics_is_s": t3 - t2,
                        "torchmetrics_is_patch_s": t4 - t3, "open_clip_s": t5 - t4}
     res["separate_s"] = t5 - t0

@@ -50,32 +50,6 @@ def test_without_pyiqa_scoring_is_one_line_and_writes_nothing(tmp_path, monkeypa
     assert len(r.output.strip().splitlines()) == 1 and not (run / "scores" / "summary.json").exists()
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not HAVE_PYIQA, reason="pyiqa is not installed (optional extra ultrabench[iqa]); parity with "
-                                           "pyiqa's own MUSIQ on the same random weights needs it")
-def test_musiq_per_image_is_pyiqas_mean_over_the_tiles(tmp_path):
-    import json
-
-    import pandas as pd
-    import torch
-    from PIL import Image
-
-    import pyiqa
-    from ultrabench.api import score
-
-    os.environ["ULTRABENCH_CACHE"] = str(tmp_path / "ubcache")
-    run = make_run(tmp_path / "run", n=1, size=(512, 600))
-    score(run, metrics=["musiq"], stand_ins=True, workers=0, bootstrap=0, progress=False, device="cpu",
-          reference_method="m")
-    row = pd.read_parquet(run / "scores" / "per_image.parquet").iloc[0]
-    torch.manual_seed(0)
-    ref = pyiqa.create_metric("musiq", device="cpu", pretrained=False)
-    rgb = np.asarray(Image.open(run / row["image"]).convert("RGB"))
-    boxes = json.loads(row["crops"])["tiles-native(size=512)"]
-    x = torch.from_numpy(np.stack([rgb[t:t + h, left:left + w] for t, left, h, w in boxes])).permute(0, 3, 1, 2) / 255
-    assert row["musiq"] == pytest.approx(float(ref(x.float()).mean()), rel=1e-4)
-
-
 def _fake_pyiqa(monkeypatch, error):
     """A pyiqa whose create_metric fails as the real one does offline or without pkg_resources."""
     def create_metric(name, **kw):
@@ -155,6 +129,21 @@ def _tiles(run, row, size):
 
 needs_pyiqa = pytest.mark.skipif(not HAVE_PYIQA, reason="pyiqa is not installed (optional extra ultrabench[iqa]); "
                                                         "parity with pyiqa's own models needs it")
+
+
+@pytest.mark.slow
+@needs_pyiqa
+def test_musiq_per_image_is_pyiqas_mean_over_the_tiles(tmp_path, monkeypatch):
+    import torch
+
+    import pyiqa
+
+    monkeypatch.setenv("ULTRABENCH_CACHE", str(tmp_path / "ubcache"))
+    run = make_run(tmp_path / "run", n=1, size=(512, 600))
+    row = _score_one(run, "musiq", stand_ins=True).iloc[0]
+    torch.manual_seed(0)
+    ref = pyiqa.create_metric("musiq", device="cpu", pretrained=False)
+    assert row["musiq"] == pytest.approx(float(ref(_tiles(run, row, 512)).mean()), rel=1e-4)
 
 
 @pytest.mark.slow

@@ -102,6 +102,7 @@ def _m(name, display, description):
 def clip_rn50_standin(cache_dir, seed: int = 0):
     """OpenAI CLIP RN50's architecture (pyiqa's copy of it) with seeded random weights, saved as a
     TorchScript archive like OpenAI's RN50.pt, so the stand-in goes through pyiqa's own loader."""
+    import warnings
     from pathlib import Path
 
     import torch
@@ -126,8 +127,6 @@ def clip_rn50_standin(cache_dir, seed: int = 0):
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit's deprecation notice
         torch.jit.save(torch.jit.trace(Weights(), torch.ones(1)), str(tmp))
@@ -183,8 +182,9 @@ class PyIQA(FeatureExtractor):
             import torch
 
             torch.manual_seed(0)
-            return _create(pyiqa, name, device, pretrained=False)
         metric = _create(pyiqa, name, device, pretrained=False)
+        if random_weights:
+            return metric
         from pyiqa.archs.arch_util import load_pretrained_network
 
         try:
