@@ -1,11 +1,24 @@
 """HiFlow (training-free, flow-aligned guidance) on FLUX.1-dev from the user's checkout of Bujiazi/HiFlow.
 
 Run in its own environment (the repository pins diffusers 0.32.1) through `baselines/runners/hiflow.py`
-with `run_hiflow.py`'s settings: FLUX.1-dev in float16, dynamic shifting off, a 30-step base image at
-guidance 3.5, then high-resolution stages (16 then 10 steps, guidance 4.5 then 6, NTK factor 10,
-filter ratio 0.2, FFT structure guidance with alphas 1.0/0.25 and betas 0.5/0.5, latent upsampling,
-v_theta flow, proportional attention and swin patchify on, text duplication off); the optional LoRA is
-not loaded. The script shows square 1024 -> 2048 -> 4096 only; for other sizes the base is the largest
+with `run_hiflow.py`'s settings: FLUX.1-dev in float16, a 30-step base image at guidance 3.5, then
+high-resolution stages (16 then 10 steps, guidance 4.5 then 6, NTK factor 10, filter ratio 0.2, FFT
+structure guidance with alphas 1.0/0.25 and betas 0.5/0.5, latent upsampling, v_theta flow,
+proportional attention and swin patchify on, text duplication off); the optional LoRA is not loaded.
+
+The scheduler shifts dynamically, whatever the script seems to say (Bujiazi/HiFlow at da351a8).
+`run_hiflow.py` line 14 sets `pipe.scheduler.use_dynamic_shifting = False`, a plain attribute of the
+scheduler object that `FlowMatchEulerDiscreteScheduler.set_timesteps` never reads: it tests
+`self.config.use_dynamic_shifting` (diffusers 0.42.1, `scheduling_flow_match_euler_discrete.py` line
+354). FLUX.1-dev's scheduler config says `use_dynamic_shifting: true`, so every stage runs the sigmas
+`linspace(1, 1/30, 30)` through `time_shift(mu)`, exp(mu) / (exp(mu) + 1/t - 1), with mu from the
+*base* image's token count (`flux_pipeline_hiflow.py` lines 770-786, `calculate_shift`: 1.15 at
+1024^2); each high-resolution stage recomputes that same schedule (line 873) and runs its last N
+steps. The images match the authors' because ultrabench's runner copies the line; the record says
+what it does (`HIFLOW_SAMPLER`, checked against the installed diffusers in
+tests/test_baselines_2026_official.py).
+
+The script shows square 1024 -> 2048 -> 4096 only; for other sizes the base is the largest
 size of the request's aspect ratio within 1024^2 pixels (sides in multiples of 64, like SDXL's
 buckets), and the stages double its sides while the target is more than twice as large, then end at
 the request (so 4096^2 is the script's 1024 -> 2048 -> 4096 exactly).
@@ -23,6 +36,11 @@ from ultrabench.resolution import Resolution
 FLUX_DEV = "black-forest-labs/FLUX.1-dev"
 FLUX_DEV_LICENCE = "FLUX.1 [dev] Non-Commercial License (Black Forest Labs)"
 PATCH = 16
+# What the scheduler really does (see the module docstring): not the "off" the script's line suggests.
+HIFLOW_SAMPLER = ("FlowMatchEulerDiscreteScheduler, dynamic shifting on (the model's scheduler config; the "
+                  "script's scheduler.use_dynamic_shifting = False is an attribute diffusers never reads): every "
+                  "stage uses the base pass's schedule, linspace(1, 1/N, N) time-shifted with mu from the base "
+                  "image's token count (1.15 at 1024^2), the high-resolution stages its last steps")
 
 
 def hiflow_stages(res: Resolution, base: Resolution) -> list[Resolution]:
@@ -102,5 +120,5 @@ class HiFlow(OfficialMethod):
 
     def recorded_settings(self) -> dict[str, Any]:
         rec = super().recorded_settings()
-        rec["sampler"] = "FlowMatchEulerDiscreteScheduler (dynamic shifting off)"
+        rec["sampler"] = HIFLOW_SAMPLER
         return rec

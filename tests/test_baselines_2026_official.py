@@ -141,3 +141,28 @@ def test_env_create_recipes(tmp_path):
     (tmp_path / "imax").mkdir()
     im = create_env("imax", tmp_path / "imax", python="/usr/bin/python3.11", dry_run=True)[-1][4:]
     assert "diffusers==0.30.3" in im and "PyWavelets" in im
+
+
+def test_hiflow_record_says_what_the_scheduler_does():
+    """run_hiflow.py sets `scheduler.use_dynamic_shifting = False`, an attribute diffusers never reads:
+    with FLUX.1-dev's scheduler config the sigmas are still time-shifted by mu, and the record says so."""
+    import numpy as np
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    from baselines.hiflow import HiFlow
+
+    flux_dev = dict(shift=3.0, use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15, base_image_seq_len=256,
+                    max_image_seq_len=4096)  # FLUX.1-dev's scheduler/scheduler_config.json
+    n, mu = 30, 1.15  # the script's base steps; calculate_shift at 1024^2 (4096 tokens) is max_shift
+    sigmas = np.linspace(1.0, 1 / n, n)
+    scripted = FlowMatchEulerDiscreteScheduler(**flux_dev)
+    scripted.use_dynamic_shifting = False  # the authors' line, copied by our runner
+    scripted.set_timesteps(sigmas=sigmas, mu=mu)
+    shifted = np.exp(mu) / (np.exp(mu) + (1 / sigmas - 1))
+    np.testing.assert_allclose(scripted.sigmas[:-1].numpy(), shifted, rtol=1e-6)
+    really_off = FlowMatchEulerDiscreteScheduler(**{**flux_dev, "use_dynamic_shifting": False})
+    really_off.set_timesteps(sigmas=sigmas, mu=mu)
+    # "off" would be the config's static shift 3, close to e^1.15 = 3.16 at 1024^2 but another schedule
+    assert np.abs(really_off.sigmas[:-1].numpy() - shifted).max() > 1e-2
+    sampler = HiFlow().recorded_settings()["sampler"]
+    assert "dynamic shifting on" in sampler and "off" not in sampler.replace("never reads", "")
