@@ -25,7 +25,8 @@ BSRGAN = ("cszn/KAIR", "BSRGAN.pth")
 BSRGAN_URL = "https://github.com/cszn/KAIR/releases/download/v1.0/BSRGAN.pth"
 
 BASE_DEFAULTS = {
-    "sdxl": {"num_inference_steps": 50, "guidance_scale": 5.0},  # StableDiffusionXLPipeline defaults
+    # StableDiffusionXLPipeline.__call__ defaults (diffusers 0.42.1 pipeline_stable_diffusion_xl.py lines 831, 835)
+    "sdxl": {"num_inference_steps": 50, "guidance_scale": 5.0},
     "stable-cascade": {"num_inference_steps": 20, "guidance_scale": 4.0,  # prior; decoder: 10 steps, CFG 0
                        "decoder_steps": 10, "decoder_guidance_scale": 0.0},
 }
@@ -74,7 +75,11 @@ class BaseSR(Method):
     max_batch_size = 4
     licence = ("SDXL 1.0: CreativeML Open RAIL++-M (base = stable-cascade: Stability AI Non-Commercial Research "
                "Community License); BSRGAN.pth: Apache-2.0 (cszn/BSRGAN)")
+    # The base model's: the stabilityai/stable-diffusion-xl-base-1.0 model card loads
+    # torch_dtype=torch.float16, variant="fp16". The SR network has its own, `sr_dtype`.
+    default_dtype = "float16"
     default_settings = {
+        "dtype": None,  # the base model's; None = the run's --dtype, else default_dtype (the card's float16)
         "base": "sdxl",  # "sdxl" | "stable-cascade"
         "base_model": None,  # None = the public repo for `base`; or hub id / local folder
         "decoder_model": None,  # stable-cascade only
@@ -86,11 +91,15 @@ class BaseSR(Method):
         "sr_scale": 4,  # for "lanczos"; spandrel models report their own scale
         "sr_tile": 256,  # low-resolution tile side in pixels; 0 = whole image
         "sr_tile_pad": 24,
+        # cszn/BSRGAN main_test_bsrgan.py (5ce1a9c) lines 69-81: the network is built, loaded and moved to
+        # the device in float32 (no .half()); spandrel casts to a half type only where the arch supports it.
+        "sr_dtype": "float32",
         "resize_filter": "lanczos",
         "bins": "1024",  # base-size bucket table ("1024" = ~1 MP, SDXL's training buckets)
         "vae_tiling": False,
     }
     setting_rules = {
+        "dtype": one_of("float32", "float16", "bfloat16", optional=True), "sr_dtype": one_of("float32", "float16", "bfloat16"),
         "base": one_of("sdxl", "stable-cascade"), "num_inference_steps": at_least(1, optional=True),
         "guidance_scale": at_least(0.0, optional=True), "upscaler": one_of("bsrgan", "lanczos"),
         "sr_scale": at_least(1), "sr_tile": at_least(0), "sr_tile_pad": at_least(0),
@@ -197,7 +206,7 @@ class BaseSR(Method):
 
                 raise MissingWeightsError(f"super-resolution weights {path} do not exist")
             # SR runs in float32 unless the model supports the requested half type (spandrel decides).
-            self._sr = load_sr_model(path, self.device, self.dtype)
+            self._sr = load_sr_model(path, self.device, self.settings["sr_dtype"])
             self._sr_info.update(file=path.name, sha256=sha256_file(path), arch=self._sr.architecture.name,
                                  scale=int(self._sr.scale), dtype=str(next(self._sr.model.parameters()).dtype))
 

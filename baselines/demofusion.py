@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from baselines._common import (RESAMPLE_FILTERS, library_versions, model_location, resize_exact, resolve_model, seed_unit,
                                torch_dtype)
-from ultrabench.methods.base import GeneratedImage, Method, SizePlan, at_least, one_of
+from ultrabench.methods.base import AsRun, GeneratedImage, Method, SizePlan, at_least, one_of
 from ultrabench.resolution import Resolution
 
 SDXL_REPO = "stabilityai/stable-diffusion-xl-base-1.0"
@@ -63,11 +63,17 @@ class DemoFusion(Method):
     kind = "generate"
     licence = "CreativeML Open RAIL++-M (SDXL 1.0 base weights)"
     max_batch_size = 1  # phase noise comes from the global RNGs: one image per call keeps units independent
+    # PRIS-CV/DemoFusion README.md (5024487) lines 64-65 and diffusers' examples/community/README.md
+    # (DemoFusion): DemoFusionSDXLPipeline.from_pretrained(..., torch_dtype=torch.float16)
+    default_dtype = "float16"
     default_settings = {
+        "dtype": None,  # None = the run's --dtype, else default_dtype (the authors' float16)
         "model": SDXL_REPO,
         "pipeline_file": None,  # local path to pipeline_demofusion_sdxl.py; None = by name from the hub cache
         "vae": None,  # e.g. "madebyollin/sdxl-vae-fp16-fix" (changes pixels; the README's low-VRAM recipe)
-        # The README's recommended call (the signature's guidance default is 5.0).
+        # The README's recommended call, PRIS-CV/DemoFusion README.md (5024487) lines 69-75: 50 steps, CFG 7.5
+        # (the signature's default is 5.0), its negative prompt, view batch 16, stride 64, cosine scales
+        # 3/1/1, sigma 0.8, multi_decoder on.
         "num_inference_steps": 50,
         "guidance_scale": 7.5,
         "negative_prompt": "blurry, ugly, duplicate, poorly drawn, deformed, mosaic",
@@ -82,6 +88,7 @@ class DemoFusion(Method):
         "resize_filter": "lanczos",
     }
     setting_rules = {
+        "dtype": one_of("float32", "float16", "bfloat16", optional=True),
         "num_inference_steps": at_least(1), "guidance_scale": at_least(0.0), "view_batch_size": at_least(1),
         "stride": at_least(8), "cosine_scale_1": at_least(0.0), "cosine_scale_2": at_least(0.0),
         "cosine_scale_3": at_least(0.0), "sigma": at_least(0.0), "base_size": at_least(64),
@@ -100,9 +107,17 @@ class DemoFusion(Method):
         if not ph:
             return SizePlan.unsupported(res, f"both sides below {self.settings['base_size']}: DemoFusion has no phase")
         final = ph[-1]
-        return SizePlan.resized(
+        plan = SizePlan.resized(
             res, final, f"DemoFusion works in whole multiples of {self.settings['base_size']} on the long side: "
                         f"{len(ph)} phase(s), final {final.key}", self.settings["resize_filter"])
+        if len(ph) == 1:
+            # Phase 1 is plain SDXL at the call size; the skip residuals, dilated sampling and
+            # upscaling are all in the later phases, and a long side below 2 x base has none.
+            scale = max(res.height / final.height, res.width / final.width)
+            resized = f", resized {scale:.3g}x to {res.key}" if final != res else ""
+            plan = plan.but(AsRun.OTHER_METHOD, f"DemoFusion at {res.key} is plain SDXL at {final.key}{resized}: "
+                                                "a long side under 2 x 1024 leaves one phase, no DemoFusion phase runs")
+        return plan
 
     def weight_files(self):
         out = []

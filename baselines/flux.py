@@ -30,13 +30,17 @@ class FluxDev2K(Method):
     kind = "generate"
     max_batch_size = 1
     licence = FLUX_DEV_LICENCE
+    default_dtype = "bfloat16"  # the black-forest-labs/FLUX.1-dev model card: torch_dtype=torch.bfloat16
     setting_rules = {"dtype": one_of("float32", "float16", "bfloat16", optional=True),
                      "num_inference_steps": at_least(1), "guidance_scale": at_least(0.0),
                      "max_sequence_length": between(1, 512), "max_pixels": at_least(256),
                      "above_max": one_of("resize", "unsupported")}
+    # The black-forest-labs/FLUX.1-dev model card's call: 50 steps, guidance 3.5, max_sequence_length 512, a
+    # seeded CPU generator (FluxPipeline.__call__'s own defaults, diffusers 0.42.1 pipeline_flux.py lines
+    # 611-613, are 28 steps and 3.5). max_pixels, above_max and resize_filter are ultrabench's.
     default_settings = {
         "model": FLUX_DEV,  # hub id or a local folder laid out like it
-        "dtype": "bfloat16",  # the card's; None = the run's --dtype
+        "dtype": None,  # None = the run's --dtype, else default_dtype (the card's bfloat16)
         "num_inference_steps": 50,
         "guidance_scale": 3.5,
         "max_sequence_length": 512,
@@ -67,12 +71,9 @@ class FluxDev2K(Method):
                                 "text_encoder_2/*", "vae/*", "transformer/*"))
         return [wf] if wf is not None else []
 
-    def _dtype_name(self) -> str:
-        return self.settings["dtype"] or self.dtype
-
     def recorded_settings(self) -> dict[str, Any]:
         rec = dict(self.settings)
-        rec.update(dtype=self._dtype_name(), sampler="FlowMatchEulerDiscreteScheduler (repo config, dynamic shift)")
+        rec.update(dtype=self.dtype, sampler="FlowMatchEulerDiscreteScheduler (repo config, dynamic shift)")
         if getattr(self, "_pipe", None) is not None:
             rec["sampler"] = type(self._pipe.scheduler).__name__
             rec["use_dynamic_shifting"] = bool(self._pipe.scheduler.config.use_dynamic_shifting)
@@ -82,7 +83,7 @@ class FluxDev2K(Method):
         from diffusers import FluxPipeline
 
         pipe = FluxPipeline.from_pretrained(resolve_model(self, self.settings["model"], "flux_dev"),
-                                            dtype=torch_dtype(self._dtype_name()))
+                                            dtype=torch_dtype(self.dtype))
         if self.settings["vae_tiling"]:
             pipe.vae.enable_tiling()
         pipe.to(self.device)

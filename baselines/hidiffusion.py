@@ -31,6 +31,7 @@ class HiDiffusion(OfficialMethod):
     runner = "hidiffusion.py"
     official_repo = "megvii-research/HiDiffusion"
     max_batch_size = 1
+    default_dtype = "float16"  # the README's SDXL example: torch_dtype=torch.float16, variant="fp16"
     setting_rules = {**OfficialMethod.common_rules, "eta": between(0.0, 1.0)}
     default_settings = {
         **OfficialMethod.common_settings,
@@ -40,7 +41,6 @@ class HiDiffusion(OfficialMethod):
         "negative_prompt": "blurry, ugly, duplicate, poorly drawn face, deformed, mosaic, artifacts, bad limbs",
         "apply_raunet": True,
         "apply_window_attn": True,
-        "dtype": "float16",
         "resize_filter": "lanczos",
     }
 

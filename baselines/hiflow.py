@@ -30,12 +30,14 @@ from typing import Any
 
 from baselines._common import fit_area
 from baselines.official import OfficialMethod
-from ultrabench.methods.base import SizePlan, between, one_of
+from ultrabench.methods.base import AsRun, SizePlan, between, one_of
 from ultrabench.resolution import Resolution
 
 FLUX_DEV = "black-forest-labs/FLUX.1-dev"
 FLUX_DEV_LICENCE = "FLUX.1 [dev] Non-Commercial License (Black Forest Labs)"
 PATCH = 16
+# run_hiflow.py (da351a8) lines 27-28 and 38-39: a 1024^2 base, target_heights = target_widths = [2048, 4096]
+AUTHORS_SIZES = ((2048, 2048), (4096, 4096))
 # What the scheduler really does (see the module docstring): not the "off" the script's line suggests.
 HIFLOW_SAMPLER = ("FlowMatchEulerDiscreteScheduler, dynamic shifting on (the model's scheduler config; the "
                   "script's scheduler.use_dynamic_shifting = False is an attribute diffusers never reads): every "
@@ -62,6 +64,7 @@ class HiFlow(OfficialMethod):
     max_batch_size = 1
     licence = FLUX_DEV_LICENCE
     model_role = "flux_dev"
+    default_dtype = "float16"  # run_hiflow.py (da351a8) lines 11-12: torch_dtype=torch.float16
     setting_rules = {**OfficialMethod.common_rules, "max_sequence_length": between(1, 512),
                      "structure_guidance": one_of("fft", "dwt"), "upsampling_choice": one_of("latent", "pixel")}
     default_settings = {
@@ -84,7 +87,6 @@ class HiFlow(OfficialMethod):
         "text_duplication": False,
         "swin_pachify": True,
         "base_pixels": 1024 * 1024,  # the base image's area (the script's 1024^2)
-        "dtype": "float16",
     }
     _PER_STAGE = ("num_inference_steps_highres", "guidance_scale_highres", "ntk_factor", "filter_ratio", "alphas",
                   "betas")
@@ -106,7 +108,12 @@ class HiFlow(OfficialMethod):
         short = [k for k in self._PER_STAGE if len(self.settings[k]) < n]
         if short:
             return SizePlan.unsupported(res, f"{n} high-resolution stages needed; settings {', '.join(short)} list fewer")
-        return SizePlan.native_at(res)
+        plan = SizePlan.native_at(res)
+        if (res.height, res.width) not in AUTHORS_SIZES:
+            stages = " -> ".join(r.key for r in [base, *self.stages(res)])
+            plan = plan.but(AsRun.NEW_SIZE, f"HiFlow at {res.key}: a size the authors never ran (run_hiflow.py runs "
+                                            f"square 1024 -> 2048 -> 4096 only); ultrabench's stages {stages}")
+        return plan
 
     def job_settings(self, res: Resolution) -> dict[str, Any]:
         s = super().job_settings(res)

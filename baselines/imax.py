@@ -40,6 +40,7 @@ class IMax(OfficialMethod):
     max_batch_size = 1
     licence = FLUX_DEV_LICENCE
     model_role = "flux_dev"
+    default_dtype = "bfloat16"  # the README's 4K call: torch_dtype=torch.bfloat16
     # two stages, each with its own steps and guidance: the common single-stage rules do not apply
     setting_rules = {"timeout_s": OfficialMethod.common_rules["timeout_s"], "dtype": OfficialMethod.common_rules["dtype"],
                      "num_inference_steps1": at_least(1),
@@ -61,7 +62,6 @@ class IMax(OfficialMethod):
         "swin_pachify": True,
         "guidance_schedule": "cosine_decay",
         "max_sequence_length": 512,
-        "dtype": "bfloat16",
         # The pipeline's hard-coded native side (FLUX.1-dev's 1024); only the plan and stand-ins read it.
         "native_resolution": 1024,
     }

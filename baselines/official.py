@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ultrabench.errors import UltrabenchError, UsageError
-from ultrabench.methods.base import GeneratedImage, Method, PartialBatchError, SizePlan, at_least, between, one_of
+from ultrabench.methods.base import (AsRun, GeneratedImage, Method, PartialBatchError, SizePlan, at_least, between,
+                                     one_of)
 from ultrabench.resolution import Resolution
 
 PROTOCOL = 1
@@ -96,9 +97,10 @@ class OfficialMethod(Method):
         "model": SDXL_REPO,  # SDXL base weights: hub id (resolved here) or local folder
         "timeout_s": 7200,
         "device": None,  # None = the run's device
+        "dtype": None,  # None = the run's --dtype, else the class's default_dtype (the authors')
     }
     common_rules = {"timeout_s": at_least(1), "num_inference_steps": at_least(1), "guidance_scale": at_least(0.0),
-                    "dtype": one_of("float32", "float16", "bfloat16")}
+                    "dtype": one_of("float32", "float16", "bfloat16", optional=True)}
 
     # -- locations -------------------------------------------------------------------------------
     @classmethod
@@ -137,7 +139,7 @@ class OfficialMethod(Method):
 
     def recorded_settings(self) -> dict[str, Any]:
         rec = {k: v for k, v in self.settings.items() if k not in ("python", "timeout_s")}
-        rec.update(dtype=self.settings.get("dtype") or self.dtype, watermark=False, runner=self.runner,
+        rec.update(dtype=self.dtype, watermark=False, runner=self.runner,
                    official_repo=self.official_repo)
         commit = _git_head(self.repo_path()) if self.repo_path() else None
         if commit:
@@ -188,7 +190,7 @@ class OfficialMethod(Method):
             "protocol": PROTOCOL, "method": self.name, "repo": str(self.repo_path()),
             "model": getattr(self, "_model_path", self.settings["model"]),
             "height": native.height, "width": native.width,
-            "dtype": self.settings.get("dtype") or self.dtype, "device": self.settings.get("device") or self.device,
+            "dtype": self.dtype, "device": self.settings.get("device") or self.device,
             "settings": self.job_settings(res), "items": items, "output_dir": str(folder / "out"),
             "weights": dict(getattr(self, "_extra_paths", {})),
         }
@@ -356,6 +358,7 @@ class ScaleCrafter(_ConfiguredSDXL):
     description = "ScaleCrafter (official code, user checkout + its own venv); sizes = its SDXL configs"
     runner = "scalecrafter.py"
     official_repo = "YingqingHe/ScaleCrafter"
+    default_dtype = "float16"  # the README's launch line: --mixed_precision fp16
     default_settings = {
         **OfficialMethod.common_settings,
         "num_inference_steps": 50,
@@ -364,7 +367,6 @@ class ScaleCrafter(_ConfiguredSDXL):
         "freeu": True,  # b1=1.1, b2=1.2, s1=0.6, s2=0.4 as in the script
         "vae_tiling": True,  # the script always calls enable_vae_tiling()
         "sync_tiled_decode": False,  # the script's --vae_tiling flag
-        "dtype": "float16",  # --mixed_precision fp16
         "transposed_configs": True,  # H x W served by the W x H config (dilation is isotropic)
         "unlisted": "unsupported",  # sizes without a config: "unsupported" | "cog" (predict.py's rule)
     }
@@ -398,7 +400,7 @@ class ScaleCrafter(_ConfiguredSDXL):
         if cfg is None:
             return SizePlan.unsupported(res, "no official ScaleCrafter SDXL config for this size "
                                              "(setting unlisted=cog applies the authors' predict.py rule)")
-        return SizePlan.native_at(res)
+        return _config_as_run(SizePlan.native_at(res), self.display_name, cfg, how)
 
 
 class FouriScale(_ConfiguredSDXL):
@@ -408,6 +410,7 @@ class FouriScale(_ConfiguredSDXL):
     description = "FouriScale (official code, user checkout + its own venv); any size via its bucket rule"
     runner = "fouriscale.py"
     official_repo = "LeonHLJ/FouriScale"
+    default_dtype = "float16"  # the README's launch line: --mixed_precision fp16
     default_settings = {
         **OfficialMethod.common_settings,
         "num_inference_steps": 50,
@@ -417,7 +420,6 @@ class FouriScale(_ConfiguredSDXL):
         "freeu": True,
         "vae_tiling": True,
         "sync_tiled_decode": False,
-        "dtype": "float16",
     }
     setting_rules = {**OfficialMethod.common_rules, "eta": between(0.0, 1.0)}
 
@@ -435,7 +437,27 @@ class FouriScale(_ConfiguredSDXL):
     def plan(self, res: Resolution) -> SizePlan:
         if res.height % 8 or res.width % 8:
             return SizePlan.unsupported(res, "sides must be multiples of 8 (SDXL latents)")
-        return SizePlan.native_at(res)
+        cfg, how = self.config_for(res)
+        return _config_as_run(SizePlan.native_at(res), self.display_name, cfg, how)
+
+
+def _config_as_run(plan: SizePlan, method: str, cfg: str, how: str) -> SizePlan:
+    """A plan served by one of the authors' per-size configs: theirs as they ran it only when the
+    config is for exactly this height and width (their YAMLs name pixel_height and pixel_width)."""
+    res = plan.requested
+    if how == "config":
+        return plan
+    if how == "transposed config" or (how == "config with sizes replaced" and _config_is(cfg, res.width, res.height)):
+        return plan.but(AsRun.NEW_SIZE, f"{method} at {res.key} (H x W): the authors' {cfg} is {res.width} high and "
+                                        f"{res.height} wide; ultrabench transposes it, an orientation the authors "
+                                        "never ran")
+    rule = "the cog wrapper's rule picks" if how == "cog rule" else "ultrabench reuses"
+    return plan.but(AsRun.NEW_SIZE, f"{method} at {res.key}: a size the authors never ran (no config of theirs); "
+                                    f"{rule} {cfg} with its sizes replaced")
+
+
+def _config_is(cfg: str, height: int, width: int) -> bool:
+    return any(v == cfg for k, v in SCALECRAFTER_CONFIGS.items() if k == (height, width))
 
 
 class ElasticDiffusion(OfficialMethod):
@@ -446,6 +468,7 @@ class ElasticDiffusion(OfficialMethod):
     runner = "elasticdiffusion.py"
     official_repo = "MoayedHajiAli/ElasticDiffusion-official"
     MAX_SIDE = 2048  # README: restricted to 2x the training resolution
+    default_dtype = "float32"  # the class's torch_dtype = float16 if low_vram else float32; low_vram is off
     default_settings = {
         **OfficialMethod.common_settings,
         # The script's __main__ defaults (elastic_diffusion.py).
@@ -459,7 +482,6 @@ class ElasticDiffusion(OfficialMethod):
         "rrg_stop_t": 0.2,
         "view_batch_size": 16,
         "repaint_sampling": True,
-        "dtype": "float32",  # the class default; low_memory=True would be float16
     }
     setting_rules = {**OfficialMethod.common_rules, "cosine_scale": at_least(0.0), "rrg_scale": at_least(0.0),
                      "resampling_steps": at_least(0), "new_p": between(0.0, 1.0), "rrg_stop_t": between(0.0, 1.0),

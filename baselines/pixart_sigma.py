@@ -27,8 +27,15 @@ class PixArtSigma(Method):
     family = "baseline"
     kind = "generate"
     max_batch_size = 4
+    # PixArt-alpha/PixArt-sigma README.md (1ce521a) lines 205-217: weight_dtype = torch.float16 for the
+    # transformer and the pipeline.
+    default_dtype = "float16"
     licence = "OpenRAIL (PixArt-Sigma 2K-MS card; the 1024-MS card: OpenRAIL++); T5-XXL encoder Apache-2.0"
     default_settings = {
+        "dtype": None,  # None = the run's --dtype, else default_dtype (the authors' float16)
+        # PixArtSigmaPipeline.__call__'s defaults (diffusers 0.42.1 pipeline_pixart_sigma.py lines 636-657:
+        # negative_prompt "", 20 steps, CFG 4.5, clean_caption True, use_resolution_binning True, 300
+        # tokens); the 2K-MS transformer is the largest model of the PixArt-sigma README's "Available Models".
         "model_size": "2K",  # "2K" or "1024": which public transformer (and which bucket table)
         "base_model": T5_REPO,  # T5, SDXL VAE, tokenizer, scheduler (hub id or local folder)
         "transformer": None,  # None = the public transformer for model_size; or hub id / local folder
@@ -41,7 +48,7 @@ class PixArtSigma(Method):
         "clean_caption": True,
         "vae_tiling": False,
     }
-    setting_rules = {"model_size": one_of(*BINS), "num_inference_steps": at_least(1), "guidance_scale": at_least(0.0),
+    setting_rules = {"dtype": one_of("float32", "float16", "bfloat16", optional=True), "model_size": one_of(*BINS), "num_inference_steps": at_least(1), "guidance_scale": at_least(0.0),
                      "resize": one_of("pipeline", *RESAMPLE_FILTERS), "max_sequence_length": at_least(1)}
 
     # -- description ----------------------------------------------------------------------------

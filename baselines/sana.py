@@ -28,11 +28,18 @@ LICENCE = ("NSCL v2-custom, governing terms the NVIDIA License (non-commercial);
 
 
 def sana_settings(repo: str, bins: str) -> dict[str, Any]:
-    """The model card's settings for one Sana repo (`bins` is the bucket table of its sample_size)."""
+    """The model card's settings for one Sana repo (`bins` is the bucket table of its sample_size).
+
+    Sources: the Efficient-Large-Model/Sana_1600M_{4K,2K}px_BF16_diffusers model cards (variant "bf16",
+    20 steps, guidance 5.0, the 4K card's DC-AE tiling at 1024/896); the rest are SanaPipeline.__call__'s
+    defaults (diffusers 0.42.1 pipeline_sana.py lines 696-701: binning on, 300 tokens, the complex
+    human instruction; negative_prompt ""), the bucket tables its lines 67 ff. (4096) and
+    pipeline_pixart_sigma.py lines 62 ff. (2048).
+    """
     return {
         "model": repo,  # hub id or a local folder laid out like it
         "variant": "bf16",  # the BF16 repos ship bf16 weight files
-        "dtype": "bfloat16",  # the model card's; None = the run's --dtype
+        "dtype": None,  # None = the run's --dtype, else default_dtype (the model card's bfloat16)
         "num_inference_steps": 20,
         "guidance_scale": 5.0,
         "negative_prompt": "",
@@ -55,6 +62,9 @@ class _Sana(Method):
                      "vae_tile": at_least(32), "vae_tile_stride": at_least(32)}
     max_batch_size = 1  # one image per call: per-unit seeding, results independent of the batch
     licence: ClassVar[str] = LICENCE
+    # The BF16 repos' precision: NVlabs/Sana asset/docs/model_zoo.md lists Sana_1600M_{2K,4K}px_BF16 as
+    # "bf16/fp32", and their model cards load variant="bf16", torch_dtype=torch.bfloat16.
+    default_dtype = "bfloat16"
 
     # -- description ----------------------------------------------------------------------------
     def _bins(self):
@@ -76,12 +86,9 @@ class _Sana(Method):
         wf, _ = model_location(self, self.settings["model"], "sana", pats)
         return [wf] if wf is not None else []
 
-    def _dtype_name(self) -> str:
-        return self.settings["dtype"] or self.dtype
-
     def recorded_settings(self) -> dict[str, Any]:
         rec = dict(self.settings)
-        rec.update(dtype=self._dtype_name(), sampler="FlowMatchEulerDiscreteScheduler (repo config)", watermark=False)
+        rec.update(dtype=self.dtype, sampler="FlowMatchEulerDiscreteScheduler (repo config)", watermark=False)
         if getattr(self, "_pipe", None) is not None:
             rec["sampler"] = type(self._pipe.scheduler).__name__
             rec["sample_size"] = int(self._pipe.transformer.config.sample_size)
@@ -93,7 +100,7 @@ class _Sana(Method):
 
         from ultrabench.errors import UsageError
 
-        dtype = torch_dtype(self._dtype_name())
+        dtype = torch_dtype(self.dtype)
         path = resolve_model(self, self.settings["model"], "sana")
         kw = {"variant": self.settings["variant"]} if self.settings["variant"] else {}
         pipe = SanaPipeline.from_pretrained(path, dtype=dtype, **kw)

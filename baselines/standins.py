@@ -36,12 +36,14 @@ def _official(method: str, **steps: Any) -> Callable[[Path], dict[str, Any]]:
 # registry name -> (twin registry name, settings overrides given the stand-in folder)
 TWINS: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
     "ultrapixel": ("tiny-ultrapixel", lambda f: {"steps": 2, "decoder_steps": 2}),
-    "pixart-sigma": ("pixart-sigma", lambda f: {"resolution_binning": False, "num_inference_steps": 2,
+    # The twins run in float32 (the authors' float16/bfloat16 is a GPU precision; CPU half kernels are slow
+    # and partial), so each twin sets its dtype like a spec entry would.
+    "pixart-sigma": ("pixart-sigma", lambda f: {"dtype": "float32", "resolution_binning": False, "num_inference_steps": 2,
                                                 "clean_caption": False}),
     # Lanczos instead of the tiny BSRGAN: the SR network at 4x of a 512-bucket image costs half a minute
     # on a CPU (its path is tested in tests/test_baselines_models.py).
-    "base-sr": ("base-sr", lambda f: {"bins": "512", "num_inference_steps": 2, "upscaler": "lanczos"}),
-    "demofusion": ("demofusion", lambda f: {"pipeline_file": str(f / "checkouts" / "pipeline_demofusion_sdxl.py"),
+    "base-sr": ("base-sr", lambda f: {"dtype": "float32", "bins": "512", "num_inference_steps": 2, "upscaler": "lanczos"}),
+    "demofusion": ("demofusion", lambda f: {"dtype": "float32", "pipeline_file": str(f / "checkouts" / "pipeline_demofusion_sdxl.py"),
                                             "base_size": 128, "num_inference_steps": 2}),
     "scalecrafter": ("scalecrafter", _official("scalecrafter")),
     "fouriscale": ("fouriscale", _official("fouriscale")),

@@ -35,6 +35,7 @@ class UltraFlux(OfficialMethod):
     # from FLUX.1-dev, whose licence binds derivatives: check the Owen777/UltraFlux-v1 card.
     licence = "FLUX.1 [dev] Non-Commercial License (derivative of FLUX.1-dev; check the Owen777/UltraFlux-v1 card)"
     model_role = "ultraflux"
+    default_dtype = "bfloat16"  # inf_ultraflux.py: torch_dtype=torch.bfloat16
     extra_weights = {"transformer": "ultraflux_transformer"}
     setting_rules = {**OfficialMethod.common_rules, "max_sequence_length": between(1, 512), "time_shift": at_least(1e-9)}
     default_settings = {
@@ -46,7 +47,6 @@ class UltraFlux(OfficialMethod):
         "max_sequence_length": 512,
         "use_dynamic_shifting": False,  # inf_ultraflux.py sets both on the scheduler's config
         "time_shift": 4,
-        "dtype": "bfloat16",
         "resize_filter": "lanczos",
     }
 

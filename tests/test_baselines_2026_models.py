@@ -57,7 +57,9 @@ def test_sana_loads_the_hub_layout_bins_tiles_and_passes_the_card_settings(stand
     assert rec["sampler"] == "FlowMatchEulerDiscreteScheduler" and rec["sample_size"] == 16
     # the card's defaults: 20 steps, CFG 5, bf16, 1024/896 tiles for 4K only
     d4, d2 = Sana4K.default_settings, Sana2K.default_settings
-    assert (d4["num_inference_steps"], d4["guidance_scale"], d4["dtype"], d4["variant"]) == (20, 5.0, "bfloat16", "bf16")
+    assert (d4["num_inference_steps"], d4["guidance_scale"], Sana4K.default_dtype, d4["variant"]) == (20, 5.0, "bfloat16",
+                                                                                                  "bf16")
+    assert d4["dtype"] is None and Sana4K().dtype == "bfloat16"  # unset in a spec: the card's precision
     assert (d4["vae_tiling"], d4["vae_tile"], d4["vae_tile_stride"], d2["vae_tiling"]) == (True, 1024, 896, False)
 
 

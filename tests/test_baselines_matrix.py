@@ -47,6 +47,19 @@ EXPECTED = {
     "stable-cascade-direct": [(N, "1024x1792"), (N, "2048x2048"), (N, "2160x3840"), (N, "4096x2048"),
                               (N, "4096x4096")],
 }
+# Whether what runs at each paper resolution is the method as its authors ran it: A (as-authors),
+# S (a size or orientation they never ran), O (another method in disguise). Methods not listed: A.
+A, S, O = "as-authors", "new-size", "other-method"
+AS_RUN = {
+    # One phase below a long side of 2 x 1024: plain SDXL at 584x1024, resized.
+    "demofusion": [O, A, A, A, A],
+    # sdxl_4096x2048.yaml is 2048 high, 4096 wide: 4096x2048 (H x W) is the transposed config.
+    "scalecrafter": [A, A, A, S, A],
+    # Its configs' sizes only; the others reuse a config with its sizes replaced (4096x2048: transposed).
+    "fouriscale": [S, A, S, S, A],
+    # run_hiflow.py runs square 1024 -> 2048 -> 4096 only.
+    "hiflow": [S, A, S, S, A],
+}
 DISPLAY = {"pixart-sigma": "PixArt-Sigma", "base-sr": "Base + BSRGAN", "demofusion": "DemoFusion",
            "scalecrafter": "ScaleCrafter", "fouriscale": "FouriScale", "elasticdiffusion": "ElasticDiffusion"}
 
@@ -75,6 +88,18 @@ def test_support_matrix(name):
             assert p.resize_filter and p.reason and p.native != res
         got.append((p.support.value, p.native.key if p.native else None))
     assert got == EXPECTED[name]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_support_matrix_says_whether_the_authors_method_runs(name):
+    m = load_class(name)()
+    if name == "import":
+        return
+    plans = [m.plan(res) for res in PAPER_RESOLUTIONS]
+    assert [p.as_run.value for p in plans] == AS_RUN.get(name, [A] * 5)
+    for p in plans:  # a cell that is not the authors' method says what runs instead, naming the size
+        assert bool(p.as_run_note) == (p.as_run.value != A)
+        assert not p.as_run_note or p.requested.key in p.as_run_note
 
 
 def test_plan_is_cheap_no_torch_import():

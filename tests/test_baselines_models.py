@@ -104,8 +104,9 @@ def test_demofusion_adapter_on_tiny_sdxl(tiny, tmp_path):
     from baselines.standin_checkouts import write_demofusion_file
 
     f = write_demofusion_file(tmp_path / "pipeline_demofusion_sdxl.py")
+    # float32: the stand-in pipeline file is not written for CPU half precision (the authors' float16)
     m = DemoFusion({"model": str(tiny["sdxl"]), "pipeline_file": str(f), "base_size": 128,
-                    "num_inference_steps": 2})
+                    "num_inference_steps": 2, "dtype": "float32"})
     res = Resolution(272, 480)  # like 2160x3840: the long side is 3.75 base sizes
     plan = m.plan(res)
     assert plan.support is Support.RESIZED and plan.native == Resolution(216, 384)

@@ -60,7 +60,7 @@ def test_methods_matrix_json_matches_declarations():
     assert rows["tiny-sd"]["cells"]["2048x2048"]["support"] == "unsupported"
     assert rows["tiny-sd-sr"]["cells"]["320x576"] == {
         "support": "native-then-resized", "native": "160x288", "resize_filter": "lanczos",
-        "reason": "generates at half size, then upscales"}
+        "reason": "generates at half size, then upscales", "as_run": "as-authors", "as_run_note": None}
 
 
 def test_prompts_show_and_export(tmp_path):

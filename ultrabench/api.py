@@ -46,7 +46,7 @@ def report(run_dir: str | Path, **kw: Any) -> dict:
     return build_report(run_dir, **kw)
 
 
-def run(spec: BenchmarkSpec | str | None = None, *, device: str | None = None, dtype: str = "float32",
+def run(spec: BenchmarkSpec | str | None = None, *, device: str | None = None, dtype: str | None = None,
         weights=None, resolutions: Sequence[Resolution] | None = None, methods: Sequence[str] | None = None,
         stand_ins: bool = False, progress: bool = True, console=None, report_formats=None,
         stand_in_methods: bool = False, stand_in_out: str | None = None, stand_in_dir: str | Path | None = None,

@@ -76,7 +76,7 @@ app.add_typer(env_app, name="env")
 @dataclass
 class _Globals:
     device: Optional[str] = None
-    dtype: str = "float32"
+    dtype: Optional[str] = None
     debug: bool = False
     weights_dir: Optional[str] = None
     quiet: bool = False
@@ -185,14 +185,16 @@ def _echo_resolutions(resolutions) -> None:
 @app.callback()
 def _main(
     device: Optional[str] = typer.Option(None, "--device", help="Torch device (default: cuda when present, else cpu)."),
-    dtype: str = typer.Option("float32", "--dtype", help="Model dtype: float32, bfloat16 or float16 (methods may pin their own)."),
+    dtype: Optional[str] = typer.Option(
+        None, "--dtype", help="Model dtype for every method whose spec entry sets none: float32, bfloat16 or float16. "
+                              "Default: each method's authors' precision (`ultrabench methods` lists it)."),
     weights_dir: Optional[str] = typer.Option(
         None, "--weights-dir", help="Folder of local weights (<dir>/<repo_id>/<file>); else the HF cache. Env: ULTRABENCH_WEIGHTS_DIR."
     ),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Less output (no progress bars)."),
 ) -> None:
-    if dtype not in ("float32", "bfloat16", "float16"):
+    if dtype is not None and dtype not in ("float32", "bfloat16", "float16"):
         raise typer.BadParameter(f"{dtype!r} is not one of float32, bfloat16, float16", param_hint="--dtype")
     _keep_caches_out_of_tmp()
     G.device, G.dtype, G.debug, G.weights_dir, G.quiet = device, dtype, debug, weights_dir, quiet

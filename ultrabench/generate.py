@@ -169,7 +169,7 @@ def generate(
     methods: Sequence[str] | None = None,
     resolutions: Sequence[Resolution] | None = None,
     device: str = "cpu",
-    dtype: str = "float32",
+    dtype: str | None = None,
     weights=None,
     overwrite: bool = False,
     retry_failed: bool = False,
@@ -181,7 +181,8 @@ def generate(
     """Generate every pending unit of `spec` into its run folder.
 
     `spec_change` ("extend" or "new-spec") accepts a spec that differs from the one the run folder
-    was made with (see `ultrabench.runspec`); without it such a spec is refused.
+    was made with (see `ultrabench.runspec`); without it such a spec is refused. `dtype` (--dtype)
+    overrides each method's own precision where its spec entry gives none; None keeps the authors'.
     """
     from ultrabench import provenance
     from ultrabench.timing import free_cached_memory
@@ -218,7 +219,7 @@ def generate(
         "spec_change": {"kind": spec_change, "differences": [f"{f} {w}" for f, w in accepted]} if accepted else None,
         "shard": str(shard) if shard else None,
         "device": device,
-        "dtype": dtype,
+        "dtype": dtype,  # --dtype as given (None: each method's own); what each method ran in is in its records
         "provenance": provenance.collect(device),
         "weights": dict(run_info.get("weights", {})),
     }
@@ -261,7 +262,7 @@ def generate(
                 continue
             plan = method.plan(res)
             if plan.support is Support.UNSUPPORTED:
-                base = _base_record(entry, method, plan, device, dtype, made_under[entry.name])
+                base = _base_record(entry, method, plan, device, made_under[entry.name])
                 for u in pending:
                     if store.claim(u):
                         store.write_unit(u, {**base, "status": "unsupported", "error": plan.reason, "finished_at": _now()})
@@ -291,7 +292,7 @@ def generate(
             if prog:
                 prog.update(task, description=f"{entry.name} {res.key}")
             # after load(): some settings (the scheduler a checkpoint ships, the SR model) are known only then
-            base = _base_record(entry, method, plan, device, dtype, made_under[entry.name])
+            base = _base_record(entry, method, plan, device, made_under[entry.name])
             bs = max(1, min(spec.batch_size, method.max_batch_size))
             batches_done = 0
             for i in range(0, len(pending), bs):
@@ -319,8 +320,7 @@ def generate(
     return summary
 
 
-def _base_record(entry: MethodEntry, method: Method, plan, device: str, dtype: str,
-                 made_under: dict[str, Any]) -> dict[str, Any]:
+def _base_record(entry: MethodEntry, method: Method, plan, device: str, made_under: dict[str, Any]) -> dict[str, Any]:
     """Fields every unit record of one (method, resolution) shares; `made_under` ties the record
     to the spec and settings it was made with (`ultrabench.runspec`)."""
     return {
@@ -331,8 +331,12 @@ def _base_record(entry: MethodEntry, method: Method, plan, device: str, dtype: s
         "native": [plan.native.height, plan.native.width] if plan.native else None,
         "resize_filter": plan.resize_filter,
         "reason": plan.reason,
+        # whether this is the method as its authors ran it, and if not what runs instead (a report footnote)
+        "as_run": plan.as_run.value,
+        "as_run_note": plan.as_run_note or None,
         "device": device,
-        "dtype": dtype,
+        "dtype": method.dtype,  # the precision this unit was made in
+        "dtype_from": method.dtype_from,  # "authors" (the method's default), "spec", "--dtype" or "default"
         "settings": method.recorded_settings(),
     }
 

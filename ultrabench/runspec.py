@@ -14,8 +14,10 @@ whose spec changes any of them is refused (`check_spec`) unless it says what it 
 Every unit record carries `settings_hash` (`settings_hash()`: the first 16 hex digits of the
 sha256 of the canonical JSON of the method's registry name and its effective settings, the
 method's defaults overlaid with the spec's) and `unit_spec` (the `UNIT_FIELDS` it was made under).
-dtype, device, batch size and the package version are recorded in each record but not hashed:
-they describe the machine, not the experiment.
+The precision a method runs in is one of its settings (`dtype`, or UltraPixel's `precision`), resolved
+before hashing (spec entry, else --dtype, else the authors' default; see `Method`), so units made
+in another precision never count as this spec's. Device, batch size and the package version are
+recorded in each record but not hashed: they describe the machine, not the experiment.
 """
 
 from __future__ import annotations

@@ -40,10 +40,24 @@ def latency_rows(records: Iterable) -> list[dict[str, Any]]:
 
 def status_rows(records: Iterable, unreadable: Mapping[tuple[str, str], int] | None = None) -> list[dict[str, Any]]:
     """How many units of each (method, resolution) ended ok, oom, error, unsupported, and how many
-    finished images the scorer could not read."""
+    finished images the scorer could not read; with the precision the generated ones ran in (`dtype`,
+    several joined by ", ") and what ran when it was not the method as its authors ran it
+    (`as_run_note`), where the records say."""
     counts: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATUS_COLUMNS, 0))
+    dtypes: dict[tuple[str, str], set[str]] = defaultdict(set)
+    notes: dict[tuple[str, str], dict[str, None]] = defaultdict(dict)
     for r in records:
-        counts[(r.method, r.data.get("resolution"))][r.status if r.status in STATUS_COLUMNS else "error"] += 1
+        key = (r.method, r.data.get("resolution"))
+        counts[key][r.status if r.status in STATUS_COLUMNS else "error"] += 1
+        if r.status == "unsupported":
+            continue
+        if r.data.get("dtype"):
+            dtypes[key].add(str(r.data["dtype"]))
+        if r.data.get("as_run_note"):
+            notes[key][str(r.data["as_run_note"])] = None
     for key, n in (unreadable or {}).items():
         counts[key]["unreadable"] += n
-    return [{"method": m, "resolution": res, **c} for (m, res), c in sorted(counts.items())]
+    return [{"method": m, "resolution": res, **c,
+             **({"dtype": ", ".join(sorted(dtypes[(m, res)]))} if dtypes.get((m, res)) else {}),
+             **({"as_run_note": "; ".join(notes[(m, res)])} if notes.get((m, res)) else {})}
+            for (m, res), c in sorted(counts.items())]

@@ -8,7 +8,7 @@ run store writes images and records.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 
@@ -104,6 +104,14 @@ class Support(str, Enum):
     UNSUPPORTED = "unsupported"
 
 
+class AsRun(str, Enum):
+    """Whether what runs at a size is the method as its authors ran it."""
+
+    AUTHORS = "as-authors"  # the authors' method, at a size (and orientation) their code or configs run
+    NEW_SIZE = "new-size"  # the authors' method at a size or orientation they never ran (e.g. a transposed config)
+    OTHER_METHOD = "other-method"  # another method in disguise (DemoFusion with one phase is plain SDXL)
+
+
 @dataclass(frozen=True)
 class SizePlan:
     """What a method will really do when asked for `requested`."""
@@ -113,6 +121,12 @@ class SizePlan:
     native: Resolution | None = None  # the size the model itself produces; None when unsupported
     resize_filter: str | None = None  # filter used to reach `requested` from `native`
     reason: str = ""  # one line: why resized or unsupported
+    as_run: AsRun = AsRun.AUTHORS
+    as_run_note: str = ""  # one line when as_run is not AUTHORS: what runs instead (the report's footnote)
+
+    def but(self, as_run: AsRun, note: str) -> "SizePlan":
+        """This plan, saying that what runs is not the method as its authors ran it, and what it is."""
+        return replace(self, as_run=as_run, as_run_note=note)
 
     @classmethod
     def native_at(cls, res: Resolution) -> "SizePlan":
@@ -139,8 +153,23 @@ class GeneratedImage:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+DTYPES = ("float32", "float16", "bfloat16")
+# A `precision` setting ("bf16", "fp32": UltraPixel and its ablation) is the method's dtype in other words.
+_PRECISION_DTYPES = {"bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float16": "float16",
+                     "fp32": "float32", "float32": "float32"}
+_DTYPE_PRECISION = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
+
+
 class Method:
     """Base class for generation methods. Subclasses set the class attributes and override hooks.
+
+    Precision: `default_dtype` is the precision the method's authors run it in (each adapter cites
+    where it says so). A method with a `dtype` setting (default None, "unset") runs in the spec's
+    value when the spec gives one, else in the run's `--dtype` when that is given, else in
+    `default_dtype`; the resolved value is written back into `settings["dtype"]`, so the settings
+    hash and every record name the precision the units were really made in. A method without the
+    setting (the stand-ins) runs in `--dtype`, float32 when none is given. A method whose precision
+    setting is called `precision` (bf16 / fp32) takes --dtype into it the same way.
 
     Lifecycle: `Method(settings, device=..., dtype=..., weights=...)` -> `plan(res)` (any time, pure)
     -> `load()` once -> `generate(prompts, seeds, res)` many times -> `unload()`.
@@ -154,6 +183,7 @@ class Method:
     default_settings: ClassVar[Mapping[str, Any]] = {}
     setting_rules: ClassVar[Mapping[str, Rule]] = {}  # allowed values; see `Rule`
     max_batch_size: ClassVar[int] = 64
+    default_dtype: ClassVar[str | None] = None  # the authors' precision; None: follows --dtype (float32)
 
     @classmethod
     def check_settings(cls, settings: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -189,13 +219,58 @@ class Method:
         settings: Mapping[str, Any] | None = None,
         *,
         device: str = "cpu",
-        dtype: str = "float32",
+        dtype: str | None = None,
         weights: "WeightResolver | None" = None,
     ) -> None:
-        self.settings: dict[str, Any] = {**self.default_settings, **self.check_settings(settings)}
+        given = self.check_settings(settings)
+        self.settings: dict[str, Any] = {**self.default_settings, **given}
         self.device = device
-        self.dtype = dtype
+        self.dtype, self.dtype_from = self._resolve_dtype(given, dtype)
+        if "dtype" in self.default_settings:
+            self.settings["dtype"] = self.dtype
         self._weights = weights
+
+    def _resolve_dtype(self, given: Mapping[str, Any], flag: str | None) -> tuple[str, str]:
+        """(dtype, where it came from): the spec's setting (`given`), else --dtype, else the authors' default."""
+        from ultrabench.errors import UsageError
+
+        if "precision" in self.default_settings and "dtype" not in self.default_settings:
+            return self._resolve_precision(given, flag)
+        for value, source in ((given.get("dtype"), "spec"), (flag, "--dtype")):
+            if value is not None:
+                if value not in DTYPES:
+                    raise UsageError(f"method {self.name!r}: dtype {value!r} is not one of {', '.join(DTYPES)}")
+                return value, source
+        return (self.default_dtype, "authors") if self.default_dtype else ("float32", "default")
+
+    def _resolve_precision(self, given: Mapping[str, Any], flag: str | None) -> tuple[str, str]:
+        from ultrabench.errors import UsageError
+
+        source = "spec" if given.get("precision") is not None else "authors"
+        if source == "authors" and flag is not None:
+            rule = self.setting_rules.get("precision")
+            code = _DTYPE_PRECISION[flag]
+            if rule is not None and rule.choices is not None and code not in rule.choices:
+                runs = ", ".join(sorted({_PRECISION_DTYPES[str(c).lower()] for c in rule.choices}))
+                raise UsageError(f"method {self.name!r} runs in {runs}, not --dtype {flag}; give its spec entry "
+                                 "its own precision setting")
+            self.settings["precision"] = code
+            source = "--dtype"
+        dtype = _PRECISION_DTYPES[str(self.settings["precision"]).lower()]
+        return (self.authors_dtype() if source == "authors" else dtype) or dtype, source
+
+    @classmethod
+    def authors_dtype(cls) -> str | None:
+        """The precision the authors run the method in (`default_dtype`, or its `precision` setting's)."""
+        if cls.default_dtype:
+            return cls.default_dtype
+        p = cls.default_settings.get("precision")
+        return _PRECISION_DTYPES.get(str(p).lower()) if p is not None else None
+
+    @classmethod
+    def precision(cls) -> str:
+        """One line: the precision the method runs in by default (`ultrabench methods`)."""
+        return cls.authors_dtype() or "float32 unless --dtype says otherwise (a stand-in: no authors' precision)"
 
     # -- description (no torch, no weights) ---------------------------------------------------
     def plan(self, res: Resolution) -> SizePlan:

@@ -98,7 +98,7 @@ def get_method_class(name: str) -> type[Method]:
 
 
 def create_method(
-    name: str, settings: Mapping[str, Any] | None = None, *, device: str = "cpu", dtype: str = "float32", weights=None
+    name: str, settings: Mapping[str, Any] | None = None, *, device: str = "cpu", dtype: str | None = None, weights=None
 ) -> Method:
     return get_method_class(name)(settings, device=device, dtype=dtype, weights=weights)
 

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ultrabench.report.formats import _assemble, _note_lines, cell_parts, header_text
-from ultrabench.report.table import PAPER_ONLY, Table
+from ultrabench.report.formats import (_assemble, _note_lines, cell_parts, header_text, precision_cells, precision_heads,
+                                       row_label)
+from ultrabench.report.table import Table
 
 THUMB_SIDE = 240
 ZOOM_SIDE = 256  # CSS px of each zoom panel: that many native image pixels
@@ -118,15 +119,17 @@ def _sup(m: str) -> str:
 
 
 def render_table_html(table: Table) -> str:
-    heads = "".join(f"<th>{_e(header_text(c))}</th>" for c in table.columns)
+    heads = "".join(f'<th class="l">{_e(h)}</th>' for h in precision_heads(table))
+    heads += "".join(f"<th>{_e(header_text(c))}</th>" for c in table.columns)
     out = [f'<table class="t1"><thead><tr><th class="l">H x W</th><th class="l">Method</th><th>N</th>{heads}</tr></thead>']
     for res, rows in table.groups():
         out.append(f'<tbody data-resolution="{_e(res)}">')
         for i, row in enumerate(rows):
-            label = _e(row.display) + ("" if row.in_run else _sup(table.mark(PAPER_ONLY)))
+            label = row_label(table, row, _sup, _e)
             cls = ' class="paper-only"' if not row.in_run else ""
             tds = [f'<td class="l">{_e(res.replace("x", " x ")) if i == 0 else ""}</td>',
                    f'<td class="l method">{label}</td>', f'<td>{"" if row.n is None else row.n}</td>']
+            tds += [f'<td class="l" data-col="precision">{_e(p)}</td>' for p in precision_cells(table, row)]
             for col in table.columns:
                 cell = row.cells[col.key]
                 p = {k: _e(v) for k, v in cell_parts(table, col, cell).items()}

@@ -64,6 +64,8 @@ class Row:
     n: int | None
     cells: dict[str, Cell]
     in_run: bool = True  # False: a paper-only row shown for comparison
+    precision: str | None = None  # the dtype(s) its units ran in, from their records
+    note: str | None = None  # a footnote on the row: not the method as its authors ran it (what runs instead)
 
 
 @dataclass
@@ -95,10 +97,17 @@ class Table:
             out[-1][1].append(row)
         return out
 
+    @property
+    def has_precision(self) -> bool:
+        """Whether any row knows its precision (the renderers then add a Precision column)."""
+        return any(r.precision for r in self.rows)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["footnotes"] = [{"mark": self.mark(r), "text": r} for r in self.footnotes]
         for row, drow in zip(self.rows, d["rows"]):
+            if row.note:
+                drow["footnote"] = self.mark(row.note)
             for key, cell in drow["cells"].items():
                 cell["delta"] = row.cells[key].delta
                 if cell["value"] is None and cell["note"]:
@@ -389,7 +398,8 @@ def build_table(
             ns = [c.n for k, c in cells.items() if c.n is not None and winrate_metric(k) is None]
             n = max(ns) if ns else None
         display = names.get(method) or display_name_for(method)
-        table.rows.append(Row(res, method, display, n if in_run else None, cells, in_run))
+        table.rows.append(Row(res, method, display, n if in_run else None, cells, in_run,
+                              precision=(st or {}).get("dtype"), note=(st or {}).get("as_run_note")))
         if st is not None and int(st.get("ok", 0)) > 0:
             lost = {k: int(st.get(k, 0)) for k in ("oom", "error", "unsupported", "unreadable") if int(st.get(k, 0))}
             if lost:
@@ -403,6 +413,8 @@ def build_table(
     for row in table.rows:
         if not row.in_run:
             table.mark(PAPER_ONLY)
+        if row.note:
+            table.mark(row.note)
         for col in columns:
             c = row.cells[col.key]
             if c.value is None and c.note and c.note != PAPER_ONLY:

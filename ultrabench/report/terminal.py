@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ultrabench.report.formats import _assemble, _note_lines, cell_parts, header_text, row_label
+from ultrabench.report.formats import (_assemble, _note_lines, cell_parts, header_text, precision_cells,
+                                       precision_heads, row_label)
 from ultrabench.report.table import Table
 
 
@@ -19,6 +20,8 @@ def render_terminal(table: Table, console=None) -> None:
     rt.add_column("H x W", no_wrap=True)
     rt.add_column("Method", no_wrap=True)
     rt.add_column("N", justify="right")
+    for head in precision_heads(table):
+        rt.add_column(head)
     for col in table.columns:
         rt.add_column(header_text(col), justify="right")
     for gi, (res, rows) in enumerate(table.groups()):
@@ -26,9 +29,9 @@ def render_terminal(table: Table, console=None) -> None:
             rt.add_section()
         for i, row in enumerate(rows):
             cells = [res.replace("x", " x ") if i == 0 else "",
-                     escape(row_label(table, row, lambda m: f"[dim]({m})[/]")) if row.in_run
+                     row_label(table, row, lambda m: f"[dim]({escape(m)})[/]", escape) if row.in_run
                      else f"[dim]{escape(row.display)} ({table.mark('in the paper, not in this run')})[/]",
-                     str(row.n) if row.n is not None else "–"]
+                     str(row.n) if row.n is not None else "–", *map(escape, precision_cells(table, row))]
             for col in table.columns:
                 cell = row.cells[col.key]
                 p = {k: escape(v) for k, v in cell_parts(table, col, cell).items()}

@@ -164,6 +164,10 @@ class UltraPixel(_UltraPixelBase):
     setting_rules = {**_COMMON_RULES, "precision": one_of("bf16", "bfloat16", "fp32", "float32"),
                      "layout": one_of("official", "diffusers")}
     max_batch_size = 1
+    # The official mix, catcathh/UltraPixel inference/test_t2i.py --dtype bf16 (the README's call): Stage C
+    # in bf16 weights under bf16 autocast, Stage B lite cast .half() inside decode_b, Stage A and the CLIP
+    # models in float32 (configs/training/t2i.yaml dtype: float32). Its knob is the `precision` setting.
+    default_dtype = "bf16-mix"
     # Weights only: UltraPixel's own code (AGPL-3.0) is neither used nor shipped; this is a rewrite.
     licence: ClassVar[str] = (
         "guidance weights (roubaofeipi/UltraPixel): Apache-2.0; Stable Cascade Stages A/B/C: Stability AI "
@@ -239,6 +243,16 @@ class UltraPixel(_UltraPixelBase):
             offload=bool(self.settings["offload"]),
             compile=bool(self.settings["compile"]),
         )
+
+    def _resolve_dtype(self, given: Mapping[str, Any], flag: str | None) -> tuple[str, str]:
+        """`precision` is UltraPixel's dtype (bf16 is the official mix, whoever asked for it)."""
+        dtype, source = self._resolve_precision(given, flag)
+        return ("bf16-mix" if dtype == "bfloat16" else dtype), source
+
+    @classmethod
+    def precision(cls) -> str:
+        return ("bf16-mix, the official test_t2i.py --dtype bf16: Stage C bfloat16 weights under bf16 autocast, "
+                "Stage B float16 weights, Stage A and CLIP float32 (setting precision = \"fp32\": all float32)")
 
     def _extra_info(self) -> dict[str, Any]:
         return {"precision": self.settings["precision"], "weights": "official"}
