@@ -21,6 +21,8 @@ from ultrabench.methods.base import SizePlan, between
 from ultrabench.resolution import Resolution
 
 UNIT = 64
+# The README's SDXL sizes (e9ec39a): line 136 (2048 x 2048) and line 147 ("Set height = 4096, width = 4096")
+AUTHORS_SIZES = ((2048, 2048), (4096, 4096))
 
 
 class HiDiffusion(OfficialMethod):
@@ -31,7 +33,8 @@ class HiDiffusion(OfficialMethod):
     runner = "hidiffusion.py"
     official_repo = "megvii-research/HiDiffusion"
     max_batch_size = 1
-    default_dtype = "float16"  # the README's SDXL example: torch_dtype=torch.float16, variant="fp16"
+    # megvii-research/HiDiffusion README.md (e9ec39a) line 124: the SDXL example's torch_dtype=torch.float16
+    default_dtype = "float16"
     setting_rules = {**OfficialMethod.common_rules, "eta": between(0.0, 1.0)}
     default_settings = {
         **OfficialMethod.common_settings,
@@ -46,8 +49,9 @@ class HiDiffusion(OfficialMethod):
 
     def plan(self, res: Resolution) -> SizePlan:
         native = snap_to_multiple(res, UNIT)
-        return SizePlan.resized(res, native, f"HiDiffusion's window attention needs sides in multiples of {UNIT}: "
+        plan = SizePlan.resized(res, native, f"HiDiffusion's window attention needs sides in multiples of {UNIT}: "
                                              f"generated at {native.key}", self.settings["resize_filter"])
+        return plan.within(AUTHORS_SIZES, "HiDiffusion", "its README runs SDXL at 2048x2048 and 4096x4096")
 
     def recorded_settings(self) -> dict[str, Any]:
         rec = super().recorded_settings()

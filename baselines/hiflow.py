@@ -30,7 +30,7 @@ from typing import Any
 
 from baselines._common import fit_area
 from baselines.official import OfficialMethod
-from ultrabench.methods.base import AsRun, SizePlan, between, one_of
+from ultrabench.methods.base import SizePlan, between, one_of
 from ultrabench.resolution import Resolution
 
 FLUX_DEV = "black-forest-labs/FLUX.1-dev"
@@ -108,12 +108,9 @@ class HiFlow(OfficialMethod):
         short = [k for k in self._PER_STAGE if len(self.settings[k]) < n]
         if short:
             return SizePlan.unsupported(res, f"{n} high-resolution stages needed; settings {', '.join(short)} list fewer")
-        plan = SizePlan.native_at(res)
-        if (res.height, res.width) not in AUTHORS_SIZES:
-            stages = " -> ".join(r.key for r in [base, *self.stages(res)])
-            plan = plan.but(AsRun.NEW_SIZE, f"HiFlow at {res.key}: a size the authors never ran (run_hiflow.py runs "
-                                            f"square 1024 -> 2048 -> 4096 only); ultrabench's stages {stages}")
-        return plan
+        stages = " -> ".join(r.key for r in [base, *self.stages(res)])
+        return SizePlan.native_at(res).within(AUTHORS_SIZES, "HiFlow", "run_hiflow.py runs square 1024 -> 2048 -> "
+                                              "4096 only", f"ultrabench's stages {stages}")
 
     def job_settings(self, res: Resolution) -> dict[str, Any]:
         s = super().job_settings(res)

@@ -19,6 +19,10 @@ from ultrabench.methods.base import SizePlan, at_least, between
 from ultrabench.resolution import Resolution
 
 
+# README.md (3b38c11) line 32 (4096 x 4096) and gradio_demo.py line 71 (2048x2048, 3072x3072, 4096x4096)
+AUTHORS_SIZES = ((2048, 2048), (3072, 3072), (4096, 4096))
+
+
 def imax_divisor(res: Resolution, native: int = 1024) -> int:
     """The pipeline's own rule: the native pass runs at the request divided by round(sqrt(H*W) / 1024)."""
     return int(math.sqrt(res.height * res.width) / native + 0.5)
@@ -40,7 +44,7 @@ class IMax(OfficialMethod):
     max_batch_size = 1
     licence = FLUX_DEV_LICENCE
     model_role = "flux_dev"
-    default_dtype = "bfloat16"  # the README's 4K call: torch_dtype=torch.bfloat16
+    default_dtype = "bfloat16"  # PRIS-CV/I-Max README.md (3b38c11) lines 20-21: torch_dtype=torch.bfloat16
     # two stages, each with its own steps and guidance: the common single-stage rules do not apply
     setting_rules = {"timeout_s": OfficialMethod.common_rules["timeout_s"], "dtype": OfficialMethod.common_rules["dtype"],
                      "num_inference_steps1": at_least(1),
@@ -71,7 +75,8 @@ class IMax(OfficialMethod):
             return SizePlan.unsupported(res, f"sides must be multiples of {PATCH} (FLUX latents in 2x2 patches)")
         if imax_divisor(res, int(self.settings["native_resolution"])) < 1:
             return SizePlan.unsupported(res, "below half the native area the pipeline's divisor is 0")
-        return SizePlan.native_at(res)
+        return SizePlan.native_at(res).within(AUTHORS_SIZES, "I-Max", "its README and demo run squares of 2048, "
+                                              "3072 and 4096")
 
     def job_settings(self, res: Resolution) -> dict[str, Any]:
         s = super().job_settings(res)

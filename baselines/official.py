@@ -460,6 +460,14 @@ def _config_is(cfg: str, height: int, width: int) -> bool:
     return any(v == cfg for k, v in SCALECRAFTER_CONFIGS.items() if k == (height, width))
 
 
+# (height, width) the authors ran (MoayedHajiAli/ElasticDiffusion-official at 45a6793): elastic_diffusion.py
+# lines 1140-1141 (--H/--W 2048), README.md line 65 (height 1024, width 2048), app_gradio.py lines 108-121
+# (its examples give width first, then height, as the sliders of lines 81-82).
+ELASTIC_AUTHORS_SIZES = frozenset({(2048, 2048), (1024, 2048), (1536, 1536), (2048, 1024), (1920, 1080), (1080, 1920),
+                                   (1536, 2048), (2048, 1536), (2048, 768), (768, 2048), (768, 768), (512, 512),
+                                   (512, 2048), (2048, 512)})
+
+
 class ElasticDiffusion(OfficialMethod):
     name = "elasticdiffusion"
     display_name = "ElasticDiffusion"
@@ -492,7 +500,8 @@ class ElasticDiffusion(OfficialMethod):
             return SizePlan.unsupported(res, "official code is limited to 2x SDXL's training size (2048 per side)")
         if res.height % 8 or res.width % 8:
             return SizePlan.unsupported(res, "sides must be multiples of 8")
-        return SizePlan.native_at(res)
+        return SizePlan.native_at(res).within(ELASTIC_AUTHORS_SIZES, self.display_name,
+                                              "their script, README and demo examples")
 
     def recorded_settings(self) -> dict[str, Any]:
         rec = super().recorded_settings()

@@ -35,7 +35,9 @@ class UltraFlux(OfficialMethod):
     # from FLUX.1-dev, whose licence binds derivatives: check the Owen777/UltraFlux-v1 card.
     licence = "FLUX.1 [dev] Non-Commercial License (derivative of FLUX.1-dev; check the Owen777/UltraFlux-v1 card)"
     model_role = "ultraflux"
-    default_dtype = "bfloat16"  # inf_ultraflux.py: torch_dtype=torch.bfloat16
+    # W2GenAI-Lab/UltraFlux inf_ultraflux.py (8dec21b) lines 11-14: torch_dtype=torch.bfloat16. Its sizes: the
+    # README claims native 4K "across a wide range of aspect ratios", so every size counts as the authors'.
+    default_dtype = "bfloat16"
     extra_weights = {"transformer": "ultraflux_transformer"}
     setting_rules = {**OfficialMethod.common_rules, "max_sequence_length": between(1, 512), "time_shift": at_least(1e-9)}
     default_settings = {

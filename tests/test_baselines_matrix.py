@@ -57,8 +57,14 @@ AS_RUN = {
     "scalecrafter": [A, A, A, S, A],
     # Its configs' sizes only; the others reuse a config with its sizes replaced (4096x2048: transposed).
     "fouriscale": [S, A, S, S, A],
+    # Its script, README and demo run 2048x2048 and 13 other sizes, not 1024x1792.
+    "elasticdiffusion": [S, A, A, A, A],
     # run_hiflow.py runs square 1024 -> 2048 -> 4096 only.
     "hiflow": [S, A, S, S, A],
+    # The README's SDXL examples: 2048x2048 and 4096x4096.
+    "hidiffusion": [S, A, S, S, A],
+    # The README's 4096x4096 call and the demo's squares of 2048, 3072, 4096.
+    "imax": [S, A, S, S, A],
 }
 DISPLAY = {"pixart-sigma": "PixArt-Sigma", "base-sr": "Base + BSRGAN", "demofusion": "DemoFusion",
            "scalecrafter": "ScaleCrafter", "fouriscale": "FouriScale", "elasticdiffusion": "ElasticDiffusion"}

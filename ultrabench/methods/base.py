@@ -128,6 +128,15 @@ class SizePlan:
         """This plan, saying that what runs is not the method as its authors ran it, and what it is."""
         return replace(self, as_run=as_run, as_run_note=note)
 
+    def within(self, authors_sizes, method: str, where: str, detail: str = "") -> "SizePlan":
+        """This plan, marked a size the authors never ran unless the request is one of
+        `authors_sizes` ((height, width) pairs their code, README or demo runs, `where` names them)."""
+        res = self.requested
+        if self.support is Support.UNSUPPORTED or (res.height, res.width) in authors_sizes:
+            return self
+        return self.but(AsRun.NEW_SIZE, f"{method} at {res.key}: a size the authors never ran ({where})"
+                                        + (f"; {detail}" if detail else ""))
+
     @classmethod
     def native_at(cls, res: Resolution) -> "SizePlan":
         return cls(Support.NATIVE, res, res)
