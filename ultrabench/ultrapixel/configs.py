@@ -196,7 +196,13 @@ DEFAULT_TRANSFORMERS_LINE = "4.44"
 @dataclass(frozen=True)
 class SamplerSettings:
     """The official sampler's and precision policy's defaults; the methods' settings table is derived
-    from these."""
+    from these.
+
+    Where each comes from (catcathh/UltraPixel at e85d3bc): inference/test_t2i.py lines 113 and 115
+    (Stage C cfg 4, 20 timesteps; cfg_rho is GDF's 0.7, never overridden), lines 122 and 124 (Stage B
+    cfg 1.1, 10 timesteps), inference/utils.py line 85 (Stage B weights `.half()` in decode_b), and
+    test_t2i.py lines 27 and 52 (--dtype bf16: bf16 autocast, lines 146 and 160).
+    """
 
     steps: int = 20
     cfg: float = 4.0

@@ -164,9 +164,11 @@ class UltraPixel(_UltraPixelBase):
     setting_rules = {**_COMMON_RULES, "precision": one_of("bf16", "bfloat16", "fp32", "float32"),
                      "layout": one_of("official", "diffusers")}
     max_batch_size = 1
-    # The official mix, catcathh/UltraPixel inference/test_t2i.py --dtype bf16 (the README's call): Stage C
-    # in bf16 weights under bf16 autocast, Stage B lite cast .half() inside decode_b, Stage A and the CLIP
-    # models in float32 (configs/training/t2i.yaml dtype: float32). Its knob is the `precision` setting.
+    # The official mix, catcathh/UltraPixel (e85d3bc) inference/test_t2i.py --dtype bf16 (line 27, its
+    # default): Stage C in bf16 weights (its WurstCoreC.setup_models casts them) under bf16 autocast (lines
+    # 146, 160), Stage B lite loaded bf16 (line 83) and cast .half() inside decode_b (inference/utils.py line
+    # 85), Stage A and the CLIP models in float32
+    # (configs/training/t2i.yaml dtype: float32). Its knob is the `precision` setting.
     default_dtype = "bf16-mix"
     # Weights only: UltraPixel's own code (AGPL-3.0) is neither used nor shipped; this is a rewrite.
     licence: ClassVar[str] = (
