@@ -156,6 +156,14 @@ def test_records_and_report_show_the_precision_and_footnote_what_runs(register_m
     r = invoke("report", out, "-f", "terminal")
     assert r.exit_code == 0 and f"Authored tiny({mark})" in r.output and f"({mark}) {note}" in r.output
 
+    # a run made before records said what runs: the report asks the method's plan instead
+    for p in (out / "tiny-sd-authored" / "64x96").glob("*.json"):
+        rec = json.loads(p.read_text())
+        del rec["as_run"], rec["as_run_note"]
+        p.write_text(json.dumps(rec))
+    r = invoke("-q", "report", out, "-f", "md")
+    assert r.exit_code == 0 and f"| Authored tiny<sup>{mark}</sup> | 2 | bfloat16 |" in (rep / "table1.md").read_text()
+
     # --dtype overrides the authors' precision, which changes the units: refused, naming the dtype
     r = invoke("--dtype", "float32", *gen, "--res", "64x64")
     assert r.exit_code == 2 and "settings of tiny-sd-authored dtype 'bfloat16' -> 'float32'" in r.output

@@ -54,6 +54,31 @@ def _licences(records) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
+def _as_run_of_old_records(records, status: list[dict]) -> None:
+    """Fill in `as_run_note` for units recorded before records carried it: the method's plan, made
+    again from the registry with the record's settings, says what ran (the plan is pure, no weights)."""
+    from ultrabench.errors import UltrabenchError
+    from ultrabench.methods.registry import get_method_class
+    from ultrabench.resolution import parse_resolution
+
+    rows = {(st["method"], st["resolution"]): st for st in status}
+    done: set[tuple[str, str]] = set()
+    for rec in records:
+        key = (rec.method, rec.data.get("resolution"))
+        if key in done or "as_run" in rec.data or rec.status == "unsupported" or key not in rows:
+            continue
+        done.add(key)
+        try:
+            cls = get_method_class(str(rec.data.get("method_registry") or rec.method))
+            recorded = rec.data.get("settings") or {}
+            method = cls({k: v for k, v in recorded.items() if k in cls.default_settings and k != "dtype"})
+            note = method.plan(parse_resolution(str(key[1]))).as_run_note
+        except (UltrabenchError, ValueError, TypeError):
+            continue  # an unregistered method, or settings this version no longer takes: say nothing
+        if note and not rows[key].get("as_run_note"):
+            rows[key]["as_run_note"] = note
+
+
 def truncation_notes(summary: dict | None) -> list[str]:
     """'CLIP truncated 12 of 1000 prompts ...': text encoders see only their context's tokens."""
     from ultrabench.metrics.registry import METRICS
@@ -161,6 +186,7 @@ def build_report(
         viewed.append(summary)
         for key in fresh:
             fresh[key] += now[key]
+    _as_run_of_old_records(records, fresh["status"])
     summary = viewed[0]
     if compare_with:
         from ultrabench.scoring.compare import merge_runs
