@@ -358,7 +358,8 @@ class ScaleCrafter(_ConfiguredSDXL):
     description = "ScaleCrafter (official code, user checkout + its own venv); sizes = its SDXL configs"
     runner = "scalecrafter.py"
     official_repo = "YingqingHe/ScaleCrafter"
-    default_dtype = "float16"  # the README's launch line: --mixed_precision fp16
+    # text2image_xl.py (9dc1185) lines 70-72 (--mixed_precision default 'fp16') and 408-412 (weight_dtype)
+    default_dtype = "float16"
     default_settings = {
         **OfficialMethod.common_settings,
         "num_inference_steps": 50,
@@ -410,7 +411,8 @@ class FouriScale(_ConfiguredSDXL):
     description = "FouriScale (official code, user checkout + its own venv); any size via its bucket rule"
     runner = "fouriscale.py"
     official_repo = "LeonHLJ/FouriScale"
-    default_dtype = "float16"  # the README's launch line: --mixed_precision fp16
+    # text2image_xl.py (6fb392e) lines 71-73 (--mixed_precision default 'fp16') and 481-485 (weight_dtype)
+    default_dtype = "float16"
     default_settings = {
         **OfficialMethod.common_settings,
         "num_inference_steps": 50,
@@ -457,7 +459,7 @@ def _config_as_run(plan: SizePlan, method: str, cfg: str, how: str) -> SizePlan:
 
 
 def _config_is(cfg: str, height: int, width: int) -> bool:
-    return any(v == cfg for k, v in SCALECRAFTER_CONFIGS.items() if k == (height, width))
+    return SCALECRAFTER_CONFIGS.get((height, width)) == cfg
 
 
 # (height, width) the authors ran (MoayedHajiAli/ElasticDiffusion-official at 45a6793): elastic_diffusion.py
@@ -476,7 +478,8 @@ class ElasticDiffusion(OfficialMethod):
     runner = "elasticdiffusion.py"
     official_repo = "MoayedHajiAli/ElasticDiffusion-official"
     MAX_SIDE = 2048  # README: restricted to 2x the training resolution
-    default_dtype = "float32"  # the class's torch_dtype = float16 if low_vram else float32; low_vram is off
+    # elastic_diffusion.py (45a6793) lines 115 and 121: torch_dtype = float16 if low_vram else float32, low_vram=False
+    default_dtype = "float32"
     default_settings = {
         **OfficialMethod.common_settings,
         # The script's __main__ defaults (elastic_diffusion.py).

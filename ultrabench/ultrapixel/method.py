@@ -272,6 +272,11 @@ class TinyUltraPixel(_UltraPixelBase):
     def plan(self, res: Resolution) -> SizePlan:
         return _plan(res, 2048, 64, "tiny UltraPixel")
 
+    def _resolve_dtype(self, given: Mapping[str, Any], flag: str | None) -> tuple[str, str]:
+        # The random toy stages are built and run in float32 whatever --dtype says: the record must not
+        # claim otherwise.
+        return "float32", "default"
+
     def load(self) -> None:
         from ultrabench.ultrapixel.build import build_random
         from ultrabench.ultrapixel.configs import tiny_config
