@@ -78,6 +78,9 @@ class BaseSR(Method):
     # The base model's: the stabilityai/stable-diffusion-xl-base-1.0 model card loads
     # torch_dtype=torch.float16, variant="fp16". The SR network has its own, `sr_dtype`.
     default_dtype = "float16"
+    # The paper names no settings for this row: the base's steps and CFG are its pipeline's (BASE_DEFAULTS),
+    # the ~1 MP bucket, x4 and the final resize follow DemoFusion's "SDXL + BSRGAN" description, and the SR
+    # tiling (sr_tile, sr_tile_pad) is ultrabench's, for memory only (tiles overlap by the pad).
     default_settings = {
         "dtype": None,  # the base model's; None = the run's --dtype, else default_dtype (the card's float16)
         "base": "sdxl",  # "sdxl" | "stable-cascade"
