@@ -80,7 +80,7 @@ class BaseSR(Method):
     default_dtype = "float16"
     # The paper names no settings for this row: the base's steps and CFG are its pipeline's (BASE_DEFAULTS),
     # the ~1 MP bucket, x4 and the final resize follow DemoFusion's "SDXL + BSRGAN" description, and the SR
-    # tiling (sr_tile, sr_tile_pad) is ultrabench's, for memory only (tiles overlap by the pad).
+    # tiling (sr_tile, sr_tile_pad: overlapping tiles, to bound memory) is ultrabench's.
     default_settings = {
         "dtype": None,  # the base model's; None = the run's --dtype, else default_dtype (the card's float16)
         "base": "sdxl",  # "sdxl" | "stable-cascade"
