@@ -61,32 +61,35 @@ class HiFlow(OfficialMethod):
     description = "HiFlow on FLUX.1-dev (official code, user checkout + its own venv): 1 MP base, flow-aligned upscaling stages"
     runner = "hiflow.py"
     official_repo = "Bujiazi/HiFlow"
+    official_commit = "da351a8ef036384a42485744ba47bc9c1d882b94"  # 2025-05-16, checked by benchmarks/official/hiflow.py
     max_batch_size = 1
     licence = FLUX_DEV_LICENCE
     model_role = "flux_dev"
     default_dtype = "float16"  # run_hiflow.py (da351a8) lines 11-12: torch_dtype=torch.float16
     setting_rules = {**OfficialMethod.common_rules, "max_sequence_length": between(1, 512),
                      "structure_guidance": one_of("fft", "dwt"), "upsampling_choice": one_of("latent", "pixel")}
+    # The authors' defaults, from run_hiflow.py at official_commit (line numbers there); checked
+    # image for image against that script by benchmarks/official/hiflow.py.
     default_settings = {
         **OfficialMethod.common_settings,
-        "model": FLUX_DEV,
-        "num_inference_steps": 30,  # base image
-        "guidance_scale": 3.5,
-        "max_sequence_length": 512,
+        "model": FLUX_DEV,  # :9
+        "num_inference_steps": 30,  # :30, base image
+        "guidance_scale": 3.5,  # :29
+        "max_sequence_length": 512,  # :31
         # one entry per high-resolution stage (the script's two-stage 4K values)
-        "num_inference_steps_highres": [16, 10],
-        "guidance_scale_highres": [4.5, 6.0],
-        "ntk_factor": [10.0, 10.0],
-        "filter_ratio": [0.2, 0.2],
-        "alphas": [1.0, 0.25],
-        "betas": [0.5, 0.5],
-        "structure_guidance": "fft",
-        "upsampling_choice": "latent",
-        "flow_choice": "v_theta",
-        "proportional_attention": True,
-        "text_duplication": False,
-        "swin_pachify": True,
-        "base_pixels": 1024 * 1024,  # the base image's area (the script's 1024^2)
+        "num_inference_steps_highres": [16, 10],  # :40
+        "guidance_scale_highres": [4.5, 6.0],  # :42
+        "ntk_factor": [10.0, 10.0],  # :33
+        "filter_ratio": [0.2, 0.2],  # :41
+        "alphas": [1.0, 0.25],  # :44
+        "betas": [0.5, 0.5],  # :45
+        "structure_guidance": "fft",  # :43
+        "upsampling_choice": "latent",  # :46
+        "flow_choice": "v_theta",  # :47
+        "proportional_attention": True,  # :34
+        "text_duplication": False,  # :35 (the pipeline's own default is True)
+        "swin_pachify": True,  # :36
+        "base_pixels": 1024 * 1024,  # the base image's area (:27-28, 1024^2)
     }
     _PER_STAGE = ("num_inference_steps_highres", "guidance_scale_highres", "ntk_factor", "filter_ratio", "alphas",
                   "betas")

@@ -4,7 +4,8 @@ Run in its own environment through `baselines/runners/imax.py` with the README's
 in bfloat16, dynamic shifting off, 30 + 30 steps, guidance 3.5 (native-resolution pass) and 7
 (extrapolation), NTK factor 10, time shifts 3 and 6, proportional attention, text duplication and swin
 patchify on, the "cosine_decay" guidance schedule. The pipeline makes its own native-resolution
-guidance at the request divided by round(sqrt(H*W) / 1024) and returns it beside the image (recorded).
+guidance at the request divided by round(sqrt(H*W) / 1024) and returns it, resized to the request,
+beside the image; the runner records the native pass's own size.
 Sides must be multiples of 16 (FLUX latents in 2x2 patches); its pipeline floors anything else.
 """
 
@@ -41,6 +42,7 @@ class IMax(OfficialMethod):
     description = "I-Max on FLUX.1-dev (official code, user checkout + its own venv): native pass, then projected-flow extrapolation"
     runner = "imax.py"
     official_repo = "PRIS-CV/I-Max"
+    official_commit = "3b38c1153086f404fbfdde2b2a200c3b67c4ed83"  # 2024-10-16, checked by benchmarks/official/imax.py
     max_batch_size = 1
     licence = FLUX_DEV_LICENCE
     model_role = "flux_dev"
@@ -51,22 +53,28 @@ class IMax(OfficialMethod):
                      "num_inference_steps2": at_least(1), "guidance_scale1": at_least(0.0),
                      "guidance_scale2": at_least(0.0), "ntk_factor": at_least(1.0), "time_shift_1": at_least(1e-9),
                      "time_shift_2": at_least(1e-9), "max_sequence_length": between(1, 512)}
+    # The authors' defaults: the QuickStart call in README.md at official_commit (line numbers there),
+    # and the pipeline's own defaults where the README passes nothing; checked image for image against
+    # that QuickStart by benchmarks/official/imax.py.
     default_settings = {
         **OfficialMethod.common_settings,
-        "model": FLUX_DEV,
-        "num_inference_steps1": 30,
-        "num_inference_steps2": 30,
-        "guidance_scale1": 3.5,
-        "guidance_scale2": 7.0,
-        "ntk_factor": 10.0,
+        "model": FLUX_DEV,  # README.md:19
+        "num_inference_steps1": 30,  # README.md:30
+        "num_inference_steps2": 30,  # README.md:30
+        "guidance_scale1": 3.5,  # README.md:31
+        "guidance_scale2": 7.0,  # README.md:31
+        "ntk_factor": 10.0,  # README.md:33
+        # README.md:35. The pipeline sets them as scheduler.config.shift (pipeline_flux_imax.py:638, 741),
+        # which diffusers 0.30.3 reads in set_timesteps; 0.32 and later read the shift fixed at
+        # construction instead, so there the two shifts would silently be FLUX.1-dev's 3.0.
         "time_shift_1": 3.0,
         "time_shift_2": 6.0,
-        "proportional_attention": True,
-        "text_duplication": True,
-        "swin_pachify": True,
-        "guidance_schedule": "cosine_decay",
-        "max_sequence_length": 512,
-        # The pipeline's hard-coded native side (FLUX.1-dev's 1024); only the plan and stand-ins read it.
+        "proportional_attention": True,  # README.md:36
+        "text_duplication": True,  # README.md:37
+        "swin_pachify": True,  # README.md:38
+        "guidance_schedule": "cosine_decay",  # README.md:39
+        "max_sequence_length": 512,  # not passed: the pipeline's default (pipeline_flux_imax.py:558)
+        # The pipeline's hard-coded native side (pipeline_flux_imax.py:573); only the plan and stand-ins read it.
         "native_resolution": 1024,
     }
 

@@ -146,8 +146,9 @@ class ElasticDiffusion:
 }
 
 # -- UltraFlux: ultraflux/{pipeline_flux,transformer_flux,autoencoder_kl}.py -----------------------------
+# No ultraflux/__init__.py, like the real checkout: a namespace package, which a plain module named
+# `ultraflux` anywhere on the path shadows (the runner script is one).
 ULTRAFLUX = {
-    "ultraflux/__init__.py": "",
     "ultraflux/pipeline_flux.py": '''
 import diffusers
 
@@ -211,11 +212,12 @@ IMAX = {
 import math
 
 import diffusers
+from PIL import Image
 
 class FluxPipeline(diffusers.FluxPipeline):
     """A native-resolution pass at the request divided by round(sqrt(H*W) / native), then the full size;
-    returns (image, guidance) with return_dict=False. `native` is 1024 in the real pipeline; the stand-in's
-    tiny model takes the job's `native_resolution` setting."""
+    returns (image, guidance resized to the request) with return_dict=False. `native` is 1024 in the real
+    pipeline; the stand-in's tiny model takes the job's `native_resolution` setting."""
     native = JOB["settings"].get("native_resolution", 1024)
 
     def __call__(self, prompt=None, height=None, width=None, return_dict=True, num_inference_steps1=30,
@@ -226,13 +228,14 @@ class FluxPipeline(diffusers.FluxPipeline):
         div = int(math.sqrt(height * width) / self.native + 0.5)
         if div < 1:
             raise ZeroDivisionError("request below the native resolution")
-        guide = super().__call__(prompt=prompt, height=height // div // 16 * 16, width=width // div // 16 * 16,
+        # Like the real one: the native pass is asked for at height // div (its latents floor to 16), and
+        # the guidance it returns is that image resized (bicubic) to the request.
+        guide = super().__call__(prompt=prompt, height=height // div, width=width // div,
                                  guidance_scale=guidance_scale1, num_inference_steps=2,
                                  max_sequence_length=max_sequence_length).images[0]
-        image = super().__call__(prompt=prompt, height=height // 16 * 16, width=width // 16 * 16,
-                                 guidance_scale=guidance_scale2, num_inference_steps=1,
-                                 max_sequence_length=max_sequence_length).images[0]
-        return [image, guide]
+        image = super().__call__(prompt=prompt, height=height, width=width, guidance_scale=guidance_scale2,
+                                 num_inference_steps=1, max_sequence_length=max_sequence_length).images[0]
+        return [image, guide.resize((width, height), Image.BICUBIC)]
 ''',
     "transformer_flux.py": "from diffusers import FluxTransformer2DModel  # noqa: F401\n",
 }

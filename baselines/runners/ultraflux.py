@@ -6,9 +6,15 @@ scheduler-config attributes the script sets, then one call per item with a seede
 """
 
 import importlib
+import os
 import sys
 
 import _protocol as P
+
+# The checkout's `ultraflux/` has no __init__.py: a namespace package, which any plain module named
+# `ultraflux` on the path beats, wherever it stands. This script is one, and its folder is sys.path[0].
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 
 def load(job):
