@@ -64,9 +64,13 @@ def test_parallel_shards_equal_one_process_bit_for_bit(tmp_path):
 
 
 def test_launcher_environment_selects_the_shard(tmp_path):
-    r = cli(tmp_path / "run", env={"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"})
+    r = cli(tmp_path / "run", "--no-steal", env={"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"})
     assert r.returncode == 0, r.stderr
     assert "(shard 1/2)" in r.stdout and len(snapshot(tmp_path / "run")) == 12
+    # without --no-steal, a rank alone goes on with the other rank's share once its own is done
+    r = cli(tmp_path / "run", env={"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"})
+    assert "12 generated, 12 already done (shard 1/2, 12 of them from other shards)" in r.stdout
+    assert len(snapshot(tmp_path / "run")) == 24
 
 
 def test_kill_nine_at_random_moments_then_resume(tmp_path):
@@ -101,7 +105,8 @@ def test_claims_keep_two_processes_off_the_same_unit(tmp_path):
     # a fresh lock from another machine is honoured; a very old one is not
     store.lock_path(u).write_text(json.dumps({"host": "other", "pid": 1, "time": time.time()}))
     assert not store.claim(u)
-    store.lock_path(u).write_text(json.dumps({"host": "other", "pid": 1, "time": time.time() - 10 * 86400}))
+    store.lock_path(u).write_text(json.dumps({"host": "other", "pid": 1, "time": time.time()}))
+    os.utime(store.lock_path(u), (time.time() - 3600, time.time() - 3600))  # its holder stopped refreshing it
     assert store.claim(u)
     # a lock file cut short by a crash is recovered
     store.lock_path(u).write_text('{"host": "vm", "pi')
@@ -123,7 +128,7 @@ def test_leftover_temp_files_of_dead_writers_are_removed(tmp_path):
 
 
 def test_status_counts_pending_from_recorded_invocations(tmp_path):
-    r = cli(tmp_path / "run", "--shard", "0/2")
+    r = cli(tmp_path / "run", "--shard", "0/2", "--no-steal")
     assert r.returncode == 0, r.stderr
     from ultrabench.status import run_status
 

@@ -231,6 +231,9 @@ EXTEND_OPT = typer.Option(
     False, "--extend", help="Grow an existing run: a larger -n (or samples per prompt) with everything else of its spec unchanged.")
 NEW_SPEC_OPT = typer.Option(
     False, "--new-spec", help="Make this spec the run folder's; units of its old spec stay on disk but are left out of status, score and report.")
+NO_STEAL_OPT = typer.Option(
+    False, "--no-steal", help="With --shard (or a launcher): do only this shard's share, not the other shards' "
+                              "unclaimed units once it is done.")
 
 
 @app.command()
@@ -251,6 +254,7 @@ def generate(
     ),
     extend: bool = EXTEND_OPT,
     new_spec: bool = NEW_SPEC_OPT,
+    no_steal: bool = NO_STEAL_OPT,
 ) -> None:
     """Generate images into the run folder; finished units are skipped, so rerunning resumes."""
     from ultrabench.generate import generate as run_generate
@@ -263,7 +267,7 @@ def generate(
     summary = run_generate(
         the_spec, methods=_names(method), resolutions=resolutions, device=_device(), dtype=G.dtype, weights=_weights(),
         overwrite=overwrite, retry_failed=retry_failed, progress=not G.quiet, shard=parse_shard(shard),
-        spec_change=_spec_change(extend, new_spec),
+        spec_change=_spec_change(extend, new_spec), steal=not no_steal,
     )
     _print_generate_summary(summary, the_spec.out)
 
@@ -279,7 +283,8 @@ def _print_generate_summary(summary, out) -> None:
         typer.echo(f"note: {note}")
     for key, counts in summary.counts.items():
         typer.echo(f"{key}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-    shard = f" (shard {summary.shard})" if summary.shard else ""
+    stolen = f", {summary.stolen} of them from other shards" if summary.stolen else ""
+    shard = f" (shard {summary.shard}{stolen})" if summary.shard else ""
     elsewhere = f", {summary.elsewhere} held by another process" if summary.elsewhere else ""
     failed = f", {summary.failed} failed" if summary.failed else ""
     before = f", {summary.failed_before} failed earlier and not retried" if summary.failed_before else ""
