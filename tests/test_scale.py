@@ -3,6 +3,7 @@
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -181,9 +182,12 @@ def test_sharded_scoring_merges_to_the_single_process_result(tmp_path):
     ref_a, ref_b = _synthetic_run(tmp_path / "single"), _synthetic_run(tmp_path / "sharded")
     assert _score(tmp_path / "single", ref_a).returncode == 0
     procs = [_score(tmp_path / "sharded", ref_b, "--shard", f"{i}/2", wait=False) for i in range(2)]
+    images = 0
     for p in procs:
-        _, err = p.communicate(timeout=600)
+        out, err = p.communicate(timeout=600)
         assert p.returncode == 0, err
+        images += int(re.search(rb"features of (\d+) images cached", out).group(1))
+    assert images == 12  # with stealing too, no image is done by both shards
     assert not (tmp_path / "sharded" / "scores" / "summary.json").exists()
     merged = _score(tmp_path / "sharded", ref_b)
     assert merged.returncode == 0, merged.stderr
@@ -192,6 +196,21 @@ def test_sharded_scoring_merges_to_the_single_process_result(tmp_path):
     assert len(a) == 8
     _same_numbers(a, b)
     assert summary["counts"]["decoded"] == 0  # the merge found every image's features cached
+
+
+def test_a_scoring_shard_alone_goes_on_with_the_other_shards_images(tmp_path):
+    ref = _synthetic_run(tmp_path / "run")
+    alone = _score(tmp_path / "run", ref, "--shard", "1/3", "--no-steal")
+    assert alone.returncode == 0, alone.stderr
+    assert "shard 1/3: features of 4 images cached" in alone.stdout
+    alone = _score(tmp_path / "run", ref, "--shard", "1/3")  # its own four are done: it takes the other eight
+    assert "shard 1/3: features of 8 images cached (8 of them from other shards)" in alone.stdout
+    again = _score(tmp_path / "run", ref, "--shard", "0/3")
+    assert "shard 0/3: features of 0 images cached" in again.stdout
+    merged = _score(tmp_path / "run", ref)
+    assert merged.returncode == 0, merged.stderr
+    assert _sets(tmp_path / "run")[1]["counts"]["decoded"] == 0
+    assert not list((tmp_path / "run" / "scores" / "shards").rglob("*.lock"))
 
 
 def test_scoring_killed_at_random_moments_resumes_to_the_same_numbers(tmp_path):

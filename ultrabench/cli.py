@@ -328,6 +328,7 @@ def score(
         None, "--prompts", help="For a plain folder of images: a prompt file whose ids are the image paths relative "
                                 "to the folder, without extension (without one, metrics that need a prompt are skipped)."
     ),
+    no_steal: bool = NO_STEAL_OPT,
 ) -> None:
     """Score a run folder, or a plain folder of images, with every metric the spec lists
     (`ultrabench metrics` shows them all): FID, FID-patch, IS, IS-patch, KID, CLIP, PickScore win rates,
@@ -348,8 +349,9 @@ def score(
         kw["prompts"] = prompts
     explicit, launched = parse_shard(shard), launcher_shard()
     if explicit or launched:
-        part = run_score(folder, shard=explicit or launched, **kw)
-        typer.echo(f"shard {part['shard']}: features of {part['images']} images cached")
+        part = run_score(folder, shard=explicit or launched, steal=not no_steal, **kw)
+        stolen = f" ({part['stolen']} of them from other shards)" if part["stolen"] else ""
+        typer.echo(f"shard {part['shard']}: features of {part['images']} images cached{stolen}")
         if explicit or launched.index != 0:
             return
         # Under torchrun/accelerate rank 0 waits for the other ranks, then merges from the cache.
