@@ -231,6 +231,52 @@ EXTEND_OPT = typer.Option(
     False, "--extend", help="Grow an existing run: a larger -n (or samples per prompt) with everything else of its spec unchanged.")
 NEW_SPEC_OPT = typer.Option(
     False, "--new-spec", help="Make this spec the run folder's; units of its old spec stay on disk but are left out of status, score and report.")
+SLURM_OPT = typer.Option(
+    False, "--slurm", help="Submit this command as a Slurm job array through submitit (pip install 'ultrabench[slurm]') "
+                           "and wait: task i does --shard i/N, then the other shards' unclaimed work; tasks that die "
+                           "are resubmitted. Jobs are kept in RUN/slurm/ (`ultrabench status` shows them).")
+SLURM_ARRAY_OPT = typer.Option(4, "--slurm-array", min=1, help="--slurm: tasks in the array (N).")
+SLURM_GPUS_OPT = typer.Option(1, "--slurm-gpus", min=0, help="--slurm: GPUs per task.")
+SLURM_CPUS_OPT = typer.Option(8, "--slurm-cpus", min=1, help="--slurm: CPUs per task.")
+SLURM_MEM_OPT = typer.Option(64.0, "--slurm-mem-gb", min=1, help="--slurm: memory per task, GB.")
+SLURM_PARTITION_OPT = typer.Option(None, "--slurm-partition", help="--slurm: the partition (default: the cluster's).")
+SLURM_TIME_OPT = typer.Option(
+    240, "--slurm-time", min=1, help="--slurm: time limit per task in minutes; a task that reaches it is requeued and resumes.")
+SLURM_RESUBMIT_OPT = typer.Option(
+    3, "--slurm-resubmit", min=0, help="--slurm: how often a task that died (node failure, kill) is resubmitted while work is left.")
+SLURM_LOCAL_OPT = typer.Option(
+    False, "--slurm-local", help="--slurm: run the array as processes on this machine (submitit's local executor), "
+                                 "to try a set-up without a cluster.")
+_SLURM_PARAMS = (("slurm", bool, SLURM_OPT), ("array", int, SLURM_ARRAY_OPT), ("gpus", int, SLURM_GPUS_OPT),
+                 ("cpus", int, SLURM_CPUS_OPT), ("mem_gb", float, SLURM_MEM_OPT),
+                 ("partition", Optional[str], SLURM_PARTITION_OPT), ("time", int, SLURM_TIME_OPT),
+                 ("resubmit", int, SLURM_RESUBMIT_OPT), ("local", bool, SLURM_LOCAL_OPT))
+
+
+def _slurm_options(fn):
+    """Give a command the --slurm options; it receives them as one `slurm` dict (None without
+    --slurm). A Slurm task calls the command with its own `slurm` (None) and the options pass through."""
+    import inspect
+
+    names = [("slurm" if n == "slurm" else f"slurm_{n}", n) for n, _, _ in _SLURM_PARAMS]
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if "slurm" in kwargs and not isinstance(kwargs["slurm"], bool):
+            return fn(*args, **kwargs)
+        given = {short: kwargs.pop(name) for name, short in names}
+        return fn(*args, slurm=given if given.pop("slurm") else None, **kwargs)
+
+    sig = inspect.signature(fn)
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=ann)
+             for (name, _), (_, ann, opt) in zip(names, _SLURM_PARAMS)]
+    wrapper.__signature__ = sig.replace(parameters=[p for p in sig.parameters.values() if p.name != "slurm"] + extra)
+    wrapper.__annotations__ = {**{k: v for k, v in fn.__annotations__.items() if k != "slurm"},
+                               **{p.name: p.annotation for p in extra}}
+    del wrapper.__wrapped__  # typer must read the signature above, not the function's own
+    return wrapper
+
+
 NO_STEAL_OPT = typer.Option(
     False, "--no-steal", help="With --shard (or a launcher): do only this shard's share, not the other shards' "
                               "unclaimed units once it is done.")
@@ -238,6 +284,7 @@ NO_STEAL_OPT = typer.Option(
 
 @app.command()
 @handled
+@_slurm_options
 def generate(
     res: Optional[List[str]] = RES_OPT,
     method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="Method(s) to run (default: every method the spec lists at each resolution)."),
@@ -255,12 +302,20 @@ def generate(
     extend: bool = EXTEND_OPT,
     new_spec: bool = NEW_SPEC_OPT,
     no_steal: bool = NO_STEAL_OPT,
+    slurm: Optional[dict] = None,  # the --slurm options (`_slurm_options`), None without --slurm
 ) -> None:
     """Generate images into the run folder; finished units are skipped, so rerunning resumes."""
+    params = dict(locals())  # before any other name: what a Slurm task reruns as its shard
     from ultrabench.generate import generate as run_generate
     from ultrabench.shard import parse_shard
 
     the_spec = _spec(spec, out=out, prompts=prompts, num_prompts=num_prompts, seed=seed, batch_size=batch_size)
+    if slurm:
+        from ultrabench.status import collect_status
+
+        folder = Path(the_spec.out)
+        return _slurm("generate", params, folder, lambda: not (folder / "run.json").is_file()
+                      or sum(r["pending"] for r in collect_status(folder).rows) > 0)
     resolutions = _parse_res(res)
     if resolutions:
         _echo_resolutions(resolutions)
@@ -270,6 +325,27 @@ def generate(
         spec_change=_spec_change(extend, new_spec), steal=not no_steal,
     )
     _print_generate_summary(summary, the_spec.out)
+
+
+def _slurm(command: str, params: dict, folder: Path, work_left, merge: bool = False) -> None:
+    """Run `command` as a Slurm job array (`ultrabench.slurm`) and wait until its work is done."""
+    import dataclasses
+
+    from ultrabench.slurm import SlurmOptions, run_array
+
+    if params["shard"]:
+        raise UsageError("--slurm gives each task its own shard; leave out --shard")
+    o = params["slurm"]
+    opts = SlurmOptions(array=o["array"], gpus=o["gpus"], cpus=o["cpus"], mem_gb=o["mem_gb"], partition=o["partition"],
+                        time_min=o["time"], resubmit=o["resubmit"], cluster="local" if o["local"] else "slurm",
+                        poll_s=1.0 if o["local"] else 10.0)
+    problems = run_array(command, params, dataclasses.asdict(G), folder, opts, work_left, typer.echo, merge)
+    for line in problems:
+        _err(line)
+    if problems:
+        raise UltrabenchError(f"the job array did not finish its work (above); `ultrabench status {folder}` shows "
+                              "the jobs and what is left; rerun the same command to go on")
+    typer.echo(f"{command}: the job array finished its work; run folder: {folder}")
 
 
 def _spec_change(extend: bool, new_spec: bool) -> Optional[str]:
@@ -306,6 +382,7 @@ def _print_generate_summary(summary, out) -> None:
 
 @app.command()
 @handled
+@_slurm_options
 def score(
     run_dir: Optional[Path] = typer.Argument(None, help="Run folder (default: the default spec's out folder); its run.json supplies the spec."),
     spec: Optional[str] = SPEC_OPT,
@@ -329,10 +406,12 @@ def score(
                                 "to the folder, without extension (without one, metrics that need a prompt are skipped)."
     ),
     no_steal: bool = NO_STEAL_OPT,
+    slurm: Optional[dict] = None,  # the --slurm options (`_slurm_options`), None without --slurm
 ) -> None:
     """Score a run folder, or a plain folder of images, with every metric the spec lists
     (`ultrabench metrics` shows them all): FID, FID-patch, IS, IS-patch, KID, CLIP, PickScore win rates,
     GLCM, latency."""
+    params = dict(locals())  # before any other name: what a Slurm task reruns as its shard
     from ultrabench.api import score as run_score
     from ultrabench.shard import launcher_shard, parse_shard
 
@@ -341,6 +420,13 @@ def score(
                                  pair_square=pair_square)
     if not folder.is_dir():
         raise UsageError(f"run folder {folder} does not exist (generate first, or pass the folder)")
+    if slurm:  # an array extracts the features, then one more task merges them
+        from ultrabench.scoring.api import shard_markers
+
+        markers = shard_markers(folder, slurm["array"], methods=None, resolutions=None)
+        for m in markers:  # an earlier launch's markers do not say this one's work is done
+            m.unlink(missing_ok=True)
+        return _slurm("score", params, folder, lambda: not all(m.exists() for m in markers), merge=True)
     kw = {**the_spec.score_options(), "device": _device(), "batch_size": batch_size, "workers": workers,
           "stand_ins": stand_ins, "weights": _weights(), "progress": not G.quiet}
     if metric:
@@ -534,11 +620,17 @@ def status(
     if as_json:
         typer.echo(json.dumps(st.rows, indent=2))
         return
-    typer.echo(f"{'method':<22} {'H x W':<11} " + " ".join(f"{c:>11}" for c in COLUMNS))
+    columns = COLUMNS + (("jobs",) if st.jobs else ())  # jobs: how many scheduler jobs made the row's units
+    typer.echo(f"{'method':<22} {'H x W':<11} " + " ".join(f"{c:>11}" for c in columns))
     for r in st.rows:
-        typer.echo(f"{r['method']:<22} {r['resolution']:<11} " + " ".join(f"{r[c]:>11}" for c in COLUMNS))
+        typer.echo(f"{r['method']:<22} {r['resolution']:<11} " + " ".join(f"{r[c]:>11}" for c in columns))
     if st.left_out:
         typer.echo(describe_left_out(st.left_out))
+    if st.jobs:
+        typer.echo(f"{'job':<22} {'shard':<11} {'command':>11} {'state':>11} {'units':>11}  host")
+        for j in st.jobs:
+            typer.echo(f"{j['job']:<22} {j['shard']:<11} {j['command']:>11} {j['state']:>11} {'-' if j['units'] is None else j['units']:>11}  "
+                       f"{j['host'] or '-'}" + (f"  ({j['note']})" if j["note"] else ""))
 
 
 @prompts_app.command("show")

@@ -333,18 +333,21 @@ def shard_marker(out_dir: Path, tasks, shard) -> Path:
     return Path(out_dir) / "shards" / f"{token}-{shard.index}-of-{shard.count}.done"
 
 
+def shard_markers(run_dir, count: int, *, methods=None, resolutions=None) -> list[Path]:
+    """The markers shards 0..count-1 of a launch over the run's current images write when done."""
+    from ultrabench.shard import Shard
+
+    ok = select_units(Path(run_dir), methods, resolutions, None)[1]  # the images the shards were given
+    tasks = [E.ImageTask(r.image_path, key="") for r in ok]
+    return [shard_marker(Path(run_dir) / "scores", tasks, Shard(i, count)) for i in range(count)]
+
+
 def wait_for_shards(run_dir, shard, *, methods=None, resolutions=None, timeout_s: float = 24 * 3600,
                     poll_s: float = 2.0) -> None:
     """Block until every shard of this launch has written its marker (rank 0 under torchrun)."""
     import time
 
-    from ultrabench.shard import Shard
-
-    ok = select_units(Path(run_dir), methods, resolutions, None)[1]  # the images the shards were given
-    tasks = [E.ImageTask(r.image_path, key="") for r in ok]
-    out_dir = Path(run_dir) / "scores"
-
-    markers = [shard_marker(out_dir, tasks, Shard(i, shard.count)) for i in range(shard.count)]
+    markers = shard_markers(run_dir, shard.count, methods=methods, resolutions=resolutions)
     deadline = time.monotonic() + timeout_s
     while not all(m.exists() for m in markers):
         if time.monotonic() > deadline:
