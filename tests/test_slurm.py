@@ -75,3 +75,14 @@ def test_a_local_job_array_completes_the_run_and_a_killed_task_is_resubmitted(tm
         row = next(x for x in lines if x.startswith(e["job"] + " ")).split()
         assert row[1] == e["shard"] and int(row[4]) == jobs_of_units.get(e["job"], 0)
         assert row[3] == ("died" if e["job"] == victim["job"] else "done")
+
+
+def test_slurm_without_a_cluster_says_so_in_one_line_and_writes_nothing(tmp_path):
+    from cli_helpers import invoke
+
+    out = tmp_path / "run"
+    r = invoke("-q", "generate", "-m", "tiny-sd", "--res", "64x64", "-n", 2, "--out", out, "--slurm")
+    assert r.exit_code == 1
+    assert r.output.strip().splitlines()[-1] == ("error: --slurm needs Slurm's sbatch on PATH (run it on a login "
+                                                 "node); --slurm-local runs the same array as processes on this machine")
+    assert not out.exists()

@@ -135,3 +135,27 @@ def test_a_stealer_killed_mid_unit_loses_nothing_and_holds_nothing(tmp_path):
     # the unit the stealer died in was made by its owner, whose record says so
     made = {(r.prompt, r.seed): r.data["made_by"] for r in recs}
     assert made[victim]["pid"] == owner.pid and made[victim]["stolen_from"] is None
+
+
+def test_a_live_claim_is_refreshed_so_other_machines_honour_it(tmp_path):
+    """Another machine cannot see whether a lock's process lives: it reads the lock's age since its
+    holder last touched it, so a live holder refreshes its locks and a dead node's expire."""
+    import subprocess
+    import sys
+
+    lock = tmp_path / "u.lock"
+    code = ("import os, sys, time; import ultrabench.runstore as r; r.HEARTBEAT_SECONDS = 0.1; "
+            f"assert r.claim_file({str(lock)!r}); old = time.time() - 3600; os.utime({str(lock)!r}, (old, old)); "
+            "time.sleep(1.0); print(time.time() - os.stat(" + repr(str(lock)) + ").st_mtime)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout) < 5  # touched again after being made an hour old
+    from ultrabench import runstore
+
+    lock.write_text(json.dumps({"host": "elsewhere", "pid": 1, "time": time.time()}))
+    assert not runstore.claim_file(lock)  # fresh: its holder may be alive
+    old = time.time() - runstore.STALE_CLAIM_SECONDS - 60
+    os.utime(lock, (old, old))
+    assert runstore.claim_file(lock)  # not refreshed for longer than the margin: a dead node's
+    runstore.release_file(lock)
+    assert not lock.exists()

@@ -220,15 +220,6 @@ def release_file(path: Path) -> None:
         pass
 
 
-def lock_holder(path: Path) -> dict[str, Any] | None:
-    """Who holds the lock file `path` ({"host", "pid", "time"}), or None when it is free or stale."""
-    try:
-        info = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-    return None if _lock_is_stale(Path(path)) else info
-
-
 def _lock_is_stale(path: Path) -> bool:
     try:
         info = json.loads(path.read_text())

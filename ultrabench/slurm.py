@@ -23,6 +23,7 @@ submitit's own files (pickles, logs) under `<run>/slurm/submitit/`.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +149,10 @@ def run_array(command: str, params: dict[str, Any], globals_: dict[str, Any], ru
               work_left: Callable[[], bool], echo: Callable[[str], None], merge: bool = False) -> list[str]:
     """Submit `command` as an array of `opts.array` shards and watch it (then, with `merge`, one
     more unsharded task); returns the problems (empty: the work is done)."""
+    _submitit()
+    if opts.cluster == "slurm" and shutil.which("sbatch") is None:  # refused before anything is written
+        raise UltrabenchError("--slurm needs Slurm's sbatch on PATH (run it on a login node); "
+                              "--slurm-local runs the same array as processes on this machine")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     task = CommandTask(command, params, globals_, str(run_dir))
