@@ -86,3 +86,26 @@ def test_slurm_without_a_cluster_says_so_in_one_line_and_writes_nothing(tmp_path
     assert r.output.strip().splitlines()[-1] == ("error: --slurm needs Slurm's sbatch on PATH (run it on a login "
                                                  "node); --slurm-local runs the same array as processes on this machine")
     assert not out.exists()
+
+
+def test_the_array_is_submitted_with_the_options_asked_for(tmp_path, monkeypatch):
+    """submitit's real Slurm path up to sbatch (a stand-in that keeps the script it is given)."""
+    from ultrabench.slurm import CommandTask, SlurmOptions, _submit, executor
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text("#!/bin/sh\n")
+    (bin_dir / "sbatch").write_text(f'#!/bin/sh\ncp "$1" {tmp_path / "script.sh"}\necho "Submitted batch job 4242"\n')
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    run = tmp_path / "run"
+    opts = SlurmOptions(array=3, gpus=2, cpus=6, mem_gb=48, partition="gpu", time_min=90)
+    ex = executor(run, opts, "ultrabench-generate")
+    jobs = _submit(ex, CommandTask("generate", {}, {}, str(run)), ["0/3", "1/3", "2/3"], run, "generate", opts)
+    assert list(jobs) == ["4242_0", "4242_1", "4242_2"]
+    script = (tmp_path / "script.sh").read_text()
+    for line in ("--array=0-2%3", "--gpus-per-node=2", "--cpus-per-task=6", "--mem=48GB", "--partition=gpu",
+                 "--time=90", "--signal=USR2@"):
+        assert f"#SBATCH {line}" in script
+    assert [(e["job"], e["shard"]) for e in _events(run)] == [("4242_0", "0/3"), ("4242_1", "1/3"), ("4242_2", "2/3")]
