@@ -1,6 +1,7 @@
 """A test method installed through the `ultrabench.methods` entry point (see stealing_helpers.py):
 flat images whose grey level comes from the seed, each taking UB_SLOW_SECONDS of this process (so
-two shards can run at different speeds), every start and end logged to UB_SLOW_LOG."""
+two shards can run at different speeds), every start and end logged to UB_SLOW_LOG; with
+UB_SLOW_BARRIER, load() waits until that file exists."""
 
 import json
 import os
@@ -23,6 +24,13 @@ class SlowFlat(Method):
     display_name = "slow flat (test)"
     description = "flat images at a per-process pace (tests only)"
     max_batch_size = 1
+
+    def load(self):
+        _log("ready", "", 0)
+        barrier = os.environ.get("UB_SLOW_BARRIER")  # start together: one process's start-up is not the other's
+        deadline = time.time() + 300
+        while barrier and not os.path.exists(barrier) and time.time() < deadline:
+            time.sleep(0.01)
 
     def generate(self, prompts, seeds, res):
         from PIL import Image

@@ -12,15 +12,14 @@ import os
 import signal
 import time
 
-import pytest
 
 from ultrabench.runstore import RunStore
 from ultrabench.shard import Shard
 
 from stealing_helpers import log_events, plugin_env, ub
 
-N = 12
-SLOW, FAST = 1.0, 0.1  # seconds per unit of shard 0 and shard 1
+N = 16
+SLOW, FAST = 1.0, 0.1  # seconds each unit of shard 0 and shard 1 sleeps, on top of the loop's own work
 
 
 def test_steal_order_walks_each_other_share_from_its_end_and_keeps_stealers_apart():
@@ -39,6 +38,7 @@ def test_steal_order_walks_each_other_share_from_its_end_and_keeps_stealers_apar
 def _spans(events):
     """(span of the run, {pid: (first start, seconds per unit, units)}), from the plugin's log."""
     per = collections.defaultdict(lambda: {"start": [], "end": []})
+    events = [e for e in events if e["event"] in ("start", "end")]
     for e in events:
         per[e["pid"]][e["event"]].append(e["t"])
     procs = {}
@@ -61,8 +61,16 @@ def _ideal(procs, t0, n):
 
 
 def _run_two_shards(env, out, *extra):
+    """Both shards, released together once both have loaded the method."""
+    go = out.parent / f"{out.name}.go"
+    env = {**env, "UB_SLOW_BARRIER": str(go)}
     procs = [ub(env, "generate", "-m", "ub-slow", "--res", "64x64", "-n", N, "--out", out, "--shard", f"{i}/2",
                 *extra, seconds=pace, wait=False) for i, pace in enumerate((SLOW, FAST))]
+    deadline = time.time() + 300
+    while len({e["pid"] for e in log_events(env) if e["event"] == "ready"}) < 2 and time.time() < deadline:
+        assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+        time.sleep(0.05)
+    go.touch()
     outs = [p.communicate(timeout=600) for p in procs]
     for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err
@@ -77,17 +85,16 @@ def test_unequal_shards_finish_within_one_slow_unit_of_the_ideal(tmp_path):
     stdout = _run_two_shards(steal_env, tmp_path / "steal")
 
     static_span, static_procs, t0 = _spans(log_events(static_env))
-    slow_unit = max(pace for _, pace, _ in static_procs.values())
-    assert slow_unit == pytest.approx(SLOW, abs=0.5)
-    # the static split ends with its slow shard, far from what the two processes could do together
-    assert static_span > _ideal(static_procs, t0, N) + 3 * slow_unit
+    slow_unit = max(pace for _, pace, _ in static_procs.values())  # as measured here, overheads included
+    # the static split ends with its slow shard, more than one slow unit after the two could have
+    assert static_span > _ideal(static_procs, t0, N) + slow_unit
 
     events = log_events(steal_env)
     span, procs, t0 = _spans(events)
     print(f"static {static_span:.2f} s (ideal {_ideal(static_procs, *_spans(log_events(static_env))[2:], N):.2f}), "
           f"stealing {span:.2f} s (ideal {_ideal(procs, t0, N):.2f}), slow unit {slow_unit:.2f} s")
     assert span <= _ideal(procs, t0, N) + slow_unit
-    assert static_span - span > 2 * slow_unit
+    assert span < static_span - slow_unit
 
     # every unit made once, by the process its record names; the fast shard took the slow one's units
     ends = [(e["prompt"], e["seed"], e["pid"]) for e in events if e["event"] == "end"]
@@ -106,8 +113,8 @@ def test_a_stealer_killed_mid_unit_loses_nothing_and_holds_nothing(tmp_path):
     env = plugin_env(tmp_path)
     out = tmp_path / "run"
     args = ("generate", "-m", "ub-slow", "--res", "64x64", "-n", 8, "--out", out)
-    owner = ub(env, *args, "--shard", "0/2", seconds=1.2, wait=False)
-    stealer = ub(env, *args, "--shard", "1/2", seconds=0.6, wait=False)
+    owner = ub(env, *args, "--shard", "0/2", seconds=2.0, wait=False)
+    stealer = ub(env, *args, "--shard", "1/2", seconds=0.5, wait=False)
     deadline = time.time() + 300
     while time.time() < deadline:  # the stealer's fifth start is its first stolen unit (four are its own)
         starts = [e for e in log_events(env) if e["pid"] == stealer.pid and e["event"] == "start"]
@@ -120,9 +127,9 @@ def test_a_stealer_killed_mid_unit_loses_nothing_and_holds_nothing(tmp_path):
     victim = (starts[-1]["prompt"], starts[-1]["seed"])
     os.kill(stealer.pid, signal.SIGKILL)
     stealer.wait()
-    # its claim is still on disk, held by a dead process
-    held = [json.loads(p.read_text()) for p in out.rglob("*.lock")]
-    assert [h["pid"] for h in held] == [stealer.pid]
+    # its claim is still on disk, held by a dead process (beside the owner's claim of its current unit)
+    held = [json.loads(p.read_text())["pid"] for p in out.rglob("*.lock")]
+    assert stealer.pid in held and set(held) <= {stealer.pid, owner.pid}
 
     _, err = owner.communicate(timeout=600)
     assert owner.returncode == 0, err
