@@ -19,6 +19,7 @@ import typer.core
 
 from ultrabench.config import DEFAULT_SPEC, field_default, field_help
 from ultrabench.errors import UltrabenchError, UsageError
+from ultrabench.slurm import slurm_options
 
 class _OneLineErrors(typer.core.TyperGroup):
     """Malformed flags (`--batch-size 0`, `--workers x`, an unknown option) get one line and exit 2,
@@ -231,52 +232,6 @@ EXTEND_OPT = typer.Option(
     False, "--extend", help="Grow an existing run: a larger -n (or samples per prompt) with everything else of its spec unchanged.")
 NEW_SPEC_OPT = typer.Option(
     False, "--new-spec", help="Make this spec the run folder's; units of its old spec stay on disk but are left out of status, score and report.")
-SLURM_OPT = typer.Option(
-    False, "--slurm", help="Submit this command as a Slurm job array through submitit (pip install 'ultrabench[slurm]') "
-                           "and wait: task i does --shard i/N, then the other shards' unclaimed work; tasks that die "
-                           "are resubmitted. Jobs are kept in RUN/slurm/ (`ultrabench status` shows them).")
-SLURM_ARRAY_OPT = typer.Option(4, "--slurm-array", min=1, help="--slurm: tasks in the array (N).")
-SLURM_GPUS_OPT = typer.Option(1, "--slurm-gpus", min=0, help="--slurm: GPUs per task.")
-SLURM_CPUS_OPT = typer.Option(8, "--slurm-cpus", min=1, help="--slurm: CPUs per task.")
-SLURM_MEM_OPT = typer.Option(64.0, "--slurm-mem-gb", min=1, help="--slurm: memory per task, GB.")
-SLURM_PARTITION_OPT = typer.Option(None, "--slurm-partition", help="--slurm: the partition (default: the cluster's).")
-SLURM_TIME_OPT = typer.Option(
-    240, "--slurm-time", min=1, help="--slurm: time limit per task in minutes; a task that reaches it is requeued and resumes.")
-SLURM_RESUBMIT_OPT = typer.Option(
-    3, "--slurm-resubmit", min=0, help="--slurm: how often a task that died (node failure, kill) is resubmitted while work is left.")
-SLURM_LOCAL_OPT = typer.Option(
-    False, "--slurm-local", help="--slurm: run the array as processes on this machine (submitit's local executor), "
-                                 "to try a set-up without a cluster.")
-_SLURM_PARAMS = (("slurm", bool, SLURM_OPT), ("array", int, SLURM_ARRAY_OPT), ("gpus", int, SLURM_GPUS_OPT),
-                 ("cpus", int, SLURM_CPUS_OPT), ("mem_gb", float, SLURM_MEM_OPT),
-                 ("partition", Optional[str], SLURM_PARTITION_OPT), ("time", int, SLURM_TIME_OPT),
-                 ("resubmit", int, SLURM_RESUBMIT_OPT), ("local", bool, SLURM_LOCAL_OPT))
-
-
-def _slurm_options(fn):
-    """Give a command the --slurm options; it receives them as one `slurm` dict (None without
-    --slurm). A Slurm task calls the command with its own `slurm` (None) and the options pass through."""
-    import inspect
-
-    names = [("slurm" if n == "slurm" else f"slurm_{n}", n) for n, _, _ in _SLURM_PARAMS]
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        if "slurm" in kwargs and not isinstance(kwargs["slurm"], bool):
-            return fn(*args, **kwargs)
-        given = {short: kwargs.pop(name) for name, short in names}
-        return fn(*args, slurm=given if given.pop("slurm") else None, **kwargs)
-
-    sig = inspect.signature(fn)
-    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=ann)
-             for (name, _), (_, ann, opt) in zip(names, _SLURM_PARAMS)]
-    wrapper.__signature__ = sig.replace(parameters=[p for p in sig.parameters.values() if p.name != "slurm"] + extra)
-    wrapper.__annotations__ = {**{k: v for k, v in fn.__annotations__.items() if k != "slurm"},
-                               **{p.name: p.annotation for p in extra}}
-    del wrapper.__wrapped__  # typer must read the signature above, not the function's own
-    return wrapper
-
-
 NO_STEAL_OPT = typer.Option(
     False, "--no-steal", help="With --shard (or a launcher): do only this shard's share, not the other shards' "
                               "unclaimed units once it is done.")
@@ -284,7 +239,7 @@ NO_STEAL_OPT = typer.Option(
 
 @app.command()
 @handled
-@_slurm_options
+@slurm_options
 def generate(
     res: Optional[List[str]] = RES_OPT,
     method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="Method(s) to run (default: every method the spec lists at each resolution)."),
@@ -382,7 +337,7 @@ def _print_generate_summary(summary, out) -> None:
 
 @app.command()
 @handled
-@_slurm_options
+@slurm_options
 def score(
     run_dir: Optional[Path] = typer.Argument(None, help="Run folder (default: the default spec's out folder); its run.json supplies the spec."),
     spec: Optional[str] = SPEC_OPT,
