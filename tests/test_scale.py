@@ -3,6 +3,7 @@
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -64,9 +65,13 @@ def test_parallel_shards_equal_one_process_bit_for_bit(tmp_path):
 
 
 def test_launcher_environment_selects_the_shard(tmp_path):
-    r = cli(tmp_path / "run", env={"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"})
+    r = cli(tmp_path / "run", "--no-steal", env={"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"})
     assert r.returncode == 0, r.stderr
     assert "(shard 1/2)" in r.stdout and len(snapshot(tmp_path / "run")) == 12
+    # without --no-steal, a rank alone goes on with the other rank's share once its own is done
+    r = cli(tmp_path / "run", env={"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"})
+    assert "12 generated, 12 already done (shard 1/2, 12 of them from other shards)" in r.stdout
+    assert len(snapshot(tmp_path / "run")) == 24
 
 
 def test_kill_nine_at_random_moments_then_resume(tmp_path):
@@ -101,7 +106,8 @@ def test_claims_keep_two_processes_off_the_same_unit(tmp_path):
     # a fresh lock from another machine is honoured; a very old one is not
     store.lock_path(u).write_text(json.dumps({"host": "other", "pid": 1, "time": time.time()}))
     assert not store.claim(u)
-    store.lock_path(u).write_text(json.dumps({"host": "other", "pid": 1, "time": time.time() - 10 * 86400}))
+    store.lock_path(u).write_text(json.dumps({"host": "other", "pid": 1, "time": time.time()}))
+    os.utime(store.lock_path(u), (time.time() - 3600, time.time() - 3600))  # its holder stopped refreshing it
     assert store.claim(u)
     # a lock file cut short by a crash is recovered
     store.lock_path(u).write_text('{"host": "vm", "pi')
@@ -123,7 +129,7 @@ def test_leftover_temp_files_of_dead_writers_are_removed(tmp_path):
 
 
 def test_status_counts_pending_from_recorded_invocations(tmp_path):
-    r = cli(tmp_path / "run", "--shard", "0/2")
+    r = cli(tmp_path / "run", "--shard", "0/2", "--no-steal")
     assert r.returncode == 0, r.stderr
     from ultrabench.status import run_status
 
@@ -176,9 +182,12 @@ def test_sharded_scoring_merges_to_the_single_process_result(tmp_path):
     ref_a, ref_b = _synthetic_run(tmp_path / "single"), _synthetic_run(tmp_path / "sharded")
     assert _score(tmp_path / "single", ref_a).returncode == 0
     procs = [_score(tmp_path / "sharded", ref_b, "--shard", f"{i}/2", wait=False) for i in range(2)]
+    images = 0
     for p in procs:
-        _, err = p.communicate(timeout=600)
+        out, err = p.communicate(timeout=600)
         assert p.returncode == 0, err
+        images += int(re.search(rb"features of (\d+) images cached", out).group(1))
+    assert images == 12  # with stealing too, no image is done by both shards
     assert not (tmp_path / "sharded" / "scores" / "summary.json").exists()
     merged = _score(tmp_path / "sharded", ref_b)
     assert merged.returncode == 0, merged.stderr
@@ -187,6 +196,21 @@ def test_sharded_scoring_merges_to_the_single_process_result(tmp_path):
     assert len(a) == 8
     _same_numbers(a, b)
     assert summary["counts"]["decoded"] == 0  # the merge found every image's features cached
+
+
+def test_a_scoring_shard_alone_goes_on_with_the_other_shards_images(tmp_path):
+    ref = _synthetic_run(tmp_path / "run")
+    alone = _score(tmp_path / "run", ref, "--shard", "1/3", "--no-steal")
+    assert alone.returncode == 0, alone.stderr
+    assert "shard 1/3: features of 4 images cached" in alone.stdout
+    alone = _score(tmp_path / "run", ref, "--shard", "1/3")  # its own four are done: it takes the other eight
+    assert "shard 1/3: features of 8 images cached (8 of them from other shards)" in alone.stdout
+    again = _score(tmp_path / "run", ref, "--shard", "0/3")
+    assert "shard 0/3: features of 0 images cached" in again.stdout
+    merged = _score(tmp_path / "run", ref)
+    assert merged.returncode == 0, merged.stderr
+    assert _sets(tmp_path / "run")[1]["counts"]["decoded"] == 0
+    assert not list((tmp_path / "run" / "scores" / "shards").rglob("*.lock"))
 
 
 def test_scoring_killed_at_random_moments_resumes_to_the_same_numbers(tmp_path):

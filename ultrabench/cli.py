@@ -19,6 +19,7 @@ import typer.core
 
 from ultrabench.config import DEFAULT_SPEC, field_default, field_help
 from ultrabench.errors import UltrabenchError, UsageError
+from ultrabench.slurm import slurm_options
 
 class _OneLineErrors(typer.core.TyperGroup):
     """Malformed flags (`--batch-size 0`, `--workers x`, an unknown option) get one line and exit 2,
@@ -233,10 +234,14 @@ EXTEND_OPT = typer.Option(
     False, "--extend", help="Grow an existing run: a larger -n (or samples per prompt) with everything else of its spec unchanged.")
 NEW_SPEC_OPT = typer.Option(
     False, "--new-spec", help="Make this spec the run folder's; units of its old spec stay on disk but are left out of status, score and report.")
+NO_STEAL_OPT = typer.Option(
+    False, "--no-steal", help="With --shard (or a launcher): do only this shard's share, not the other shards' "
+                              "unclaimed units once it is done.")
 
 
 @app.command()
 @handled
+@slurm_options
 def generate(
     res: Optional[List[str]] = RES_OPT,
     method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="Method(s) to run (default: every method the spec lists at each resolution)."),
@@ -253,21 +258,51 @@ def generate(
     ),
     extend: bool = EXTEND_OPT,
     new_spec: bool = NEW_SPEC_OPT,
+    no_steal: bool = NO_STEAL_OPT,
+    slurm: Optional[dict] = None,  # the --slurm options (`_slurm_options`), None without --slurm
 ) -> None:
     """Generate images into the run folder; finished units are skipped, so rerunning resumes."""
+    params = dict(locals())  # before any other name: what a Slurm task reruns as its shard
     from ultrabench.generate import generate as run_generate
     from ultrabench.shard import parse_shard
 
     the_spec = _spec(spec, out=out, prompts=prompts, num_prompts=num_prompts, seed=seed, batch_size=batch_size)
+    if slurm:
+        from ultrabench.status import collect_status
+
+        folder = Path(the_spec.out)
+        return _slurm("generate", params, folder, lambda: not (folder / "run.json").is_file()
+                      or sum(r["pending"] for r in collect_status(folder).rows) > 0)
     resolutions = _parse_res(res)
     if resolutions:
         _echo_resolutions(resolutions)
     summary = run_generate(
         the_spec, methods=_names(method), resolutions=resolutions, device=_device(), dtype=G.dtype, weights=_weights(),
         overwrite=overwrite, retry_failed=retry_failed, progress=not G.quiet, shard=parse_shard(shard),
-        spec_change=_spec_change(extend, new_spec),
+        spec_change=_spec_change(extend, new_spec), steal=not no_steal,
     )
     _print_generate_summary(summary, the_spec.out)
+
+
+def _slurm(command: str, params: dict, folder: Path, work_left, merge: bool = False) -> None:
+    """Run `command` as a Slurm job array (`ultrabench.slurm`) and wait until its work is done."""
+    import dataclasses
+
+    from ultrabench.slurm import SlurmOptions, run_array
+
+    if params["shard"]:
+        raise UsageError("--slurm gives each task its own shard; leave out --shard")
+    o = params["slurm"]
+    opts = SlurmOptions(array=o["array"], gpus=o["gpus"], cpus=o["cpus"], mem_gb=o["mem_gb"], partition=o["partition"],
+                        time_min=o["time"], resubmit=o["resubmit"], cluster="local" if o["local"] else "slurm",
+                        poll_s=1.0 if o["local"] else 10.0)
+    problems = run_array(command, params, dataclasses.asdict(G), folder, opts, work_left, typer.echo, merge)
+    for line in problems:
+        _err(line)
+    if problems:
+        raise UltrabenchError(f"the job array did not finish its work (above); `ultrabench status {folder}` shows "
+                              "the jobs and what is left; rerun the same command to go on")
+    typer.echo(f"{command}: the job array finished its work; run folder: {folder}")
 
 
 def _spec_change(extend: bool, new_spec: bool) -> Optional[str]:
@@ -281,7 +316,8 @@ def _print_generate_summary(summary, out) -> None:
         typer.echo(f"note: {note}")
     for key, counts in summary.counts.items():
         typer.echo(f"{key}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-    shard = f" (shard {summary.shard})" if summary.shard else ""
+    stolen = f", {summary.stolen} of them from other shards" if summary.stolen else ""
+    shard = f" (shard {summary.shard}{stolen})" if summary.shard else ""
     elsewhere = f", {summary.elsewhere} held by another process" if summary.elsewhere else ""
     failed = f", {summary.failed} failed" if summary.failed else ""
     before = f", {summary.failed_before} failed earlier and not retried" if summary.failed_before else ""
@@ -303,6 +339,7 @@ def _print_generate_summary(summary, out) -> None:
 
 @app.command()
 @handled
+@slurm_options
 def score(
     run_dir: Optional[Path] = typer.Argument(None, help="Run folder (default: the default spec's out folder); its run.json supplies the spec."),
     spec: Optional[str] = SPEC_OPT,
@@ -325,10 +362,13 @@ def score(
         None, "--prompts", help="For a plain folder of images: a prompt file whose ids are the image paths relative "
                                 "to the folder, without extension (without one, metrics that need a prompt are skipped)."
     ),
+    no_steal: bool = NO_STEAL_OPT,
+    slurm: Optional[dict] = None,  # the --slurm options (`_slurm_options`), None without --slurm
 ) -> None:
     """Score a run folder, or a plain folder of images, with every metric the spec lists
     (`ultrabench metrics` shows them all): FID, FID-patch, IS, IS-patch, KID, CLIP, PickScore win rates,
     GLCM, latency."""
+    params = dict(locals())  # before any other name: what a Slurm task reruns as its shard
     from ultrabench.api import score as run_score
     from ultrabench.shard import launcher_shard, parse_shard
 
@@ -337,6 +377,13 @@ def score(
                                  pair_square=pair_square)
     if not folder.is_dir():
         raise UsageError(f"run folder {folder} does not exist (generate first, or pass the folder)")
+    if slurm:  # an array extracts the features, then one more task merges them
+        from ultrabench.scoring.api import shard_markers
+
+        markers = shard_markers(folder, slurm["array"], methods=None, resolutions=None)
+        for m in markers:  # an earlier launch's markers do not say this one's work is done
+            m.unlink(missing_ok=True)
+        return _slurm("score", params, folder, lambda: not all(m.exists() for m in markers), merge=True)
     kw = {**the_spec.score_options(), "device": _device(), "batch_size": batch_size, "workers": workers,
           "stand_ins": stand_ins, "weights": _weights(), "progress": not G.quiet}
     if metric:
@@ -345,8 +392,9 @@ def score(
         kw["prompts"] = prompts
     explicit, launched = parse_shard(shard), launcher_shard()
     if explicit or launched:
-        part = run_score(folder, shard=explicit or launched, **kw)
-        typer.echo(f"shard {part['shard']}: features of {part['images']} images cached")
+        part = run_score(folder, shard=explicit or launched, steal=not no_steal, **kw)
+        stolen = f" ({part['stolen']} of them from other shards)" if part["stolen"] else ""
+        typer.echo(f"shard {part['shard']}: features of {part['images']} images cached{stolen}")
         if explicit or launched.index != 0:
             return
         # Under torchrun/accelerate rank 0 waits for the other ranks, then merges from the cache.
@@ -529,11 +577,17 @@ def status(
     if as_json:
         typer.echo(json.dumps(st.rows, indent=2))
         return
-    typer.echo(f"{'method':<22} {'H x W':<11} " + " ".join(f"{c:>11}" for c in COLUMNS))
+    columns = COLUMNS + (("jobs",) if st.jobs else ())  # jobs: how many scheduler jobs made the row's units
+    typer.echo(f"{'method':<22} {'H x W':<11} " + " ".join(f"{c:>11}" for c in columns))
     for r in st.rows:
-        typer.echo(f"{r['method']:<22} {r['resolution']:<11} " + " ".join(f"{r[c]:>11}" for c in COLUMNS))
+        typer.echo(f"{r['method']:<22} {r['resolution']:<11} " + " ".join(f"{r[c]:>11}" for c in columns))
     if st.left_out:
         typer.echo(describe_left_out(st.left_out))
+    if st.jobs:
+        typer.echo(f"{'job':<22} {'shard':<11} {'command':>11} {'state':>11} {'units':>11}  host")
+        for j in st.jobs:
+            typer.echo(f"{j['job']:<22} {j['shard']:<11} {j['command']:>11} {j['state']:>11} {'-' if j['units'] is None else j['units']:>11}  "
+                       f"{j['host'] or '-'}" + (f"  ({j['note']})" if j["note"] else ""))
 
 
 @prompts_app.command("show")

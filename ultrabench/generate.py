@@ -8,6 +8,7 @@ batch and stops; a second stops at once (atomic writes mean no half-written file
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import signal
 import time
 import traceback
@@ -24,7 +25,7 @@ from ultrabench.resolution import Resolution
 from ultrabench.runspec import check_spec, settings_hash, unit_spec
 from ultrabench.runstore import FAILED, RunStore, Unit
 from ultrabench.seeding import seed_everything, unit_seed
-from ultrabench.shard import Shard, launcher_shard
+from ultrabench.shard import Shard, launcher_shard, scheduler_job
 
 
 @dataclass
@@ -33,6 +34,7 @@ class GenerateSummary:
     skipped: int = 0  # already finished before this invocation
     failed_before: int = 0  # recorded as oom/error by an earlier invocation and not retried
     elsewhere: int = 0  # claimed by another live process (an overlapping launch)
+    stolen: int = 0  # units of other shards this process made once its own share was done
     shard: str | None = None
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # methods that could not run at all
@@ -177,12 +179,15 @@ def generate(
     console=None,
     shard: Shard | None = None,
     spec_change: str | None = None,
+    steal: bool = True,
 ) -> GenerateSummary:
     """Generate every pending unit of `spec` into its run folder.
 
     `spec_change` ("extend" or "new-spec") accepts a spec that differs from the one the run folder
     was made with (see `ultrabench.runspec`); without it such a spec is refused. `dtype` (--dtype)
     overrides each method's own precision where its spec entry gives none; None keeps the authors'.
+    With a `shard`, the process does its own share first and then, unless `steal` is False, every
+    unclaimed unit of the other shards (`Shard.steal_order`).
     """
     from ultrabench import provenance
     from ultrabench.timing import free_cached_memory
@@ -230,7 +235,8 @@ def generate(
     if accepted:
         summary.notes.append(f"spec changed with --{spec_change}: " + "; ".join(f"{f} {w}" for f, w in accepted))
     plan_rows = []
-    mine = _shard_filter(work, prompts, spec, shard)
+    everything = [u for entry, res_list in work for res in res_list for u in units_for(entry, res, prompts, spec)]
+    owner = shard.owners(everything, key=lambda u: u.unit_id) if shard else None
     made_under = {name: {"unit_spec": unit_spec(spec.to_dict()), "settings_hash": b["hash"]} for name, b in bound.items()}
     for entry, res_list, method in built:
         if method is None:
@@ -238,7 +244,7 @@ def generate(
             continue
         h = bound[entry.name]["hash"]
         for res in res_list:
-            units = [u for u in units_for(entry, res, prompts, spec) if mine is None or u.unit_id in mine]
+            units = [u for u in units_for(entry, res, prompts, spec) if owner is None or owner[u.unit_id] == shard.index]
             pending = []
             for u in units:
                 if overwrite or not store.is_finished(u, retry_failed, h):
@@ -247,28 +253,51 @@ def generate(
                     summary.failed_before += 1
                 else:
                     summary.skipped += 1
-            plan_rows.append((entry, method, res, pending))
+            plan_rows.append((entry, method, res, pending, None))
+    methods_of = {entry.name: (entry, method) for entry, _, method in built if method is not None}
 
-    total = sum(len(p) for *_, p in plan_rows)
+    def stolen_rows():
+        """The other shards' units with no final record, in this shard's steal order, one row per run
+        of units of the same (method, resolution, owner); each is checked again once claimed."""
+        rows = []
+        for victim, u in shard.steal_order(everything, key=lambda u: u.unit_id):
+            if u.method not in methods_of:  # images of closed models are imported, not generated
+                continue
+            if store.is_finished(u, False, bound[u.method]["hash"]):
+                continue
+            if rows and rows[-1][0].name == u.method and rows[-1][2] == u.resolution and rows[-1][4] == victim:
+                rows[-1][3].append(u)
+            else:
+                entry, method = methods_of[u.method]
+                rows.append((entry, method, u.resolution, [u], victim))
+        return rows
+
+    total = sum(len(p) for *_, p, _ in plan_rows)
     prog = _progress(console, progress)
     task = prog.add_task("generating", total=total) if prog else None
     stop = _StopFlag()
     with stop.installed(), (prog or _null()):
         loaded: set[int] = set()
         broken: set[int] = set()
-        for entry, method, res, pending in plan_rows:
+        batches_done: dict[str, int] = {}  # per (method, resolution) in this process, for the warm-up
+        for entry, method, res, pending, victim in _own_then_stolen(plan_rows, stolen_rows if shard and steal else None,
+                                                                     stop, prog, task):
             key = f"{entry.name} {res.key}"
             if not pending:
                 continue
             plan = method.plan(res)
+            who = _made_by(shard, victim)
             if plan.support is Support.UNSUPPORTED:
-                base = _base_record(entry, method, plan, device, made_under[entry.name])
+                base = _base_record(entry, method, plan, device, made_under[entry.name], who)
                 for u in pending:
                     if store.claim(u):
-                        store.write_unit(u, {**base, "status": "unsupported", "error": plan.reason, "finished_at": _now()})
+                        if victim is None or not store.is_finished(u, False, bound[entry.name]["hash"]):
+                            store.write_unit(u, {**base, "status": "unsupported", "error": plan.reason,
+                                                 "finished_at": _now()})
+                            summary.add(key, "unsupported")
+                            summary.stolen += victim is not None
                         store.release(u)
-                        summary.add(key, "unsupported")
-                    else:
+                    elif victim is None:
                         summary.elsewhere += 1
                 if prog:
                     prog.advance(task, len(pending))
@@ -292,39 +321,65 @@ def generate(
             if prog:
                 prog.update(task, description=f"{entry.name} {res.key}")
             # after load(): some settings (the scheduler a checkpoint ships, the SR model) are known only then
-            base = _base_record(entry, method, plan, device, made_under[entry.name])
+            base = _base_record(entry, method, plan, device, made_under[entry.name], who)
             bs = max(1, min(spec.batch_size, method.max_batch_size))
-            batches_done = 0
             for i in range(0, len(pending), bs):
                 if stop.requested:  # a Ctrl-C while the model loaded: not one unit more
                     summary.interrupted = True
                     break
-                batch = _claim(store, pending[i : i + bs], overwrite, retry_failed, summary,
-                               bound[entry.name]["hash"])
+                # A stolen unit is one with no final record: its owner alone redoes or retries it
+                # (--overwrite, --retry-failed), so a redo is never done twice.
+                batch = _claim(store, pending[i : i + bs], overwrite and victim is None,
+                               retry_failed and victim is None, summary, bound[entry.name]["hash"],
+                               stealing=victim is not None)
                 if batch:
-                    warm = batches_done < spec.warmup
+                    warm = batches_done.get(key, 0) < spec.warmup
                     try:
                         _run_batch(method, batch, res, store, base, warm, summary, key, device)
                     finally:
                         for u in batch:
                             store.release(u)
-                    batches_done += 1
+                    batches_done[key] = batches_done.get(key, 0) + 1
+                    summary.stolen += len(batch) if victim is not None else 0
                     free_cached_memory(device)
                 if prog:
                     prog.advance(task, len(pending[i : i + bs]))
             if stop.requested:
                 summary.interrupted = True
                 break
-        for m in {id(m): m for _, m, _, _ in plan_rows}.values():
+        for m in {id(m): m for _, _, m in built if m is not None}.values():
             m.unload()
     return summary
 
 
-def _base_record(entry: MethodEntry, method: Method, plan, device: str, made_under: dict[str, Any]) -> dict[str, Any]:
+def _own_then_stolen(own_rows, stolen_rows, stop: "_StopFlag", prog, task):
+    """This process's own rows, then (when `stolen_rows` is given and no stop was asked for) the rows
+    of other shards' units it steals, listed only once its own are done."""
+    yield from own_rows
+    if stolen_rows is None or stop.requested:
+        return
+    rows = stolen_rows()
+    if prog and rows:
+        prog.update(task, total=prog.tasks[0].total + sum(len(r[3]) for r in rows))
+    yield from rows
+
+
+def _made_by(shard: Shard | None, victim: int | None) -> dict[str, Any]:
+    """Which process made a unit: host and pid, the scheduler job, its shard, and the shard whose
+    share the unit was in when this process took it from there (None: its own)."""
+    from ultrabench.runstore import HOST
+
+    return {"host": HOST, "pid": os.getpid(), "job": scheduler_job(), "shard": str(shard) if shard else None,
+            "stolen_from": str(Shard(victim, shard.count)) if victim is not None else None}
+
+
+def _base_record(entry: MethodEntry, method: Method, plan, device: str,
+                 made_under: dict[str, Any], made_by: dict[str, Any]) -> dict[str, Any]:
     """Fields every unit record of one (method, resolution) shares; `made_under` ties the record
-    to the spec and settings it was made with (`ultrabench.runspec`)."""
+    to the spec and settings it was made with (`ultrabench.runspec`), `made_by` to the process."""
     return {
         **made_under,
+        "made_by": made_by,
         "display_name": entry.display_name or method.display_name or entry.name,
         "method_registry": method.name,
         "support": plan.support.value,
@@ -341,24 +396,17 @@ def _base_record(entry: MethodEntry, method: Method, plan, device: str, made_und
     }
 
 
-def _shard_filter(work, prompts, spec, shard: Shard | None) -> set[str] | None:
-    """Unit ids of this shard, chosen from every unit of the invocation (see `ultrabench.shard`)."""
-    if shard is None:
-        return None
-    everything = [u.unit_id for entry, res_list in work for res in res_list for u in units_for(entry, res, prompts, spec)]
-    return set(shard.take(everything))
-
-
 def _claim(store: RunStore, units: list[Unit], overwrite: bool, retry_failed: bool, summary,
-           settings_hash: str) -> list[Unit]:
-    """Claim each unit; drop those another process holds or finished since the listing."""
+           settings_hash: str, stealing: bool = False) -> list[Unit]:
+    """Claim each unit; drop those another process holds or finished since the listing (counted
+    only for this process's own share: a stolen unit's owner holding or finishing it is the norm)."""
     mine = []
     for u in units:
         if not store.claim(u):
-            summary.elsewhere += 1
+            summary.elsewhere += not stealing
         elif not overwrite and store.is_finished(u, retry_failed, settings_hash):
             store.release(u)
-            summary.skipped += 1
+            summary.skipped += not stealing
         else:
             mine.append(u)
     return mine

@@ -23,6 +23,7 @@ import os
 import re
 import socket
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,8 +132,11 @@ class UnitRecord:
 
 
 HOST = socket.gethostname().replace("-", "_")
-# How long a claim from another machine is honoured (its process cannot be checked from here).
-STALE_CLAIM_SECONDS = 6 * 3600
+# How long a claim from another machine is honoured after its holder last refreshed it: the holder's
+# process cannot be checked from here, and a node that failed or a job the scheduler killed leaves
+# its locks behind. Holders refresh theirs every HEARTBEAT_SECONDS; the margin covers clock skew.
+STALE_CLAIM_SECONDS = 15 * 60
+HEARTBEAT_SECONDS = 60.0
 
 
 def _pid_alive(pid: int) -> bool:
@@ -143,6 +147,91 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+class _Heartbeat:
+    """Touches every lock this process holds, so other machines can tell a live claim from a dead one's."""
+
+    def __init__(self) -> None:
+        self.paths: set[Path] = set()
+        self.lock = threading.Lock()
+        self.pid: int | None = None
+
+    def add(self, path: Path) -> None:
+        with self.lock:
+            self.paths.add(path)
+            if self.pid != os.getpid():  # first claim, or a forked child: the thread is not running here
+                self.pid = os.getpid()
+                threading.Thread(target=self._run, name="ultrabench-claims", daemon=True).start()
+
+    def discard(self, path: Path) -> None:
+        with self.lock:
+            self.paths.discard(path)
+
+    def _run(self) -> None:
+        me = os.getpid()
+        while self.pid == me:
+            time.sleep(HEARTBEAT_SECONDS)
+            with self.lock:
+                held = list(self.paths)
+            for p in held:
+                try:
+                    os.utime(p)
+                except OSError:
+                    pass
+
+
+_HEARTBEAT = _Heartbeat()
+
+
+def claim_file(path: Path) -> bool:
+    """Create the lock file `path` (O_EXCL); False when a live process holds it. A lock of a dead
+    process on this host, one cut short by a crash, or one from another machine that its holder has
+    not refreshed for STALE_CLAIM_SECONDS is recovered."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = json.dumps({"host": HOST, "pid": os.getpid(), "time": time.time()}).encode()
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if not _lock_is_stale(path):
+                return False
+            # Renaming first makes recovery atomic: of two recoverers only one moves the lock.
+            moved = path.with_name(f"{path.name}.stale-{HOST}-{os.getpid()}")
+            try:
+                os.replace(path, moved)
+                os.unlink(moved)
+            except FileNotFoundError:
+                pass
+            continue
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+        _HEARTBEAT.add(path)
+        return True
+    return False
+
+
+def release_file(path: Path) -> None:
+    _HEARTBEAT.discard(Path(path))
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _lock_is_stale(path: Path) -> bool:
+    try:
+        info = json.loads(path.read_text())
+        host, pid = info["host"], int(info["pid"])
+        refreshed = path.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    except (ValueError, KeyError, TypeError, OSError):
+        return True  # a lock cut short by a crash
+    if host == HOST:
+        return not _pid_alive(pid)
+    return time.time() - refreshed > STALE_CLAIM_SECONDS
 
 
 def _temp_prefix(name: str) -> str:
@@ -354,45 +443,10 @@ class RunStore:
 
     def claim(self, unit: Unit) -> bool:
         """Take the unit's lock; False when a live process holds it. Stale locks are recovered."""
-        path = self.lock_path(unit)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps({"host": HOST, "pid": os.getpid(), "time": time.time()}).encode()
-        for _ in range(2):
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                if not self._lock_is_stale(path):
-                    return False
-                # Renaming first makes recovery atomic: of two recoverers only one moves the lock.
-                try:
-                    os.replace(path, path.with_name(f"{path.name}.stale-{HOST}-{os.getpid()}"))
-                    os.unlink(path.with_name(f"{path.name}.stale-{HOST}-{os.getpid()}"))
-                except FileNotFoundError:
-                    pass
-                continue
-            with os.fdopen(fd, "wb") as f:
-                f.write(payload)
-            return True
-        return False
+        return claim_file(self.lock_path(unit))
 
     def release(self, unit: Unit) -> None:
-        try:
-            os.unlink(self.lock_path(unit))
-        except FileNotFoundError:
-            pass
-
-    @staticmethod
-    def _lock_is_stale(path: Path) -> bool:
-        try:
-            info = json.loads(path.read_text())
-            host, pid, t = info["host"], int(info["pid"]), float(info["time"])
-        except FileNotFoundError:
-            return False
-        except (ValueError, KeyError, TypeError, OSError):
-            return True  # a lock cut short by a crash
-        if host == HOST:
-            return not _pid_alive(pid)
-        return time.time() - t > STALE_CLAIM_SECONDS
+        release_file(self.lock_path(unit))
 
     def clean_leftovers(self) -> int:
         """Remove temporary files of writers that died (this host) or went silent (elsewhere)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ultrabench.errors import UsageError
+from ultrabench.joblog import job_rows
 from ultrabench.resolution import parse_resolution
 from ultrabench.runspec import current_records, current_units
 from ultrabench.runstore import RunStore, Unit, UnitRecord
@@ -49,6 +50,7 @@ class RunStatus:
     rows: list[dict]
     left_out: dict[str, int] = field(default_factory=dict)  # units of another spec, by differing field
     failed: list[UnitRecord] = field(default_factory=list)  # oom and error records of the current spec
+    jobs: list[dict] = field(default_factory=list)  # scheduler jobs of the run (`ultrabench.joblog`)
 
 
 def is_run_folder(root: Path) -> bool:
@@ -68,15 +70,20 @@ def collect_status(run_dir: str | Path) -> RunStatus:
     records, left_out = current_records(store.root, statuses=None)
     counts: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(COLUMNS, 0))
     seen = set()
+    jobs = job_rows(store.root, records)
+    made_by: dict[tuple[str, str], set] = defaultdict(set)  # the jobs that made each row's units
     for rec in records:
         key = (rec.method, rec.resolution.key)
         counts[key]["done" if rec.status == "ok" else rec.status] += 1
         seen.add((rec.method, rec.resolution.key, rec.record_path.stem))
+        if (rec.data.get("made_by") or {}).get("job") is not None:
+            made_by[key].add(rec.data["made_by"]["job"])
     for u in expected_units(store, info):
         if (u.method, u.resolution.key, u.stem) not in seen:
             counts[(u.method, u.resolution.key)]["pending"] += 1
-    rows = [{"method": m, "resolution": r, **c} for (m, r), c in sorted(counts.items())]
-    return RunStatus(rows, left_out, [r for r in records if r.status in ("oom", "error")])
+    rows = [{"method": m, "resolution": r, **c, **({"jobs": len(made_by[(m, r)])} if jobs else {})}
+            for (m, r), c in sorted(counts.items())]
+    return RunStatus(rows, left_out, [r for r in records if r.status in ("oom", "error")], jobs)
 
 
 def run_status(run_dir: str | Path) -> list[dict]:

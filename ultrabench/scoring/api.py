@@ -333,18 +333,21 @@ def shard_marker(out_dir: Path, tasks, shard) -> Path:
     return Path(out_dir) / "shards" / f"{token}-{shard.index}-of-{shard.count}.done"
 
 
+def shard_markers(run_dir, count: int, *, methods=None, resolutions=None) -> list[Path]:
+    """The markers shards 0..count-1 of a launch over the run's current images write when done."""
+    from ultrabench.shard import Shard
+
+    ok = select_units(Path(run_dir), methods, resolutions, None)[1]  # the images the shards were given
+    tasks = [E.ImageTask(r.image_path, key="") for r in ok]
+    return [shard_marker(Path(run_dir) / "scores", tasks, Shard(i, count)) for i in range(count)]
+
+
 def wait_for_shards(run_dir, shard, *, methods=None, resolutions=None, timeout_s: float = 24 * 3600,
                     poll_s: float = 2.0) -> None:
     """Block until every shard of this launch has written its marker (rank 0 under torchrun)."""
     import time
 
-    from ultrabench.shard import Shard
-
-    ok = select_units(Path(run_dir), methods, resolutions, None)[1]  # the images the shards were given
-    tasks = [E.ImageTask(r.image_path, key="") for r in ok]
-    out_dir = Path(run_dir) / "scores"
-
-    markers = [shard_marker(out_dir, tasks, Shard(i, shard.count)) for i in range(shard.count)]
+    markers = shard_markers(run_dir, shard.count, methods=methods, resolutions=resolutions)
     deadline = time.monotonic() + timeout_s
     while not all(m.exists() for m in markers):
         if time.monotonic() > deadline:
@@ -356,7 +359,7 @@ def wait_for_shards(run_dir, shard, *, methods=None, resolutions=None, timeout_s
 def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolutions=None, device="cpu", batch_size=16,
               workers=None, patch_crops=3, patch_size=299, align_crops=4, pair_crops=20, pair_square=4096, crop_seed=0, reference_method="ultrapixel", tau=0.0, stand_ins=False,
               weights=None, clip_model=("ViT-L-14", "openai"), bootstrap=1000, progress=True, cache_dir=None,
-              extractors=None, codec="png", bootstrap_seed=0, shard=None, prompts=None) -> dict:
+              extractors=None, codec="png", bootstrap_seed=0, shard=None, prompts=None, steal=True) -> dict:
     """Score a run folder (or a plain folder of images) into <run_dir>/scores/{per_image.parquet, summary.json}; returns the summary.
 
     `metrics`: registered names (`ultrabench metrics` lists them). Extra keyword arguments beyond the
@@ -365,8 +368,9 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
     Diffusion-4K), `bootstrap_seed`, `patch_size` (the side of the patch metrics' crops: 299, or 224 as the
     UltraPixel authors may have used; it is part of their protocol version), `align_crops` (native crops per image for clip-patch and
     pickscore-patch), and `shard` (an `ultrabench.shard.Shard`): then only that
-    shard's images are decoded and their features cached, and a partial summary is returned; an
-    unsharded call afterwards merges from the cache. `prompts`: a prompt file for a plain folder of
+    shard's images are decoded and their features cached (then, unless `steal` is False, those of the
+    other shards' images nobody has claimed), and a partial summary is returned; an unsharded call
+    afterwards merges from the cache. `prompts`: a prompt file for a plain folder of
     images (ids = image paths relative to the folder, without extension).
     """
     from ultrabench.runstore import atomic_write_json
@@ -432,13 +436,15 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
 
     if shard is not None:
         # Feature extraction only: set statistics need every image, so the merge run computes them.
-        mine = shard.take(tasks, key=lambda t: str(t.path))
-        counts = E.run_pass(mine, pass_needs, cache, batch_size=batch_size, workers=workers, progress=progress,
-                            device=ex.device)
-        atomic_write_json(shard_marker(out_dir, tasks, shard), {"shard": str(shard), "images": len(mine),
-                                                               "counts": counts})
-        return {"schema": 1, "partial": True, "shard": str(shard), "images": len(mine), "counts": counts,
-                "warnings": warnings_out}
+        from ultrabench.scoring.sharded import extract_share
+
+        counts = extract_share(tasks, shard, pass_needs, cache, out_dir, steal=steal, batch_size=batch_size,
+                               workers=workers, progress=progress, device=ex.device)
+        images, stolen = counts.pop("images"), counts.pop("stolen")
+        atomic_write_json(shard_marker(out_dir, tasks, shard), {"shard": str(shard), "images": images,
+                                                               "stolen": stolen, "counts": counts})
+        return {"schema": 1, "partial": True, "shard": str(shard), "images": images, "stolen": stolen,
+                "counts": counts, "warnings": warnings_out}
 
     ref, ref_path, ref_keys = None, None, {}
     paired = paired_reference_rows(pair_refs, [m for m in chosen if m.paired], needs, cache, batch_size=batch_size,
