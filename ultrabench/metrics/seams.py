@@ -8,37 +8,41 @@ tiling puts them; content is neither. Definition (protocol `seam@step-null-v2`):
 
 1. channels Y = 0.299 R + 0.587 G + 0.114 B, Cb = 0.564 (B - Y), Cr = 0.713 (R - Y) (BT.601, grey
    levels 0..255), native pixels;
-2. step profile, for the boundary at column p (between columns p-1 and p): in bands of 64 rows, the
-   mean of the WINDOW (4) columns after p minus the mean of the 4 before, per channel (signed: a
-   seam's step is constant along its line, so this cancels pixel noise and keeps a step blurred
-   over up to 4 pixels whole); m2[p] = mean over bands of the squared (Y, Cb, Cr) difference;
-   step[p] = sqrt(max(0, m2[p] - median of m2 over the boundaries 8..16 away on each side)): the
-   step in grey levels with the image's own gradient and noise at that place removed (noise adds to
-   m2 alike at p and its neighbours, so the subtraction leaves the step unbiased);
-3. blur profile: h[p] = mean over all rows of |Y[:, p] - Y[:, p-1]|, averaged over the 5 boundaries
-   p-2..p+2; blur[p] = median of that over the boundaries 8..16 away minus it: the detail a band of
-   blurring (a blended seam) lost, in grey levels per pixel;
-4. line sets: for a stride s and offset o, the lines o, o + s, o + 2s, ... at least 20 pixels from the
-   image's edges; its value E(s, o) = the lower quartile (numpy 'lower') of the profile there. With
-   an unknown tiling, s runs over the candidate strides (default 128..1024 in steps of 64, which
-   includes 896 and 960), o over multiples of OFFSET_GRID (4: tiles are cut at latent cells, never
-   between them), and at least 3 lines are needed; with a known tiling (tile T at stride S, from the
-   method's record) only s = S and the offsets such a tiling makes, 0 and (T - S) mod S (where tiles
-   start and where their blend ends), from one line up;
-5. per-image null: z(s, o) = (E(s, o) - median over every offset o' of E(s, o')) / (1.4826 MAD over
-   o', at least 0.1 grey levels): how far this line set stands out from every other placement of the
-   same grid in the same image;
+2. step profile, for the boundary at column p (between columns p-1 and p), in each band of 64 rows
+   and each channel: the mean of the WINDOW (4) columns after p minus the mean of the 4 before (so a
+   step blurred over up to 4 pixels counts whole), less the mean of the same difference one window
+   either side (a linear ramp of content cancels); squared and summed over Y, Cb, Cr; less its median
+   over the boundaries 8..16 away on each side (the band's own gradient and noise there); then the
+   median over bands (content edges fill a few bands, a seam all of them) and a signed square root:
+   step[p], in grey levels;
+3. blur profile: h[p] = per band, the mean |Y[:, p] - Y[:, p-1]|, averaged over the 5 boundaries
+   p-2..p+2; blur[p] = median over bands of (h's median 8..16 boundaries away minus h[p]): the detail
+   a band of blurring (a blended seam) lost, in grey levels per pixel;
+4. line sets: for a stride s, the lines 0, s, 2s, ... at least 24 pixels from the image's edges (a
+   tiling starts at the image's corner: lines at other offsets are no tiling's, and are not looked
+   at); E(s, o) = the median (numpy 'lower') of the profile at the lines o, o + s, ...: a seam must
+   be at half of its lines, so a divisor of its stride (every other line a seam) does not score.
+   With an unknown tiling s runs over the candidate strides (default 128..1024 in steps of 64, which
+   includes 896 and 960) and at least 3 lines are needed; with a known tiling (tile T at stride S,
+   from the method's unit record: `tiling_of`) only s = S, at the offsets such a tiling makes, 0 and
+   (T - S) mod S (where tiles start and where their blend ends), from one line up;
+5. per-image null: z(s, o) = (E(s, o) - median of E(s, o')) / (1.4826 MAD of E(s, o'), at least 0.1
+   grey levels) over the offsets o' of the same stride with o' = o modulo 16: how far this line set
+   stands out from every other placement of the same grid in the same image; a grid every 8 or 16
+   pixels (JPEG blocks, latent cells) is in the null, not a seam;
 6. periodic content is not a seam: a stride s is refused when the luma is periodic at s or 2s (the
    mean |Y(x + ks) - Y(x)| on a 4x-reduced image, + 1, under half the median at shifts 3..7 reduced
-   pixels away), so tiled or mirrored textures and checkerboards do not fire;
-7. detected: the line sets with z >= DETECT_Z (8; DETECT_Z_KNOWN = 5 with a known tiling) and
+   pixels away), so tiled textures and checkerboards do not fire;
+7. detected: the line sets with z >= DETECT_Z (6; DETECT_Z_KNOWN = 5 with a known tiling) and
    E >= MIN_STEP (0.25 grey levels); the reported stride is the smallest detected one whose E is within
-   half of the best (the fundamental of its multiples), with its offset and profile (step or blur);
+   80% of the best (the fundamental of its multiples, not a divisor), with its offset and profile (step or blur);
 8. value (`seam`, grey levels) = the median of the profile at the detected lines, 0 when nothing is
-   detected; beside it per image: z, axis, stride, offset, kind, and each axis's z.
+   detected; beside it per image: z, axis, stride, offset, kind, and each axis's best z.
 
 The value is the step one would measure by hand at the seam, so it does not depend on the image's
-size or contrast, and a clean image scores exactly 0 at every resolution.
+size or contrast, and a clean image scores exactly 0 at every resolution; how small a seam can be
+and still be detected does depend on the size (more rows to average): reports/validation/ has both
+at 4096, tests/test_native_photos.py at 1024.
 """
 
 from __future__ import annotations
@@ -50,15 +54,16 @@ BAND = 64  # rows averaged (signed) in each band: a seam is constant along its l
 WINDOW = 4  # columns averaged each side of a boundary: a step blurred over up to 4 pixels is kept whole
 BASE_NEAR, BASE_FAR = 8, 16  # the baseline: boundaries this far on each side (outside a blurred step)
 EDGE = BASE_FAR + 2 * WINDOW  # lines nearer an edge have no baseline on one side
-OFFSET_GRID = 4  # an unknown tiling's lines sit on multiples of this (the smallest VAE factor, Stage A's 4)
+PHASE = 16  # the null of an offset: the offsets of the same stride that share its phase modulo 16
 MIN_REPEATS = 3  # lines of an unknown tiling's grid (for 4096 pixels: strides up to 1024)
 QUANTILE = 0.5  # of a line set's values (numpy "lower"): a seam must be at half of its lines, and a
 # divisor of its stride (every other line a seam) then reads a line without one
 SCALE_FLOOR = 0.1  # grey levels: the null's spread is never taken as smaller
-DETECT_Z = 8.0  # standing out from every other placement of the grid, over ~2000 candidate grids
-DETECT_Z_KNOWN = 5.0  # with the stride known, a couple of candidates only
+DETECT_Z = 6.0  # standing out from every other placement of the grid, over ~60 candidate grids
+DETECT_Z_KNOWN = 5.0  # with the stride known: two candidates per axis
 MIN_STEP = 0.25  # grey levels
-FUNDAMENTAL = 0.5
+FUNDAMENTAL = 0.8  # a multiple of a seam stride reads a subset of its lines (same E); a divisor reads a
+# content line where a seam is missing (lower E)
 REDUCE = 4  # the periodicity test runs on a 4x-reduced luma
 PERIODIC = 0.5
 KINDS = ("step", "blur")
@@ -185,14 +190,17 @@ def line_sets(v: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray]:
     return e, count
 
 
-def null_z(e: np.ndarray) -> np.ndarray:
-    """Each offset's E against every offset of the same stride (robust z)."""
-    ok = np.isfinite(e)
-    if ok.sum() < 8:
-        return np.full(len(e), np.nan)
-    med = np.median(e[ok])
-    scale = max(1.4826 * float(np.median(np.abs(e[ok] - med))), SCALE_FLOOR)
-    return (e - med) / scale
+def null_z(e: np.ndarray, o: int) -> float:
+    """Offset o's E against every offset of the same stride in its phase modulo 16 (robust z): a grid
+    every 8 or 16 pixels (JPEG's blocks and 4:2:0 macroblocks, a VAE's latent cells) is part of the
+    null, not a seam."""
+    same = e[o % PHASE::PHASE]
+    same = same[np.isfinite(same)]
+    if len(same) < 8 or not np.isfinite(e[o]):
+        return float("nan")
+    med = float(np.median(same))
+    scale = max(1.4826 * float(np.median(np.abs(same - med))), SCALE_FLOOR)
+    return (float(e[o]) - med) / scale
 
 
 class _Periodicity:
@@ -237,32 +245,22 @@ def axis_detect(ch: np.ndarray, strides, tiling: tuple[int, int] | None = None) 
         t, s0 = tiling
         cands = [(s0, sorted({0, (t - s0) % s0}), 1)]
     else:
-        cands = [(s, None, MIN_REPEATS) for s in strides]
+        cands = [(s, [0], MIN_REPEATS) for s in strides]
     thr = DETECT_Z if tiling is None else DETECT_Z_KNOWN
     found = []  # (E, z, stride, offset, kind)
     best_z = 0.0
     for s, offsets, need in cands:
-        if s >= ch.shape[2]:
+        if s >= ch.shape[2] or per.periodic(s):
             continue
         for kind, v in enumerate(profs):
             e, count = line_sets(v, s)
-            z = null_z(e)
-            ok = (count >= need) & np.isfinite(z)
-            if offsets is None:
-                ok[np.arange(s) % OFFSET_GRID != 0] = False
-            else:
-                keep = np.zeros(s, bool)
-                keep[offsets] = True
-                ok &= keep
-            if not ok.any():
-                continue
-            zz = np.where(ok, z, -np.inf)
-            o = int(np.argmax(zz))
-            if not np.isfinite(zz[o]) or per.periodic(s):
-                continue
-            best_z = max(best_z, float(zz[o]))
-            if zz[o] >= thr and e[o] >= MIN_STEP:
-                found.append((float(e[o]), float(zz[o]), s, o, kind))
+            for o in offsets:
+                z = null_z(e, o) if count[o] >= need else float("nan")
+                if not np.isfinite(z):
+                    continue
+                best_z = max(best_z, z)
+                if z >= thr and e[o] >= MIN_STEP:
+                    found.append((float(e[o]), z, s, o, kind))
     if not found:
         return 0.0, max(0.0, best_z), 0, 0, 0
     top = max(f[0] for f in found)

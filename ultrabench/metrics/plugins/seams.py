@@ -1,4 +1,5 @@
-"""Seam score: periodic gradient energy at tile strides (definition: `ultrabench.metrics.seams`)."""
+"""Seam score: the step at tile lines, against every other placement of the grid (definition:
+`ultrabench.metrics.seams`); a unit record's tiling arrives as `ViewContext.tiling`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from ultrabench.metrics.plugin import FeatureExtractor, Metric, Net
 
 class Seams(FeatureExtractor):
     name = "seams"
-    description = "no network: periodic gradient energy at tile strides of the native pixels (numpy, in the decode workers)"
+    description = "no network: colour steps and blurred bands at tile lines of the native pixels (numpy, in the decode workers)"
     options_used = ("seam_strides",)
     metrics = (
         Metric("seam", "Seam score", False, "per_image", "native, Y/Cb/Cr steps and blur at tile lines",
@@ -60,10 +61,11 @@ class Seams(FeatureExtractor):
                 "step": f"{seams.WINDOW}-pixel means either side, less a linear ramp; squared, less the median "
                         f"{seams.BASE_NEAR}..{seams.BASE_FAR} boundaries away, median over bands, signed sqrt",
                 "blur": "loss of mean |dY| over 5 boundaries against the same baseline",
-                "strides": self.options["seam_strides"], "offset_grid": seams.OFFSET_GRID,
+                "strides": self.options["seam_strides"], "offsets": "0 (lines from the image corner)",
+                "null_phase": seams.PHASE,
                 "known_tiling": "from the unit record (info.vae_tiling or info.seam_tiling): that stride only, "
                                 "offsets 0 and (tile - stride) mod stride, from one line",
-                "null": "robust z against every offset of the same stride", "detect_z": seams.DETECT_Z,
+                "null": "robust z against the offsets of the same stride in the same phase modulo null_phase", "detect_z": seams.DETECT_Z,
                 "detect_z_known_tiling": seams.DETECT_Z_KNOWN, "min_step": seams.MIN_STEP,
                 "periodic_refused": f"luma periodic at stride or twice it ({seams.PERIODIC} of nearby shifts)",
                 "value": "median step at the detected lines in grey levels; 0 when none detected"}
