@@ -98,3 +98,35 @@ def test_noise_estimate_recovers_added_noise_and_ignores_smooth_content():
         noisy = smooth + np.random.default_rng(int(sigma)).normal(0, sigma, (512, 512))[..., None]
         assert noise_sigma(noisy.clip(0, 255).round().astype(np.uint8)) == pytest.approx(sigma, rel=0.12)
     assert NOISE_FLAG == 2.0
+
+
+def test_noise_sigma_and_its_flag_through_the_api(tmp_path):
+    import json
+    import os
+
+    import pandas as pd
+    from PIL import Image
+
+    from ultrabench.api import score
+    from ultrabench.resolution import parse_resolution
+    from ultrabench.runstore import RunStore, Unit
+
+    os.environ["ULTRABENCH_CACHE"] = str(tmp_path / "ubcache")
+    run = tmp_path / "run"
+    yy, xx = np.mgrid[0:256, 0:256]
+    smooth = (128 + 60 * np.sin(xx / 20.0) * np.cos(yy / 25.0))[..., None].repeat(3, 2)
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        for method, sigma in (("clean", 0.0), ("noisy", 4.0)):
+            img = (smooth + rng.normal(0, sigma, (256, 256))[..., None]).clip(0, 255).round().astype(np.uint8)
+            RunStore(run).write_unit(Unit(method, parse_resolution("256x256"), f"p{i}", "x", i),
+                                     {"status": "ok", "seconds": 1.0, "stages": {}}, image=Image.fromarray(img))
+    s = score(run, metrics=["noise-sigma", "glcm"], workers=0, bootstrap=0, progress=False, device="cpu",
+              reference_method="clean")
+    assert s["protocols"]["noise-sigma"]["version"] == "noise-sigma@immerkaer-median-v1"
+    v = {(x["metric"], x["method"]): x["value"] for x in s["sets"]}
+    assert v[("noise-sigma", "clean")] < 0.5 and v[("noise-sigma", "noisy")] == pytest.approx(4.0, rel=0.15)
+    assert v[("glcm", "noisy")] > v[("glcm", "clean")]  # what the flag is for
+    rows = pd.read_parquet(run / "scores" / "per_image.parquet")
+    flags = {r["method"]: json.loads(r["details"])["noise-sigma"]["noise_dominated"] for _, r in rows.iterrows()}
+    assert flags == {"clean": False, "noisy": True}
