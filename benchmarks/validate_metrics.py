@@ -225,8 +225,16 @@ def readme(res: dict, files: list[str], size: int) -> str:
         lines.append(f"| {name} | " + " | ".join(f"{c['glcm']:.3f} / {c['compression']:.2f} / {c['noise_sigma']:.2f}"
                                                + (" **noise**" if c["noise_sigma"] > NOISE_FLAG else "")
                                                for c in v.values()) + " |")
-    lines += ["", "Noise raises GLCM and lowers the compression ratio (both read it as detail); the noise estimate "
-              "beside them flags every noised variant and none of the others.", ""]
+    noised = [(n, k) for n, v in t.items() for k in v if "+n" in k]
+    raised = sum(t[n][k]["glcm"] > t[n][k.split(" +n")[0] if " +n" in k else "native"]["glcm"] for n, k in noised)
+    lowered = sum(t[n][k]["compression"] < t[n][k.split(" +n")[0] if " +n" in k else "native"]["compression"]
+                  for n, k in noised)
+    flagged = sum(t[n][k]["noise_sigma"] > NOISE_FLAG for n, k in noised)
+    false = sum(c["noise_sigma"] > NOISE_FLAG for n, v in t.items() for k, c in v.items() if "+n" not in k)
+    lines += ["", f"Added noise raises GLCM in {raised} of {len(noised)} noised variants and lowers the compression "
+              f"ratio in {lowered} of {len(noised)} (both read noise as detail); the noise estimate beside them flags "
+              f"{flagged} of the {len(noised)} and {false} of the other {sum(len(v) for v in t.values()) - len(noised)} "
+              "variants.", ""]
     return "\n".join(lines)
 
 

@@ -19,9 +19,9 @@ import numpy as np
 from ultrabench.errors import UsageError, check_writable, write_failure
 from ultrabench.metrics import bootstrap as bs
 from ultrabench.metrics.crops import image_key
-from ultrabench.metrics.seams import tiling_of
 from ultrabench.metrics.plugin import DEFAULT_OPTIONS, Metric
 from ultrabench.metrics.registry import METRICS, PAPER_METRICS, get_metric
+from ultrabench.metrics.seams import tiling_of
 from ultrabench.scoring import engine as E
 from ultrabench.scoring.reference import build_reference, list_images, load_reference, reference_inputs  # noqa: F401
 

@@ -267,8 +267,8 @@ def open_extractors(metrics, options, *, device="cpu", stand_ins=False, weights=
 class ImageTask:
     path: Path
     key: str  # crop key: prompt_id__s<seed>, or CONTENT_KEY (reference images: their sha256)
-    tiling: str = ""  # "<tile>/<stride>" when the unit record names its tiling (seams.tiling_of)
     prompt: str | None = None  # for prompt-conditioned extractors (ImageReward)
+    tiling: str = ""  # "<tile>/<stride>" when the unit record names its tiling (seams.tiling_of)
     sha: str | None = None
     missing: list[Need] = field(default_factory=list)
     want_meta: bool = False

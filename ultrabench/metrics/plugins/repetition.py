@@ -8,6 +8,7 @@ from ultrabench.metrics.plugin import FeatureExtractor, Metric, Net
 
 class Repetition(FeatureExtractor):
     name = "repetition"
+    version = "v2"  # the cached features changed (v1 caches must not be read as v2)
     description = "DINOv2 ViT-L/14 patch tokens of the whole image (FD-DINOv2's weights), far-vs-near self-similarity"
     options_used = ("repetition_size",)
     metrics = (

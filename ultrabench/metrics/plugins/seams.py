@@ -8,6 +8,7 @@ from ultrabench.metrics.plugin import FeatureExtractor, Metric, Net
 
 class Seams(FeatureExtractor):
     name = "seams"
+    version = "v2"  # the cached features changed (v1 caches must not be read as v2)
     description = "no network: colour steps and blurred bands at tile lines of the native pixels (numpy, in the decode workers)"
     options_used = ("seam_strides",)
     metrics = (
