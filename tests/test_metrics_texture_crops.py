@@ -64,3 +64,69 @@ def test_crop_positions_deterministic_inside_and_keyed():
 def test_small_image_is_a_clear_error():
     with pytest.raises(CropError, match="smaller than the 299x299"):
         crop_positions(256, 1024, "tiny", n=3)
+
+
+def test_crops_are_never_placed_by_content_where_an_image_key_exists():
+    from ultrabench.scoring import views
+    from ultrabench.scoring.decode import prepare
+
+    rng = np.random.default_rng(3)
+    a, b = (rng.integers(0, 256, (400, 500, 3), dtype=np.uint8) for _ in range(2))
+    view = views.View.of("crops-native", size=128, n=4, seed=0)
+    key = image_key("p007", 3)
+    # two methods' different images of one prompt and seed: the same positions, whatever the pixels
+    _, boxes_a = views.compute(view, a, None, views.ViewContext("sha-of-a", key))
+    _, boxes_b = views.compute(view, b, None, views.ViewContext("sha-of-b", key))
+    assert boxes_a == boxes_b == crop_positions(400, 500, key, n=4, size=128)
+    # reference images (no prompt id or seed) are placed by their sha256, asked for by name
+    _, boxes = views.compute(view, a, None, views.ViewContext("sha-of-a", views.CONTENT_KEY))
+    assert boxes == crop_positions(400, 500, "sha-of-a", n=4, size=128)
+    # an empty key is a bug upstream, never a silent fall-back to the content
+    with pytest.raises(ValueError, match="crops need the image's key"):
+        views.compute(view, a, None, views.ViewContext("sha-of-a", ""))
+    with pytest.raises(ValueError, match="crops need the image's key"):
+        views.compute(views.View.of("crops-paired", size=128, n=2, square=512), a, None, views.ViewContext("s", ""))
+
+
+def test_noise_estimate_recovers_added_noise_and_ignores_smooth_content():
+    from ultrabench.metrics.texture import NOISE_FLAG, noise_sigma
+
+    yy, xx = np.mgrid[0:512, 0:512]
+    smooth = (128 + 60 * np.sin(xx / 40.0) * np.cos(yy / 55.0))[..., None].repeat(3, 2)
+    assert noise_sigma(smooth.round().astype(np.uint8)) < 0.5
+    for sigma in (2.0, 3.0, 6.0):
+        noisy = smooth + np.random.default_rng(int(sigma)).normal(0, sigma, (512, 512))[..., None]
+        assert noise_sigma(noisy.clip(0, 255).round().astype(np.uint8)) == pytest.approx(sigma, rel=0.12)
+    assert NOISE_FLAG == 2.0
+
+
+def test_noise_sigma_and_its_flag_through_the_api(tmp_path):
+    import json
+    import os
+
+    import pandas as pd
+    from PIL import Image
+
+    from ultrabench.api import score
+    from ultrabench.resolution import parse_resolution
+    from ultrabench.runstore import RunStore, Unit
+
+    os.environ["ULTRABENCH_CACHE"] = str(tmp_path / "ubcache")
+    run = tmp_path / "run"
+    yy, xx = np.mgrid[0:256, 0:256]
+    smooth = (128 + 60 * np.sin(xx / 20.0) * np.cos(yy / 25.0))[..., None].repeat(3, 2)
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        for method, sigma in (("clean", 0.0), ("noisy", 4.0)):
+            img = (smooth + rng.normal(0, sigma, (256, 256))[..., None]).clip(0, 255).round().astype(np.uint8)
+            RunStore(run).write_unit(Unit(method, parse_resolution("256x256"), f"p{i}", "x", i),
+                                     {"status": "ok", "seconds": 1.0, "stages": {}}, image=Image.fromarray(img))
+    s = score(run, metrics=["noise-sigma", "glcm"], workers=0, bootstrap=0, progress=False, device="cpu",
+              reference_method="clean")
+    assert s["protocols"]["noise-sigma"]["version"] == "noise-sigma@immerkaer-median-v1"
+    v = {(x["metric"], x["method"]): x["value"] for x in s["sets"]}
+    assert v[("noise-sigma", "clean")] < 0.5 and v[("noise-sigma", "noisy")] == pytest.approx(4.0, rel=0.15)
+    assert v[("glcm", "noisy")] > v[("glcm", "clean")]  # what the flag is for
+    rows = pd.read_parquet(run / "scores" / "per_image.parquet")
+    flags = {r["method"]: json.loads(r["details"])["noise-sigma"]["noise_dominated"] for _, r in rows.iterrows()}
+    assert flags == {"clean": False, "noisy": True}

@@ -1,9 +1,12 @@
 """Native-resolution crops for the patch metrics (FID-patch, IS-patch, KID-patch).
 
 Positions come from `np.random.default_rng([seed, crc32(key)])`, where the key is a stable name of
-the image (prompt id + seed for generated images, the relative file name for reference images).
-They therefore do not depend on file order, worker count or method: every method gets the same
-positions for the same prompt and seed at the same image size.
+the image: prompt id + seed for generated images (`image_key`), the sha256 of the file for
+reference images, which have neither (asked for by name: `scoring.views.CONTENT_KEY`; an empty key
+is refused, so a generated image never falls back to its content). They therefore do not depend on
+file order, worker count or method: every method gets the same positions for the same prompt and
+seed at the same image size. Positions are drawn per size: the same key gives other positions at
+another image size.
 """
 
 from __future__ import annotations

@@ -1,30 +1,33 @@
-"""Repetition score: how strongly distant regions of one image match each other, in DINOv2 patch
-tokens, beyond what the image's texture makes alike (protocol `repetition@dinov2-farnear-s448-v1`).
+"""Repetition score: how much better a region of one image matches a distant region than its own
+surroundings, in DINOv2 patch tokens (protocol `repetition@dinov2-block-s448-v2`).
 
 The typical failure of training-free methods at 4096x4096 is an object drawn again and again across
-the canvas (several heads, a second sun). A duplicated object's tokens find an almost equal token far
-away that is closer to them than anything around them; ordinary content does not, and in a smooth
-or uniformly textured image a token's neighbours are as alike as its best distant match.
-Definition, for the patch tokens of the image
-squashed to a square (default 448 pixels: a 32x32 grid of 14-pixel patches, each token 128 pixels of
-a 4096 image):
+the canvas (several heads, a second sun, a grid of faces). A duplicated object's tokens find, at any
+distance, a partner whose whole neighbourhood matches theirs; ordinary content does not, and in a
+smooth or uniformly textured image a token's shifted surroundings match as well. Definition, for the
+patch tokens of the image squashed to a square (default 448 pixels: a 32x32 grid of 14-pixel
+patches, each token 128 pixels of a 4096 image):
 
-1. tokens t_i, L2-normalised; with R = ceil(grid / 8) cells, far(i) = the tokens at Chebyshev
-   distance > R from i, near(i) = those at distance 1..R;
-2. contrast c_i = max_{j in far(i)} cos(t_i, t_j) - max_{j in near(i)} cos(t_i, t_j): how much
-   better i's best distant match is than its best match around it (>= 0 only where a distant region
-   repeats i more closely than i's own surroundings do);
-3. score = the mean of the largest 10% of c_i (the duplicated object's tokens; a whole-image mean
-   would dilute an object that fills a tenth of the canvas);
-4. beside it, per image: the fraction of tokens with c_i > 0.25, and the best pair (i, argmax j), as
-   pixel centres in the original image, so a report can point at the two copies.
+1. tokens t_i, L2-normalised; i's best match j(i) = argmax cos(t_i, t_j) over the tokens farther
+   than NEAR (1) cell (Chebyshev): past the neighbours, whose content overlaps i's, at every distance;
+2. block match B(i, d, sign) = mean over the 3x3 block of cells i + b of cos(t_(i+b), t_(i+d+sign*b))
+   (cells whose partner falls off the grid left out);
+3. contrast c_i = B(i, j(i) - i, +1) - max(max over the 8 unit shifts u of B(i, u, +1),
+   B(i, j(i) - i, -1)): the per-image null is what the same image gives without a copy: its
+   surroundings shifted by one cell (smooth and textured regions match there as well), and the
+   partner's block turned by 180 degrees (a repeated texture or pattern matches turned; a copy of an
+   object does not);
+4. score = the mean of the largest 10% of c_i (a whole-image mean would dilute an object that fills
+   a tenth of the canvas); beside it, per image: the fraction of tokens with c_i > FIRES, and the best
+   pair (i, j(i)), as token centres, so a report can point at the two copies.
 
-Numpy only: the plugin runs DINOv2 and hands this function the token grid. With random stand-in
-weights (tests) the score separates aligned tiled copies from single objects, smooth images and
-textures of a token's period, but fires on pixel noise and on fine textures whose period is not a
-multiple of the token cell: a random ViT is not shift-invariant and its 64-dimensional tokens make
-the best of ~700 distant candidates stand out from the best of ~80 near ones by chance
-(tests/test_repetition_score.py shows both). Trained DINOv2 tokens are what the definition is for.
+The FIRES threshold (0.25) and the score's scale are unvalidated until real DINOv2 weights run it:
+here it was checked with random stand-in weights (tests) and on scikit-image's photographs with HOG
+and colour stand-in tokens (`ultrabench.metrics.photos.hog_tokens`; reports/validation/), where a
+grid of one region scores far above every clean photograph at every period, and pasted copies raise
+it in every photograph, but photographs of genuinely repeated things (coins, bricks) score above a
+scene with two or three unaligned copies: HOG is not shift-invariant, so its copies match worse than
+DINOv2's should.
 """
 
 from __future__ import annotations
@@ -34,17 +37,36 @@ import math
 import numpy as np
 
 TOP = 0.10  # fraction of tokens whose contrasts are averaged
-FAR_FRACTION = 8  # R = ceil(grid side / FAR_FRACTION) cells
-FIRES = 0.25  # a token whose contrast exceeds this counts as repeated (the reported fraction)
+NEAR = 1  # a token's best match is sought beyond this Chebyshev distance (its neighbours overlap it)
+FIRES = 0.25  # a token whose contrast exceeds this counts as repeated (unvalidated: see the docstring)
 # repetition_features() layout
 FIELDS = ("score", "fraction", "y0", "x0", "y1", "x1")
+_BLOCK = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+_UNIT = [d for d in _BLOCK if d != (0, 0)]
 
 
-def cell_distance(rows: int, cols: int) -> tuple[np.ndarray, int]:
-    """((n, n) Chebyshev distances between token cells, R)."""
+def cell_distance(rows: int, cols: int) -> np.ndarray:
+    """(n, n) Chebyshev distances between token cells."""
     y, x = np.divmod(np.arange(rows * cols), cols)
-    return np.maximum(np.abs(y[:, None] - y[None, :]), np.abs(x[:, None] - x[None, :])), \
-        math.ceil(max(rows, cols) / FAR_FRACTION)
+    return np.maximum(np.abs(y[:, None] - y[None, :]), np.abs(x[:, None] - x[None, :]))
+
+
+def _block_match(sim: np.ndarray, rows: int, cols: int, dy: np.ndarray, dx: np.ndarray, sign: int = 1) -> np.ndarray:
+    """For each token i: the mean over the 3x3 block around i (cells i + b) of cos(t_(i + b),
+    t_(i + d_i + sign * b)), over the cells whose partner is inside the grid; sign -1 pairs the block
+    with the partner's block turned by 180 degrees."""
+    y, x = np.divmod(np.arange(rows * cols), cols)
+    total = np.zeros(rows * cols)
+    count = np.zeros(rows * cols)
+    for by, bx in _BLOCK:
+        ay, ax = y + by, x + bx
+        py, px = y + dy + sign * by, x + dx + sign * bx
+        ok = (ay >= 0) & (ay < rows) & (ax >= 0) & (ax < cols) & (py >= 0) & (py < rows) & (px >= 0) & (px < cols)
+        a = np.where(ok, ay * cols + ax, 0)
+        q = np.where(ok, py * cols + px, 0)
+        total += np.where(ok, sim[a, q], 0.0)
+        count += ok
+    return total / np.maximum(count, 1)
 
 
 def contrasts(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -53,11 +75,15 @@ def contrasts(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     t = tokens.reshape(rows * cols, -1).astype(np.float64)
     t = t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
     sim = t @ t.T
-    dist, r = cell_distance(rows, cols)
-    far = np.where(dist > r, sim, -np.inf)
-    best = np.argmax(far, axis=1)
-    near = np.where((dist >= 1) & (dist <= r), sim, -np.inf).max(axis=1)
-    return far.max(axis=1) - near, best
+    dist = cell_distance(rows, cols)
+    best = np.argmax(np.where(dist > NEAR, sim, -np.inf), axis=1)
+    y, x = np.divmod(np.arange(rows * cols), cols)
+    by, bx = np.divmod(best, cols)
+    far = _block_match(sim, rows, cols, by - y, bx - x)
+    turned = _block_match(sim, rows, cols, by - y, bx - x, -1)
+    near = np.max([_block_match(sim, rows, cols, np.full(len(t), dy), np.full(len(t), dx)) for dy, dx in _UNIT],
+                  axis=0)
+    return far - np.maximum(near, turned), best
 
 
 def repetition_features(tokens: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -21,6 +21,7 @@ from ultrabench.metrics import bootstrap as bs
 from ultrabench.metrics.crops import image_key
 from ultrabench.metrics.plugin import DEFAULT_OPTIONS, Metric
 from ultrabench.metrics.registry import METRICS, PAPER_METRICS, get_metric
+from ultrabench.metrics.seams import tiling_of
 from ultrabench.scoring import engine as E
 from ultrabench.scoring.reference import build_reference, list_images, load_reference, reference_inputs  # noqa: F401
 
@@ -432,7 +433,8 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
     pass_needs = list({id(n): n for n in _with_sources(needs.values())}.values())
     proto = protocols(ex, chosen, options)
 
-    tasks = [E.ImageTask(r.image_path, key=image_key(r.prompt_id, r.seed), prompt=r.prompt) for r in ok]
+    tasks = [E.ImageTask(r.image_path, key=image_key(r.prompt_id, r.seed), prompt=r.prompt, tiling=tiling_of(r.data))
+             for r in ok]
 
     if shard is not None:
         # Feature extraction only: set statistics need every image, so the merge run computes them.

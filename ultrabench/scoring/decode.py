@@ -163,7 +163,7 @@ class Prepared:
     stat: tuple[int, int] | None = None  # (size, mtime_ns) the bytes were read under, if stable
 
 
-def prepare(path: str, wanted: list[views.View], crop_key: str = "") -> Prepared:
+def prepare(path: str, wanted: list[views.View], crop_key: str = views.CONTENT_KEY, tiling: str = "") -> Prepared:
     """Decode `path` once and compute each wanted view from that one array. Never raises: a file that
     cannot be read goes into `.error`, a view the image cannot give (too small for the crop) into
     `.view_errors`, and the other views are still made."""
@@ -180,7 +180,7 @@ def prepare(path: str, wanted: list[views.View], crop_key: str = "") -> Prepared
         out.error = f"unreadable image {Path(path).name}: {_reason(e)}"
         return out
     out.height, out.width = rgb.shape[:2]
-    ctx = views.ViewContext(out.sha256, crop_key)
+    ctx = views.ViewContext(out.sha256, crop_key, tiling)
     try:
         if img is None and any(views.VIEW_KINDS[v.kind].needs_pil for v in wanted):
             img = Image.fromarray(rgb)  # one PIL copy shared by every resize

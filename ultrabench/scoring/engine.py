@@ -22,9 +22,9 @@ import numpy as np
 
 from ultrabench.metrics.plugin import FeatureExtractor, Metric, Net
 from ultrabench.scoring.decode import prepare
-from ultrabench.scoring.views import VIEW_KINDS, View
+from ultrabench.scoring.views import CONTENT_KEY, VIEW_KINDS, View
 
-CONTENT_KEY = ""  # an ImageTask key meaning "place crops by the image's sha256"
+# CONTENT_KEY (from views): an ImageTask key meaning "place crops by the image's sha256"
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".pgm"}
 META = ("meta", "decode-v2")  # (cache extractor, protocol) of the per-image decode facts
 
@@ -115,8 +115,14 @@ class Need:
     def keyed(self) -> bool:
         return self.view.keyed if self.view is not None else self.source.keyed
 
+    @property
+    def _tiled(self) -> bool:
+        return VIEW_KINDS[self.view.kind].tiled if self.view is not None else self.source._tiled
+
     def cache_key(self, task: "ImageTask") -> str | None:
         key = task.key if self.keyed else None
+        if task.tiling and self._tiled:  # the record's tiling changes the features of the same pixels
+            key = f"{key or ''}|tiling={task.tiling}"
         if self.ext.prompted:  # features of (image, prompt): the same image under another prompt is another entry
             import hashlib
 
@@ -262,6 +268,7 @@ class ImageTask:
     path: Path
     key: str  # crop key: prompt_id__s<seed>, or CONTENT_KEY (reference images: their sha256)
     prompt: str | None = None  # for prompt-conditioned extractors (ImageReward)
+    tiling: str = ""  # "<tile>/<stride>" when the unit record names its tiling (seams.tiling_of)
     sha: str | None = None
     missing: list[Need] = field(default_factory=list)
     want_meta: bool = False
@@ -420,12 +427,12 @@ def run_pass(tasks: list[ImageTask], needs: list[Need], cache: FeatureCache, *, 
                     exhausted = True
                     break
                 views = list(dict.fromkeys(n.view for n in t.missing))
-                fut = None if pool is None else pool.submit(prepare, str(t.path), views, t.key)
+                fut = None if pool is None else pool.submit(prepare, str(t.path), views, t.key, t.tiling)
                 pending.append((t, views, fut))
             if not pending:
                 break
             t, views, fut = pending.pop(0)  # in order: batches stay deterministic
-            consume(t, prepare(str(t.path), views, t.key) if fut is None else fut.result())
+            consume(t, prepare(str(t.path), views, t.key, t.tiling) if fut is None else fut.result())
             if bar is not None:
                 bar.update(1)
         for b in batchers.values():

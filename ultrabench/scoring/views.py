@@ -48,10 +48,25 @@ class View:
         return VIEW_KINDS[self.kind].keyed
 
 
+# The crop key of images that have no (prompt id, seed): reference images, placed by their sha256.
+# An empty key is refused: a generated image must never fall back to its content for crop positions.
+CONTENT_KEY = "@content"
+
+
+def placement_key(ctx: "ViewContext") -> str:
+    """The key crop positions are drawn from: the image's crop key, or its sha256 for CONTENT_KEY."""
+    if ctx.crop_key == CONTENT_KEY:
+        return ctx.sha256
+    if not ctx.crop_key:
+        raise ValueError("crops need the image's key (prompt id and seed), or CONTENT_KEY for reference images")
+    return ctx.crop_key
+
+
 @dataclass(frozen=True)
 class ViewContext:
     sha256: str
-    crop_key: str  # "<prompt_id>__s<seed>" for generated images; empty: place crops by content (sha256)
+    crop_key: str  # "<prompt_id>__s<seed>" for generated images, CONTENT_KEY for reference images
+    tiling: str = ""  # "<tile>/<stride>" pixels when the image's record names its tiling (the seam score)
 
 
 @dataclass(frozen=True)
@@ -62,14 +77,16 @@ class ViewKind:
     multi: bool = False  # returns stacked rows (crops, tiles): each row goes through the network
     # (h, w, **params) -> the (height, width) its boxes are placed in, when that is not the image's own
     canvas: Callable[..., tuple[int, int]] | None = None
+    tiled: bool = False  # depends on the tiling the image's record names (ViewContext.tiling)
 
 
 VIEW_KINDS: dict[str, ViewKind] = {}
 
 
-def view_kind(name: str, *, keyed: bool = False, needs_pil: bool = False, multi: bool = False, canvas=None):
+def view_kind(name: str, *, keyed: bool = False, needs_pil: bool = False, multi: bool = False, canvas=None,
+              tiled: bool = False):
     def register(fn):
-        VIEW_KINDS[name] = ViewKind(fn, keyed, needs_pil, multi, canvas)
+        VIEW_KINDS[name] = ViewKind(fn, keyed, needs_pil, multi, canvas, tiled)
         return fn
 
     return register
@@ -140,7 +157,7 @@ def crops_native(rgb, img, ctx, size: int = 299, n: int = 3, seed: int = 0, resi
     h, w = rgb.shape[:2]
     if h < size or w < size:
         raise ViewError(f"smaller than the {size}x{size} crop of the patch metrics ({h}x{w})")
-    boxes = cropmod.crop_positions(h, w, ctx.crop_key or ctx.sha256, n, size, seed)
+    boxes = cropmod.crop_positions(h, w, placement_key(ctx), n, size, seed)
     crops = cropmod.take_crops(rgb, boxes)
     if resize and resize != size:
         crops = np.stack([resize_clean(c, None, ctx, resize) for c in crops])
@@ -162,7 +179,7 @@ def crops_paired(rgb, img, ctx, size: int = 299, n: int = 20, seed: int = 0, squ
     if (rgb.shape[0], rgb.shape[1]) != (square, square):
         img = img if img is not None else Image.fromarray(rgb)
         rgb = np.asarray(img.resize((square, square), resample=_FILTERS[filter]))
-    boxes = cropmod.crop_positions(square, square, cropmod.pair_key(ctx.crop_key or ctx.sha256), n, size, seed)
+    boxes = cropmod.crop_positions(square, square, cropmod.pair_key(placement_key(ctx)), n, size, seed)
     crops = cropmod.take_crops(rgb, boxes)
     if resize and resize != size:
         crops = np.stack([resize_clean(c, None, ctx, resize) for c in crops])
@@ -274,11 +291,11 @@ def glcm(rgb, img, ctx):
     return np.float64(texture.glcm_score(rgb))
 
 
-@view_kind("seams")
+@view_kind("seams", tiled=True)
 def seams(rgb, img, ctx, strides: str = "128-1024/64"):
     from ultrabench.metrics import seams as seammod
 
-    return seammod.seam_features(rgb, seammod.parse_strides(strides))
+    return seammod.seam_features(rgb, seammod.parse_strides(strides), ctx.tiling or None)
 
 
 @view_kind("compression")
@@ -286,3 +303,10 @@ def compression(rgb, img, ctx, codec: str = "png"):
     from ultrabench.metrics import texture
 
     return np.float64(texture.compression_ratio(rgb, codec))
+
+
+@view_kind("noise")
+def noise(rgb, img, ctx):
+    from ultrabench.metrics import texture
+
+    return np.float64(texture.noise_sigma(rgb))

@@ -8,12 +8,14 @@ from ultrabench.metrics.plugin import FeatureExtractor, Metric, Net
 
 class Repetition(FeatureExtractor):
     name = "repetition"
+    version = "v2"  # the cached features changed (v1 caches must not be read as v2)
     description = "DINOv2 ViT-L/14 patch tokens of the whole image (FD-DINOv2's weights), far-vs-near self-similarity"
     options_used = ("repetition_size",)
     metrics = (
         Metric("repetition", "Repetition", False, "per_image", "448x448 squash (PIL bicubic), 32x32 DINOv2 patch tokens",
-               description="how much better distant regions match each other than their own surroundings (mean of "
-                           "the top 10% of tokens); high where an object is duplicated across the canvas",
+               description="how much better a token's 3x3 block matches the block at its best distant match (any "
+                           "distance past its neighbours) than it matches its own shifted or turned surroundings (mean "
+                           "of the top 10% of tokens); high where an object is duplicated; threshold unvalidated",
                extractor="repetition", view="grid", feature="rep"),
     )
 
@@ -73,8 +75,10 @@ class Repetition(FeatureExtractor):
         from ultrabench.metrics import repetition as rep
 
         size = int(self.options["repetition_size"])
-        return {"version": f"repetition@dinov2-farnear-s{size}-v1",
+        return {"version": f"repetition@dinov2-block-s{size}-v2",
                 "definition": "ultrabench.metrics.repetition (module docstring)",
                 "view": f"whole image squashed to {size}x{size}, PIL bicubic", "grid": [size // 14, size // 14],
-                "contrast": f"max cos to tokens farther than ceil(grid/{rep.FAR_FRACTION}) cells minus max cos to "
-                            "those within it", "score": f"mean of the top {rep.TOP:.0%} contrasts"}
+                "contrast": f"3x3-block mean cos at the best match farther than {rep.NEAR} cell, minus the best of the "
+                            "block at the 8 unit shifts and the partner's block turned by 180 degrees (per-image null)",
+                "score": f"mean of the top {rep.TOP:.0%} contrasts",
+                "fires_above": f"{rep.FIRES} (unvalidated: no real DINOv2 weights have run it)"}
