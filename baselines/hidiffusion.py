@@ -30,6 +30,7 @@ class HiDiffusion(OfficialMethod):
     description = "HiDiffusion on SDXL (official package from a user checkout + its own venv, diffusers 0.40.0)"
     runner = "hidiffusion.py"
     official_repo = "megvii-research/HiDiffusion"
+    official_commit = "e9ec39a58805c3c44c650e2e745c0aa600824f0e"
     max_batch_size = 1
     setting_rules = {**OfficialMethod.common_rules, "eta": between(0.0, 1.0)}
     default_settings = {
