@@ -35,13 +35,14 @@ class HiDiffusion(OfficialMethod):
     setting_rules = {**OfficialMethod.common_rules, "eta": between(0.0, 1.0)}
     default_settings = {
         **OfficialMethod.common_settings,
-        "num_inference_steps": 50,
-        "guidance_scale": 7.5,
-        "eta": 1.0,
-        "negative_prompt": "blurry, ugly, duplicate, poorly drawn face, deformed, mosaic, artifacts, bad limbs",
-        "apply_raunet": True,
-        "apply_window_attn": True,
-        "dtype": "float16",
+        # The README's SDXL example, megvii-research/HiDiffusion at e9ec39a (README.md:123-136).
+        "num_inference_steps": 50,  # README.md:136 passes none: StableDiffusionXLPipeline's default
+        "guidance_scale": 7.5,  # README.md:136
+        "eta": 1.0,  # README.md:136
+        "negative_prompt": "blurry, ugly, duplicate, poorly drawn face, deformed, mosaic, artifacts, bad limbs",  # :135
+        "apply_raunet": True,  # hidiffusion/hidiffusion.py:1917, apply_hidiffusion's default
+        "apply_window_attn": True,  # hidiffusion/hidiffusion.py:1918
+        "dtype": "float16",  # README.md:124 (torch_dtype=torch.float16, variant="fp16")
         "resize_filter": "lanczos",
     }
 

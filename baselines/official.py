@@ -370,13 +370,14 @@ class ScaleCrafter(_ConfiguredSDXL):
     default_settings = {
         **OfficialMethod.common_settings,
         "config": None,  # your own config file instead of the per-size rule below
-        "num_inference_steps": 50,
-        "guidance_scale": 5.0,  # the forward's default; the script never passes one
-        "eta": 1.0,  # DDIM, the forward's default (stochastic, global RNG)
-        "freeu": True,  # b1=1.1, b2=1.2, s1=0.6, s2=0.4 as in the script
-        "vae_tiling": True,  # the script always calls enable_vae_tiling()
-        "sync_tiled_decode": False,  # the script's --vae_tiling flag
-        "dtype": "float16",  # --mixed_precision fp16
+        # Cited from YingqingHe/ScaleCrafter at 9dc1185 (file:line).
+        "num_inference_steps": 50,  # configs/sdxl_2048x2048.yaml:10 (every SDXL config)
+        "guidance_scale": 5.0,  # text2image_xl.py:117, the forward's default; main() passes none
+        "eta": 1.0,  # text2image_xl.py:121, DDIM's forward default (stochastic, global RNG)
+        "freeu": True,  # text2image_xl.py:445-447 (b1=1.1, b2=1.2, s1=0.6, s2=0.4 unless --disable_freeu)
+        "vae_tiling": True,  # text2image_xl.py:568, enable_vae_tiling() before every forward
+        "sync_tiled_decode": False,  # text2image_xl.py:83, the --vae_tiling flag (off by default)
+        "dtype": "float16",  # text2image_xl.py:72, --mixed_precision fp16
         "transposed_configs": True,  # H x W served by the W x H config (dilation is isotropic)
         "unlisted": "unsupported",  # sizes without a config: "unsupported" | "cog" (predict.py's rule)
     }
@@ -424,14 +425,15 @@ class FouriScale(_ConfiguredSDXL):
     default_settings = {
         **OfficialMethod.common_settings,
         "config": None,  # your own config file instead of the nearest shipped one
-        "num_inference_steps": 50,
-        "guidance_scale": 5.0,
-        "eta": 1.0,
-        "amp_guidance": False,  # README: optional x2.4 CFG before start_step
-        "freeu": True,
-        "vae_tiling": True,
-        "sync_tiled_decode": False,
-        "dtype": "float16",
+        # Cited from LeonHLJ/FouriScale at 6fb392e (file:line).
+        "num_inference_steps": 50,  # configs/sdxl_2048x2048.yaml:6 (every SDXL config)
+        "guidance_scale": 5.0,  # text2image_xl.py:205, the forward's default; main() passes none
+        "eta": 1.0,  # text2image_xl.py:209
+        "amp_guidance": False,  # text2image_xl.py:82 (--amp_guidance: x2.4 CFG before start_step, :376)
+        "freeu": True,  # text2image_xl.py:519-521 (b1=1.1, b2=1.2, s1=0.6, s2=0.4 unless --disable_freeu)
+        "vae_tiling": True,  # text2image_xl.py:566, enable_vae_tiling() before every forward
+        "sync_tiled_decode": False,  # text2image_xl.py:83, the --vae_tiling flag (off by default)
+        "dtype": "float16",  # text2image_xl.py:73, --mixed_precision fp16
     }
     setting_rules = {**OfficialMethod.common_rules, "eta": between(0.0, 1.0)}
 

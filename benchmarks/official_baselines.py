@@ -72,7 +72,11 @@ def summary(results: list[dict]) -> str:
              "Written by `benchmarks/official_baselines.py`. Each runner is run beside the authors' own entry point "
              "(as their README or script calls it) on a tiny random-weight base model in the layout the real code "
              "loads, at a small size on the CPU, same prompt and seed; the images are compared pixel by pixel "
-             "(0-255 levels). The interface check compares our stand-in checkout with the real code.", ""]
+             "(0-255 levels). The interface check compares our stand-in checkout with the real code.", "",
+             "A match shows that our runner, through `ultrabench generate`, calls the authors' code as their entry "
+             "point does (same weights, settings, seeding, micro-conditioning, output) in the checkout's pinned "
+             "environment; the comparison runs float32 on the CPU (their float16 does not run there), so GPU "
+             "half-precision kernels are not part of it.", ""]
     lines += ["| method | repo | pinned commit | checkout | size | max abs diff | mean abs diff | tolerance | result | "
               "interface check |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
@@ -98,6 +102,8 @@ def summary(results: list[dict]) -> str:
                          f"official {run.get('official_size')}, ultrabench {run.get('ultrabench_size')}, max abs diff "
                          f"{run.get('max_abs_diff')}, mean {run.get('mean_abs_diff')}, differing pixels "
                          f"{run.get('differing_pixels')}")
+            if run.get("ultrabench_info"):
+                lines.append(f"- what ultrabench's runner recorded: `{json.dumps(run['ultrabench_info'], sort_keys=True)}`")
         if r.get("tolerance") is not None:
             lines.append(f"- tolerance {r['tolerance']}: {r.get('tolerance_why')}")
         if r.get("could_not_run"):

@@ -55,6 +55,21 @@ def _rule_grid() -> list[tuple[int, int]]:
     return list(itertools.product(sides, sides))
 
 
+def _same_rule(real: dict, standin: dict, table: dict, table_file: str) -> list[str]:
+    """The stand-in's reader and bucket search give the real ones' answers on the real table."""
+    try:
+        if standin["read_base_settings"](table_file) != table:
+            return [f"read_base_settings: the stand-in reads {BUCKETS} differently"]
+        wrong = [(h, w) for h, w in _rule_grid() if real["find_smallest_padding_pair"](h, w, table)
+                 != standin["find_smallest_padding_pair"](h, w, table)]
+    except Exception as e:
+        return [f"the stand-in's size rule fails on the real {BUCKETS}: {type(e).__name__}: {e}"]
+    if wrong:
+        return [f"find_smallest_padding_pair: stand-in differs from the real rule at {len(wrong)} of "
+                f"{len(_rule_grid())} sizes, e.g. {wrong[0][0]}x{wrong[0][1]}"]
+    return []
+
+
 def interface_check(checkout: Path) -> list[str]:
     checkout = Path(checkout)
     real = checkout / "text2image_xl.py"
@@ -67,21 +82,20 @@ def interface_check(checkout: Path) -> list[str]:
         # Size rule: the stand-in's bucket search and reader give the real ones' answers on the real table.
         names = ["read_base_settings", "find_smallest_padding_pair"]
         r = C.extract_functions(real, names)
-        s = C.extract_functions(fake / "text2image_xl.py", names)
+        try:
+            s = C.extract_functions(fake / "text2image_xl.py", names)
+        except KeyError as e:
+            return problems + [f"stand-in text2image_xl.py: {e.args[0]}"]
         with contextlib.redirect_stdout(io.StringIO()):  # the real reader prints a line
             table_r = r["read_base_settings"](str(checkout / BUCKETS))
-            table_s = s["read_base_settings"](str(checkout / BUCKETS))
-        if table_r != table_s:
-            problems.append(f"read_base_settings: the stand-in reads {BUCKETS} differently")
-        wrong = [(h, w) for h, w in _rule_grid()
-                 if r["find_smallest_padding_pair"](h, w, table_r) != s["find_smallest_padding_pair"](h, w, table_r)]
-        if wrong:
-            problems.append(f"find_smallest_padding_pair: stand-in differs from the real rule at {len(wrong)} sizes, "
-                            f"e.g. {wrong[0][0]}x{wrong[0][1]}")
+        problems += _same_rule(r, s, table_r, str(checkout / BUCKETS))
+        try:
+            fake_table = s["read_base_settings"](str(fake / BUCKETS))
+        except Exception as e:
+            fake_table = {}
+            problems.append(f"stand-in read_base_settings cannot read its own {BUCKETS}: {type(e).__name__}: {e}")
         # The stand-in's table is the real one at 1/8 scale (same keys, sides / 8).
-        fake_table = s["read_base_settings"](str(fake / BUCKETS))
-        off = [k for k, (h, w) in fake_table.items()
-               if k not in table_r or [h * SCALE, w * SCALE] != table_r[k]]
+        off = [k for k, (h, w) in fake_table.items() if k not in table_r or [h * SCALE, w * SCALE] != table_r[k]]
         if off:
             problems.append(f"stand-in {BUCKETS}: buckets {off} are not the real table's at 1/{SCALE} scale")
         problems += C.check_configs(checkout, fake, FOURISCALE_CONFIGS, "FOURISCALE_CONFIGS", RUNNER_CONFIG_KEYS, CONFIG)
