@@ -145,3 +145,11 @@ def test_driver_without_checkouts_is_one_line(monkeypatch, capsys):
     monkeypatch.delenv(D.ENV, raising=False)
     assert D.main([]) == 2
     assert capsys.readouterr().err.strip() == f"error: no checkouts folder: pass --checkouts or set {D.ENV}"
+
+
+def test_a_hanging_official_run_is_a_result_not_an_exception(tmp_path):
+    py = tmp_path / "co" / C.VENV / "bin" / "python"
+    py.parent.mkdir(parents=True)
+    py.symlink_to(sys.executable)
+    proc = C.run_in_venv(tmp_path / "co", ["-c", "import time; time.sleep(30)"], log=tmp_path / "log.txt", timeout=0.5)
+    assert proc.returncode == 124 and proc.stderr.strip().endswith("timed out after 0.5 s")

@@ -43,27 +43,33 @@ class TinySDXL:
     folder: Path  # diffusers layout (model_index.json, unet/, vae/, ...)
     hf_home: Path  # HF_HOME whose hub cache holds the same files as SDXL_ID
     native: int  # the UNet's native side in pixels (SDXL's 1024, here 8 * sample_size)
+    real_topology: bool = True  # SDXL's transformer-layer counts (else fewer, same block layout)
 
 
-def tiny_sdxl(work: Path, sample_size: int = 16, seed: int = 0) -> TinySDXL:
-    """Build (once per work folder) the tiny SDXL of the real topology; see the module docstring."""
-    base = Path(work) / "_models" / f"sdxl-real-topology-{sample_size}-{seed}"
+REAL_LAYERS = (1, 2, 10)  # SDXL's transformer layers per level
+
+
+def tiny_sdxl(work: Path, sample_size: int = 16, seed: int = 0, layers: tuple[int, int, int] = REAL_LAYERS) -> TinySDXL:
+    """Build (once per work folder) the tiny SDXL of the real topology; see the module docstring.
+    `layers` < REAL_LAYERS gives a cheaper UNet for code that patches no layer by name."""
+    name = "real-topology" if tuple(layers) == REAL_LAYERS else "layers-" + "-".join(map(str, layers))
+    base = Path(work) / "_models" / f"sdxl-{name}-{sample_size}-{seed}"
     folder = base / "diffusers"
     hf_home = base / "hf"
     done = base / "done"
     if not done.is_file():
         if base.exists():
             shutil.rmtree(base)
-        _build_sdxl(folder, sample_size, seed)
+        _build_sdxl(folder, sample_size, seed, tuple(layers))
         repo = hf_home / "hub" / ("models--" + SDXL_ID.replace("/", "--"))
         (repo / "refs").mkdir(parents=True)
         (repo / "refs" / "main").write_text(SNAPSHOT)
         shutil.copytree(folder, repo / "snapshots" / SNAPSHOT)
         done.write_text("ok\n")
-    return TinySDXL(folder, hf_home, 8 * sample_size)
+    return TinySDXL(folder, hf_home, 8 * sample_size, tuple(layers) == REAL_LAYERS)
 
 
-def _build_sdxl(out: Path, sample_size: int, seed: int) -> None:
+def _build_sdxl(out: Path, sample_size: int, seed: int, layers: tuple[int, int, int]) -> None:
     import torch
     from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
@@ -80,7 +86,7 @@ def _build_sdxl(out: Path, sample_size: int, seed: int) -> None:
         block_out_channels=(16, 32, 64),
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-        transformer_layers_per_block=(1, 2, 10), attention_head_dim=(1, 2, 4), use_linear_projection=True,
+        transformer_layers_per_block=layers, attention_head_dim=(1, 2, 4), use_linear_projection=True,
         cross_attention_dim=64, addition_embed_type="text_time", addition_time_embed_dim=8,
         projection_class_embeddings_input_dim=8 * 6 + 32, norm_num_groups=8,
     )
@@ -151,8 +157,11 @@ def run_in_venv(checkout: Path, argv: Sequence[str], *, log: Path, env: dict[str
                 timeout: float = 1800, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """`<checkout>/.ultrabench-venv/bin/python ARGV...` in the checkout (or `cwd`); output kept in `log`."""
     cmd = [str(venv_python(checkout)), *map(str, argv)]
-    proc = subprocess.run(cmd, cwd=str(cwd or checkout), env=child_env(env), capture_output=True, text=True,
-                          timeout=timeout)
+    try:
+        proc = subprocess.run(cmd, cwd=str(cwd or checkout), env=child_env(env), capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        proc = subprocess.CompletedProcess(cmd, 124, _text(e.stdout), _text(e.stderr) + f"\ntimed out after {timeout} s")
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(f"$ {' '.join(cmd)}\n# exit {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}")
     return proc
@@ -217,7 +226,10 @@ def run_ultrabench(method: str, height: int, width: int, *, settings: dict[str, 
         """) + "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items()))
     cmd = [sys.executable, "-m", "ultrabench", "generate", "--spec", str(spec), "--out", str(run)]
     e = child_env({"PYTHONPATH": str(ROOT), **(env or {})})
-    proc = subprocess.run(cmd, cwd=str(ROOT), env=e, capture_output=True, text=True, timeout=timeout)
+    try:
+        proc = subprocess.run(cmd, cwd=str(ROOT), env=e, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"ultrabench generate did not finish in {timeout} s") from None
     (work / "ultrabench.log").write_text(f"$ {' '.join(cmd)}\n# exit {proc.returncode}\n--- stdout\n{proc.stdout}\n"
                                          f"--- stderr\n{proc.stderr}")
     records = [json.loads(p.read_text()) for p in sorted((run / method / f"{height}x{width}").glob("*.json"))]
@@ -230,6 +242,10 @@ def run_ultrabench(method: str, height: int, width: int, *, settings: dict[str, 
     if not png.is_file():
         png = next((run / method / f"{height}x{width}").glob("*.png"))
     return png, rec
+
+
+def _text(b: bytes | str | None) -> str:
+    return b.decode(errors="replace") if isinstance(b, bytes) else (b or "")
 
 
 def _last_lines(text: str | None, n: int = 3) -> str:
@@ -449,15 +465,16 @@ class Official:
 
 def compare_sdxl(res: dict[str, Any], checkout: Path, work: Path, height: int, width: int, *,
                  settings: dict[str, Any], official: Callable[[TinySDXL, int], Official],
-                 env: dict[str, str] | None = None, model_note: str = "") -> dict[str, Any]:
+                 env: dict[str, str] | None = None, model_note: str = "",
+                 layers: tuple[int, int, int] = REAL_LAYERS) -> dict[str, Any]:
     """`ultrabench generate` on the tiny SDXL (its unit seed fixes the seed), then the authors' entry point
     with that seed in the checkout's venv; the images compared against EXACT."""
     work = Path(work)
-    model = tiny_sdxl(work)
+    model = tiny_sdxl(work, layers=layers)
     method = res["method"]
     tol, why = EXACT
-    res.update(tolerance=tol, tolerance_why=why,
-               model=f"tiny random-weight SDXL (real topology), native {model.native}px{model_note}")
+    shape = "real topology" if model.real_topology else f"SDXL's blocks, {'/'.join(map(str, layers))} transformer layers"
+    res.update(tolerance=tol, tolerance_why=why, model=f"tiny random-weight SDXL ({shape}), native {model.native}px{model_note}")
     env = dict(env or {})
     try:
         ours, rec = run_ultrabench(method, height, width, work=work / method / "ultrabench", env=env,
