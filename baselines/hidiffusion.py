@@ -32,18 +32,20 @@ class HiDiffusion(OfficialMethod):
     description = "HiDiffusion on SDXL (official package from a user checkout + its own venv, diffusers 0.40.0)"
     runner = "hidiffusion.py"
     official_repo = "megvii-research/HiDiffusion"
+    official_commit = "e9ec39a58805c3c44c650e2e745c0aa600824f0e"
     max_batch_size = 1
     # megvii-research/HiDiffusion README.md (e9ec39a) line 124: the SDXL example's torch_dtype=torch.float16
     default_dtype = "float16"
     setting_rules = {**OfficialMethod.common_rules, "eta": between(0.0, 1.0)}
     default_settings = {
         **OfficialMethod.common_settings,
-        "num_inference_steps": 50,
-        "guidance_scale": 7.5,
-        "eta": 1.0,
-        "negative_prompt": "blurry, ugly, duplicate, poorly drawn face, deformed, mosaic, artifacts, bad limbs",
-        "apply_raunet": True,
-        "apply_window_attn": True,
+        # The README's SDXL example, megvii-research/HiDiffusion at e9ec39a (README.md:123-136).
+        "num_inference_steps": 50,  # README.md:136 passes none: StableDiffusionXLPipeline's default
+        "guidance_scale": 7.5,  # README.md:136
+        "eta": 1.0,  # README.md:136
+        "negative_prompt": "blurry, ugly, duplicate, poorly drawn face, deformed, mosaic, artifacts, bad limbs",  # :135
+        "apply_raunet": True,  # hidiffusion/hidiffusion.py:1917, apply_hidiffusion's default
+        "apply_window_attn": True,  # hidiffusion/hidiffusion.py:1918
         "resize_filter": "lanczos",
     }
 

@@ -87,6 +87,9 @@ class OfficialMethod(Method):
     max_batch_size = 8
     runner: str = ""  # file in baselines/runners/
     official_repo: str = ""  # GitHub owner/name, for messages
+    # The commit of official_repo this adapter is written and compared against
+    # (benchmarks/official_baselines.py runs the authors' code there beside ours: reports/official/).
+    official_commit: str = ""
     licence: str = SDXL_LICENCE
     model_role: str = "sdxl_base"  # role of the `model` setting's weights
     # Further weight settings (setting -> role) resolved here like `model` and sent as job["weights"].
@@ -140,7 +143,7 @@ class OfficialMethod(Method):
     def recorded_settings(self) -> dict[str, Any]:
         rec = {k: v for k, v in self.settings.items() if k not in ("python", "timeout_s")}
         rec.update(dtype=self.dtype, watermark=False, runner=self.runner,
-                   official_repo=self.official_repo)
+                   official_repo=self.official_repo, official_commit=self.official_commit)
         commit = _git_head(self.repo_path()) if self.repo_path() else None
         if commit:
             rec["repo_commit"] = commit
@@ -334,14 +337,21 @@ def _git_head(repo: Path | None) -> str | None:
 
 # -- the three methods ----------------------------------------------------------------------------------
 class _ConfiguredSDXL(OfficialMethod):
-    """ScaleCrafter and FouriScale: DDIM on SDXL with a per-resolution config file of the checkout."""
+    """ScaleCrafter and FouriScale: DDIM on SDXL with a per-resolution config file of the checkout.
+
+    Setting `config`: a config file of your own (path, absolute or relative to the checkout) used at
+    every size, as the authors' scripts take `--config` (their advice for a size they ship none for:
+    copy a config and change its sizes, YingqingHe/ScaleCrafter#14)."""
 
     def config_for(self, res: Resolution) -> tuple[str | None, str]:
         raise NotImplementedError
 
+    def _own_config(self) -> tuple[str, str] | None:
+        return (str(self.settings["config"]), "user config") if self.settings.get("config") else None
+
     def job_settings(self, res: Resolution) -> dict[str, Any]:
         s = super().job_settings(res)
-        cfg, how = self.config_for(res)
+        cfg, how = self._own_config() or self.config_for(res)
         s.update(config=cfg, config_source=how)
         return s
 
@@ -358,16 +368,19 @@ class ScaleCrafter(_ConfiguredSDXL):
     description = "ScaleCrafter (official code, user checkout + its own venv); sizes = its SDXL configs"
     runner = "scalecrafter.py"
     official_repo = "YingqingHe/ScaleCrafter"
+    official_commit = "9dc11851f7700df0037db7a1e7e42dab060e05dc"
     # text2image_xl.py (9dc1185) lines 70-72 (--mixed_precision default 'fp16') and 408-412 (weight_dtype)
     default_dtype = "float16"
     default_settings = {
         **OfficialMethod.common_settings,
-        "num_inference_steps": 50,
-        "guidance_scale": 5.0,  # the forward's default; the script never passes one
-        "eta": 1.0,  # DDIM, the forward's default (stochastic, global RNG)
-        "freeu": True,  # b1=1.1, b2=1.2, s1=0.6, s2=0.4 as in the script
-        "vae_tiling": True,  # the script always calls enable_vae_tiling()
-        "sync_tiled_decode": False,  # the script's --vae_tiling flag
+        "config": None,  # your own config file instead of the per-size rule below
+        # Cited from YingqingHe/ScaleCrafter at 9dc1185 (file:line).
+        "num_inference_steps": 50,  # configs/sdxl_2048x2048.yaml:10 (every SDXL config)
+        "guidance_scale": 5.0,  # text2image_xl.py:117, the forward's default; main() passes none
+        "eta": 1.0,  # text2image_xl.py:121, DDIM's forward default (stochastic, global RNG)
+        "freeu": True,  # text2image_xl.py:445-447 (b1=1.1, b2=1.2, s1=0.6, s2=0.4 unless --disable_freeu)
+        "vae_tiling": True,  # text2image_xl.py:568, enable_vae_tiling() before every forward
+        "sync_tiled_decode": False,  # text2image_xl.py:83, the --vae_tiling flag (off by default)
         "transposed_configs": True,  # H x W served by the W x H config (dilation is isotropic)
         "unlisted": "unsupported",  # sizes without a config: "unsupported" | "cog" (predict.py's rule)
     }
@@ -397,7 +410,7 @@ class ScaleCrafter(_ConfiguredSDXL):
     def plan(self, res: Resolution) -> SizePlan:
         if res.height % 8 or res.width % 8:
             return SizePlan.unsupported(res, "sides must be multiples of 8 (SDXL latents)")
-        cfg, how = self.config_for(res)
+        cfg, how = self._own_config() or self.config_for(res)
         if cfg is None:
             return SizePlan.unsupported(res, "no official ScaleCrafter SDXL config for this size "
                                              "(setting unlisted=cog applies the authors' predict.py rule)")
@@ -411,17 +424,20 @@ class FouriScale(_ConfiguredSDXL):
     description = "FouriScale (official code, user checkout + its own venv); any size via its bucket rule"
     runner = "fouriscale.py"
     official_repo = "LeonHLJ/FouriScale"
+    official_commit = "6fb392eae53a5c1b67e6072f8a36cdae7b970258"
     # text2image_xl.py (6fb392e) lines 71-73 (--mixed_precision default 'fp16') and 481-485 (weight_dtype)
     default_dtype = "float16"
     default_settings = {
         **OfficialMethod.common_settings,
-        "num_inference_steps": 50,
-        "guidance_scale": 5.0,
-        "eta": 1.0,
-        "amp_guidance": False,  # README: optional x2.4 CFG before start_step
-        "freeu": True,
-        "vae_tiling": True,
-        "sync_tiled_decode": False,
+        "config": None,  # your own config file instead of the nearest shipped one
+        # Cited from LeonHLJ/FouriScale at 6fb392e (file:line).
+        "num_inference_steps": 50,  # configs/sdxl_2048x2048.yaml:6 (every SDXL config)
+        "guidance_scale": 5.0,  # text2image_xl.py:205, the forward's default; main() passes none
+        "eta": 1.0,  # text2image_xl.py:209
+        "amp_guidance": False,  # text2image_xl.py:82 (--amp_guidance: x2.4 CFG before start_step, :376)
+        "freeu": True,  # text2image_xl.py:519-521 (b1=1.1, b2=1.2, s1=0.6, s2=0.4 unless --disable_freeu)
+        "vae_tiling": True,  # text2image_xl.py:566, enable_vae_tiling() before every forward
+        "sync_tiled_decode": False,  # text2image_xl.py:83, the --vae_tiling flag (off by default)
     }
     setting_rules = {**OfficialMethod.common_rules, "eta": between(0.0, 1.0)}
 
@@ -470,6 +486,56 @@ ELASTIC_AUTHORS_SIZES = frozenset({(2048, 2048), (1024, 2048), (1536, 1536), (20
                                    (512, 2048), (2048, 512)})
 
 
+# ElasticDiffusion's settings, from MoayedHajiAli/ElasticDiffusion-official at 45a6793 (file:line).
+# The script's __main__ (elastic_diffusion.py) is the default at every size ...
+ELASTIC_SCRIPT = {
+    "num_inference_steps": 50,  # elastic_diffusion.py:1144 (--steps)
+    "guidance_scale": 10.0,  # elastic_diffusion.py:1146
+    "negative_prompt": "blurry, ugly, duplicate, no details, deformed",  # elastic_diffusion.py:1137 (--negative)
+    "cosine_scale": 10.0,  # elastic_diffusion.py:1147
+    "rrg_scale": 4000.0,  # elastic_diffusion.py:1148 (passed as rrg_init_weight, :1186)
+    "resampling_steps": 10,  # elastic_diffusion.py:1149
+    "new_p": 0.3,  # elastic_diffusion.py:1150
+    "rrg_stop_t": 0.2,  # elastic_diffusion.py:1151
+    "view_batch_size": 16,  # elastic_diffusion.py:1152
+    "repaint_sampling": True,  # elastic_diffusion.py:1155
+    "tiled_decoder": False,  # elastic_diffusion.py:1156
+}
+# ... except at the sizes of the authors' examples (app_gradio.py:107-121, rows of prompt, negative,
+# width, height, resampling steps, new_p, RRG scale; the Gradio function passes rrg_stop_t=0.4 at
+# app_gradio.py:49 and its sliders default to CFG 10, cosine 10, 50 steps, view batch 16). Keyed (H, W).
+_ELASTIC_EXAMPLE_NEGATIVE = "blurry, ugly, poorly drawn, deformed"
+ELASTIC_EXAMPLES: dict[tuple[int, int], tuple[int, float, float, str]] = {
+    # (height, width): (resampling_steps, new_p, rrg_scale, source)
+    (2048, 2048): (10, 0.3, 2000.0, "app_gradio.py:108"),
+    (1536, 1536): (7, 0.3, 1000.0, "app_gradio.py:109"),
+    (2048, 1024): (7, 0.3, 1000.0, "app_gradio.py:110"),
+    (1024, 2048): (7, 0.3, 1000.0, "app_gradio.py:111 (also README.md:62-72)"),
+    (1920, 1080): (7, 0.3, 1000.0, "app_gradio.py:112"),
+    (1080, 1920): (7, 0.3, 1000.0, "app_gradio.py:113"),
+    (1536, 2048): (10, 0.3, 1500.0, "app_gradio.py:114"),
+    (2048, 1536): (10, 0.3, 1500.0, "app_gradio.py:115"),
+    (2048, 768): (7, 0.3, 1000.0, "app_gradio.py:116"),
+    (768, 2048): (7, 0.3, 1000.0, "app_gradio.py:117"),
+    (768, 768): (0, 0.3, 0.0, "app_gradio.py:118"),
+    (512, 512): (0, 0.3, 0.0, "app_gradio.py:119"),
+    (512, 2048): (7, 0.3, 1000.0, "app_gradio.py:120"),
+    (2048, 512): (7, 0.3, 1000.0, "app_gradio.py:121"),
+}
+ELASTIC_EXAMPLE_RRG_STOP_T = 0.4  # app_gradio.py:49
+ELASTIC_PER_SIZE = ("negative_prompt", "rrg_scale", "resampling_steps", "new_p", "rrg_stop_t")
+
+
+def elastic_size_settings(res: Resolution) -> tuple[dict[str, Any], str]:
+    """The authors' values of the per-size settings at `res`, and where they come from."""
+    ex = ELASTIC_EXAMPLES.get((res.height, res.width))
+    if ex is None:
+        return {k: ELASTIC_SCRIPT[k] for k in ELASTIC_PER_SIZE}, "elastic_diffusion.py __main__ defaults (no example at this size)"
+    steps, new_p, rrg, where = ex
+    return {"negative_prompt": _ELASTIC_EXAMPLE_NEGATIVE, "rrg_scale": rrg, "resampling_steps": steps, "new_p": new_p,
+            "rrg_stop_t": ELASTIC_EXAMPLE_RRG_STOP_T}, f"authors' example at {res.key} ({where}; rrg_stop_t app_gradio.py:49)"
+
+
 class ElasticDiffusion(OfficialMethod):
     name = "elasticdiffusion"
     display_name = "ElasticDiffusion"
@@ -477,26 +543,28 @@ class ElasticDiffusion(OfficialMethod):
     description = "ElasticDiffusion (official code, user checkout + its own venv); up to 2048 per side"
     runner = "elasticdiffusion.py"
     official_repo = "MoayedHajiAli/ElasticDiffusion-official"
-    MAX_SIDE = 2048  # README: restricted to 2x the training resolution
+    official_commit = "45a679327caabd0a26ceca6ef4709ca5ce9e9bd5"
+    MAX_SIDE = 2048  # README.md:36: "restricted to 2X the training resolution (i.e up to 2048 for ... XL)"
     # elastic_diffusion.py (45a6793) lines 115 and 121: torch_dtype = float16 if low_vram else float32, low_vram=False
     default_dtype = "float32"
     default_settings = {
         **OfficialMethod.common_settings,
-        # The script's __main__ defaults (elastic_diffusion.py).
-        "num_inference_steps": 50,
-        "guidance_scale": 10.0,
-        "negative_prompt": "blurry, ugly, duplicate, no details, deformed",
-        "cosine_scale": 10.0,
-        "rrg_scale": 1000.0,
-        "resampling_steps": 7,
-        "new_p": 0.3,
-        "rrg_stop_t": 0.2,
-        "view_batch_size": 16,
-        "repaint_sampling": True,
+        **ELASTIC_SCRIPT,
+        # None = the authors' value at the size (elastic_size_settings): an example's, else __main__'s.
+        **{k: None for k in ELASTIC_PER_SIZE},
     }
-    setting_rules = {**OfficialMethod.common_rules, "cosine_scale": at_least(0.0), "rrg_scale": at_least(0.0),
-                     "resampling_steps": at_least(0), "new_p": between(0.0, 1.0), "rrg_stop_t": between(0.0, 1.0),
-                     "view_batch_size": at_least(1)}
+    setting_rules = {**OfficialMethod.common_rules, "cosine_scale": at_least(0.0),
+                     "rrg_scale": at_least(0.0, optional=True), "resampling_steps": at_least(0, optional=True),
+                     "new_p": between(0.0, 1.0, optional=True), "rrg_stop_t": between(0.0, 1.0, optional=True),
+                     "view_batch_size": at_least(1), "dtype": one_of("float32", "float16")}
+
+    def job_settings(self, res: Resolution) -> dict[str, Any]:
+        s = super().job_settings(res)
+        authors, source = elastic_size_settings(res)
+        given = [k for k in ELASTIC_PER_SIZE if s.get(k) is not None]
+        s.update({k: v for k, v in authors.items() if s.get(k) is None})
+        s["settings_source"] = source + (f"; set in the spec: {', '.join(given)}" if given else "")
+        return s
 
     def plan(self, res: Resolution) -> SizePlan:
         if res.height > self.MAX_SIDE or res.width > self.MAX_SIDE:

@@ -16,11 +16,11 @@ SCALECRAFTER = {
 import os
 freeu_calls = []
 
-def register_free_upblock2d(pipe, **kw):
-    freeu_calls.append(kw)
+def register_free_upblock2d(model, b1=1.2, b2=1.4, s1=0.9, s2=0.2):
+    freeu_calls.append(dict(b1=b1, b2=b2, s1=s1, s2=s2))
 
-def register_free_crossattn_upblock2d(pipe, **kw):
-    freeu_calls.append(kw)
+def register_free_crossattn_upblock2d(model, b1=1.2, b2=1.4, s1=0.9, s2=0.2):
+    freeu_calls.append(dict(b1=b1, b2=b2, s1=s1, s2=s2))
 
 def read_dilate_settings(path):
     out = {}
@@ -35,8 +35,12 @@ def read_module_list(path):
 def pipeline_processor(self, ndcfg_tau=0, dilate_tau=0, inflate_tau=0, sdedit_tau=0, dilate_settings=None,
                        inflate_settings=None, ndcfg_dilate_settings=None, transform=None, progressive=False):
     assert dilate_settings == {"mid_block.resnets.0.conv1": 2.0}, dilate_settings
-    def forward(prompt, num_inference_steps=50, guidance_scale=5.0, eta=1.0, generator=None, latents=None,
-                height=None, width=None):
+    def forward(prompt=None, prompt_2=None, height=None, width=None, num_inference_steps=50, denoising_end=None,
+                guidance_scale=5.0, negative_prompt=None, negative_prompt_2=None, num_images_per_prompt=1, eta=1.0,
+                generator=None, latents=None, prompt_embeds=None, negative_prompt_embeds=None,
+                pooled_prompt_embeds=None, negative_pooled_prompt_embeds=None, output_type='pil', return_dict=True,
+                callback=None, callback_steps=1, cross_attention_kwargs=None, guidance_rescale=0.0,
+                original_size=None, crops_coords_top_left=(0, 0), target_size=None):
         if "CRASH" in prompt[0]:
             os._exit(3)
         if "RAISE" in prompt[0]:
@@ -47,9 +51,10 @@ def pipeline_processor(self, ndcfg_tau=0, dilate_tau=0, inflate_tau=0, sdedit_ta
 ''',
     "assets/dil.txt": "mid_block.resnets.0.conv1:2\n",
     "configs/sdxl_128x256.yaml": (
-        "ndcfg_tau: 0\ndilate_tau: 30\ninflate_tau: 0\ndilate_settings: ./assets/dil.txt\n"
+        "ndcfg_tau: 0\ndilate_tau: 30\ninflate_tau: 0\nsdedit_tau: 0\ndilate_settings: ./assets/dil.txt\n"
         "ndcfg_dilate_settings: ~\ndisperse_settings: ~\ndisperse_transform: ~\nprogressive: false\n"
-        "num_inference_steps: 50\nlatent_height: 16\nlatent_width: 32\npixel_height: 128\npixel_width: 256\n"),
+        "num_inference_steps: 50\ninference_batch_size: 4\nnum_iters_per_prompt: 1\n"
+        "latent_height: 16\nlatent_width: 32\npixel_height: 128\npixel_width: 256\n"),
     "requirements.txt": "diffusers==0.20.2\ntorch~=2.0.0\nxformers~=0.0.18\neinops\n",
 }
 
@@ -63,6 +68,8 @@ JOB = json.load(open(sys.argv[1]))
 # -- FouriScale: text2image_xl.py with its attention processor, bucket table and forward ------------------
 FOURISCALE = {
     "text2image_xl.py": _JOB_MODEL + '''
+import math
+
 from diffusers import UNet2DConditionModel
 from diffusers.models.attention_processor import AttnProcessor2_0
 
@@ -71,77 +78,106 @@ list_layers = list(UNet2DConditionModel.from_config(
     UNet2DConditionModel.load_config(JOB["model"], subfolder="unet")).attn_processors)
 
 class TrainingFreeAttnProcessor(AttnProcessor2_0):
-    def __init__(self, name):
+    def __init__(self, name=None):
         super().__init__()
         self.name = name
 
-def register_free_upblock2d(pipe, **kw):
+def register_free_upblock2d(model, b1=1.2, b2=1.4, s1=0.9, s2=0.2):
     pass
 
-def register_free_crossattn_upblock2d(pipe, **kw):
+def register_free_crossattn_upblock2d(model, b1=1.2, b2=1.4, s1=0.9, s2=0.2):
     pass
 
 def read_layer_settings(path):
-    return [l.strip() for l in open(path) if l.strip()]
+    return [l.rstrip("\\n") for l in open(path)]
 
 def read_base_settings(path):
+    # One "aspect_ratio:height,width" bucket a line, as in the real assets/base_settings/*.txt.
     out = {}
     for line in open(path):
-        h, w = line.split(",")
-        out[(int(h), int(w))] = 1
+        ratio, sizes = line.split(":")
+        out[ratio] = [float(v) for v in sizes.split(",")]
     return out
 
-def find_smallest_padding_pair(h, w, bases):
-    fits = [b for b in bases if b[0] <= h and b[1] <= w]
-    if not fits:
-        return None, None
-    b = max(fits, key=lambda b: b[0] * b[1])
-    return b, h / b[0]
+def find_smallest_padding_pair(height, width, base_settings):
+    # The real rule: a bucket that one integer scale lifts over both sides, with the least padding.
+    best, best_pad, best_ratio = None, float("inf"), None
+    for ratio, (bh, bw) in base_settings.items():
+        k = math.ceil(height / bh)
+        if k != math.ceil(width / bw):
+            continue
+        pad = (bh * k - height) + (bw * k - width)
+        if pad < best_pad and bh * k >= height and bw * k >= width:
+            best, best_pad, best_ratio = (bh, bw), pad, ratio
+    return best, best_ratio
 
-def pipeline_processor(self, dilation=1, start_step=0, stop_step=0, layer_settings=None, base_size=None,
-                       progressive=True):
-    def forward(prompt, num_inference_steps=50, guidance_scale=5.0, eta=1.0, generator=None, latents=None,
-                height=None, width=None, original_size=None, target_size=None, amp_guidance=False):
+def pipeline_processor(self, dilation=1.0, start_step=0, stop_step=50, layer_settings=None, base_size=None,
+                       progressive=False):
+    def forward(prompt=None, prompt_2=None, height=None, width=None, num_inference_steps=50, denoising_end=None,
+                guidance_scale=5.0, negative_prompt=None, negative_prompt_2=None, num_images_per_prompt=1, eta=1.0,
+                generator=None, latents=None, prompt_embeds=None, negative_prompt_embeds=None,
+                pooled_prompt_embeds=None, negative_pooled_prompt_embeds=None, output_type='pil', return_dict=True,
+                callback=None, callback_steps=1, cross_attention_kwargs=None, guidance_rescale=0.0,
+                original_size=None, crops_coords_top_left=(0, 0), target_size=None, amp_guidance=False):
         if height % 8 or width % 8:
             raise ValueError("sides must be multiples of 8")
         return self(prompt, num_inference_steps=2, guidance_scale=guidance_scale, latents=latents, height=height,
                     width=width)
     return forward
 ''',
-    "assets/layers.txt": "up_blocks.0\n",
-    "assets/bases.txt": "64,64\n64,128\n128,64\n",
-    "configs/sdxl_128x256.yaml": ("start_step: 20\nstop_step: 10\nlayer_settings: ./assets/layers.txt\n"
-                                  "base_settings: ./assets/bases.txt\nprogressive: true\nnum_inference_steps: 50\n"
-                                  "pixel_height: 128\npixel_width: 256\n"),
+    "assets/layer_settings/sdxl.txt": "up_blocks.0.resnets.0.conv1\n",
+    # The real SDXL bucket table (assets/base_settings/sdxl.txt, 1024-pixel scale) at 1/8 scale, for
+    # the tiny model's 128-pixel native size; same format and the same rule read it.
+    "assets/base_settings/sdxl.txt": "".join(f"{r}:{h // 8},{w // 8}\n" for r, h, w in (
+        ("0.25", 512, 2048), ("0.5", 704, 1408), ("0.78", 896, 1152), ("1.0", 1024, 1024),
+        ("1.29", 1152, 896), ("2.0", 1408, 704), ("4.0", 2048, 512))),
+    "configs/sdxl_128x256.yaml": ("start_step: 20\nstop_step: 35\nlayer_settings: ./assets/layer_settings/sdxl.txt\n"
+                                  "base_settings: ./assets/base_settings/sdxl.txt\nprogressive: True\n"
+                                  "num_inference_steps: 50\ninference_batch_size: 1\nnum_iters_per_prompt: 1\n"
+                                  "latent_height: 16\nlatent_width: 32\npixel_height: 128\npixel_width: 256\n"),
     "requirements.txt": "diffusers==0.20.2\ntorch~=2.0.0\n",
 }
 
-# -- ElasticDiffusion: elastic_diffusion.py's class, limited to 2x the base side like the real one ------
+# -- ElasticDiffusion: elastic_diffusion.py's class (the signatures of the checkout's HEAD) ----------------
 ELASTICDIFFUSION = {
-    "elastic_diffusion.py": _JOB_MODEL + '''
+    "elastic_diffusion.py": _JOB_MODEL + """
 import torch
 from diffusers import StableDiffusionXLPipeline
+from tqdm import tqdm
+
+
+class CosineScheduler:
+    def __init__(self, steps, cosine_scale, factor=0.01):
+        self.steps, self.cosine_scale, self.factor = steps, cosine_scale, factor
+
 
 class ElasticDiffusion:
-    def __init__(self, device, sd_version="XL1.0", verbose=False, view_batch_size=16, torch_dtype=torch.float32):
+    def __init__(self, device, sd_version='2.0', verbose=False, log_freq=5, view_batch_size=1, low_vram=False):
+        # Like the real class: precision follows low_vram (float16, else float32); 'XL1.0' selects SDXL,
+        # which the real one reads by hub id from the cache and this stand-in from the job's model.
         assert sd_version == "XL1.0", sd_version
-        # The real class reads SDXL by hub id from the environment's cache; the stand-in reads the job's model.
-        self.pipe = StableDiffusionXLPipeline.from_pretrained(JOB["model"], torch_dtype=torch_dtype).to(device)
+        self.device = device
+        self.torch_dtype = torch.float16 if low_vram else torch.float32
+        self.view_batch_size = view_batch_size
+        self.pipe = StableDiffusionXLPipeline.from_pretrained(JOB["model"], torch_dtype=self.torch_dtype).to(device)
         self.pipe.set_progress_bar_config(disable=True)
         self.base = self.pipe.unet.config.sample_size * self.pipe.vae_scale_factor
 
-    def seed_everything(self, seed):
+    def seed_everything(self, seed, seed_np=True):
         torch.manual_seed(seed)
 
-    def generate_image(self, prompts, negative_prompts="", height=1024, width=1024, num_inference_steps=50,
-                       grid=False, guidance_scale=10.0, resampling_steps=7, new_p=0.3, cosine_scale=10.0,
-                       rrg_init_weight=1000.0, rrg_stop_t=0.2, repaint_sampling=True):
+    def generate_image(self, prompts, negative_prompts='', height=768, width=768, num_inference_steps=50,
+                       guidance_scale=10.0, resampling_steps=20, new_p=0.3, rrg_stop_t=0.2, rrg_init_weight=1000,
+                       rrg_scherduler_cls=CosineScheduler, cosine_scale=3.0, repaint_sampling=True, progress=tqdm,
+                       tiled_decoder=False, grid=False):
         if max(height, width) > 2 * self.base:
             raise ValueError("ElasticDiffusion supports up to 2x the training resolution")
-        out = self.pipe(prompts, negative_prompt=negative_prompts or None, height=height, width=width,
+        if isinstance(negative_prompts, str):
+            negative_prompts = [negative_prompts] * len(prompts)
+        out = self.pipe(prompts, negative_prompt=negative_prompts, height=height, width=width,
                         num_inference_steps=2, guidance_scale=guidance_scale)
         return out.images, {}
-''',
+""",
     "environment.yaml": "name: elasticdiffusion\ndependencies:\n  - pip:\n    - diffusers==0.21.4\n",
 }
 

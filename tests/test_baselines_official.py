@@ -174,3 +174,71 @@ def test_env_create_dry_run(tmp_path):
         create_env("demofusion", ed, dry_run=True)
     with pytest.raises(UsageError):
         create_env("fouriscale", tmp_path / "nope", dry_run=True)
+
+
+# -- ElasticDiffusion and FouriScale against their stand-ins (the real code's signatures and size rules) --
+def _sdxl_method(cls, folder, **kw):
+    from ultrabench.weights import WeightResolver
+
+    return cls({"repo": str(folder / "checkouts" / cls.name), "python": sys.executable, "dtype": "float32",
+                "timeout_s": 600, **kw}, weights=WeightResolver(folder / "weights"))
+
+
+def test_elasticdiffusion_settings_are_the_scripts_and_the_examples_per_size():
+    from baselines.official import ElasticDiffusion
+
+    m = ElasticDiffusion({})
+    ex = m.job_settings(Resolution(2048, 2048))  # the authors' 2048x2048 example (app_gradio.py:108, :49)
+    assert (ex["resampling_steps"], ex["new_p"], ex["rrg_scale"], ex["rrg_stop_t"]) == (10, 0.3, 2000.0, 0.4)
+    assert ex["negative_prompt"] == "blurry, ugly, poorly drawn, deformed"
+    assert ex["settings_source"].startswith("authors' example at 2048x2048 (app_gradio.py:108")
+    wide = m.job_settings(Resolution(1024, 2048))  # README's and the app's 1024x2048 (H x W) example
+    assert (wide["resampling_steps"], wide["rrg_scale"], wide["rrg_stop_t"]) == (7, 1000.0, 0.4)
+    main = m.job_settings(Resolution(1024, 1792))  # no example: the script's __main__
+    assert (main["resampling_steps"], main["new_p"], main["rrg_scale"], main["rrg_stop_t"]) == (10, 0.3, 4000.0, 0.2)
+    assert main["negative_prompt"] == "blurry, ugly, duplicate, no details, deformed"
+    assert (main["guidance_scale"], main["cosine_scale"], main["num_inference_steps"], main["view_batch_size"]) == \
+        (10.0, 10.0, 50, 16)
+    own = ElasticDiffusion({"rrg_scale": 3000}).job_settings(Resolution(2048, 2048))
+    assert own["rrg_scale"] == 3000 and own["resampling_steps"] == 10 and "set in the spec: rrg_scale" in own["settings_source"]
+
+
+def test_elasticdiffusion_precision_is_the_classs():
+    from baselines.official import ElasticDiffusion
+    from ultrabench.errors import UsageError
+
+    assert ElasticDiffusion({}).settings["dtype"] == "float32"
+    with pytest.raises(UsageError, match="dtype"):
+        ElasticDiffusion({"dtype": "bfloat16"})
+
+
+@pytest.mark.slow
+def test_elasticdiffusion_runs_with_the_head_constructor(stand_in_folder, tmp_path):
+    from baselines.official import ElasticDiffusion
+
+    m = _sdxl_method(ElasticDiffusion, stand_in_folder, num_inference_steps=2)
+    m.load()
+    res = Resolution(128, 256)
+    job = m.make_job(["a lake"], [3], res, tmp_path, res)
+    got = collect(job, m.run_job(job, tmp_path), SizePlan.native_at(res), res)[0]
+    assert got.image.size == (256, 128)
+    used = got.info["official"]
+    assert (used["rrg_scale"], used["resampling_steps"], used["low_vram"]) == (4000.0, 10, False)
+    assert used["settings_source"].startswith("elastic_diffusion.py __main__ defaults")
+
+
+@pytest.mark.slow
+def test_fouriscale_takes_its_bucket_and_dilation_from_the_real_rule(stand_in_folder, tmp_path):
+    from baselines.official import FouriScale
+
+    m = _sdxl_method(FouriScale, stand_in_folder)
+    m.load()
+    res = Resolution(128, 256)
+    job = m.make_job(["a lake"], [3], res, tmp_path, res)
+    got = collect(job, m.run_job(job, tmp_path), SizePlan.native_at(res), res)[0]
+    # SDXL's table at 1/8 scale: 0.78:896,1152 -> 112x144 pads 128x256 least (2 x 112 = 224, 2 x 144 = 288).
+    assert got.info["official"]["base_size"] == [112, 144] and got.info["official"]["dilation"] == 2
+    own = tmp_path / "own.yaml"
+    own.write_text((stand_in_folder / "checkouts" / "fouriscale" / "configs" / "sdxl_128x256.yaml").read_text())
+    s = _sdxl_method(FouriScale, stand_in_folder, config=str(own)).job_settings(Resolution(2048, 2048))
+    assert (s["config"], s["config_source"]) == (str(own), "user config")
