@@ -343,6 +343,8 @@ class _ConfiguredSDXL(OfficialMethod):
     every size, as the authors' scripts take `--config` (their advice for a size they ship none for:
     copy a config and change its sizes, YingqingHe/ScaleCrafter#14)."""
 
+    added_settings = ("config",)
+
     def config_for(self, res: Resolution) -> tuple[str | None, str]:
         raise NotImplementedError
 

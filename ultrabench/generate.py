@@ -203,7 +203,7 @@ def generate(
         cls = get_method_class(entry.registry_name)
         method = None if method_kind(cls) == "import" else cls(entry.settings, device=device, dtype=dtype, weights=weights)
         built.append((entry, res_list, method))
-    bound = {e.name: {"method": m.name, "settings": dict(m.settings), "hash": settings_hash(m.name, m.settings)}
+    bound = {e.name: {"method": m.name, "settings": dict(m.settings), "hash": settings_hash(m.name, m.hashed_settings())}
              for e, _, m in built if m is not None}
     run_info = store.read_run_info()
     accepted = check_spec(run_info, spec.to_dict(), bound, root=store.root, prompt_ids=[p.id for p in prompts],

@@ -193,6 +193,9 @@ class Method:
     setting_rules: ClassVar[Mapping[str, Rule]] = {}  # allowed values; see `Rule`
     max_batch_size: ClassVar[int] = 64
     default_dtype: ClassVar[str | None] = None  # the authors' precision; None: follows --dtype (float32)
+    # Settings added after run folders of the method already existed: while unset (None) they hash
+    # as absent (`hashed_settings`), so adding an option does not orphan those folders' units.
+    added_settings: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def check_settings(cls, settings: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -318,6 +321,10 @@ class Method:
 
             self._weights = WeightResolver()
         return self._weights
+
+    def hashed_settings(self) -> dict[str, Any]:
+        """The settings the spec hash covers: all of them, less `added_settings` left unset."""
+        return {k: v for k, v in self.settings.items() if not (k in self.added_settings and v is None)}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, device={self.device!r}, dtype={self.dtype!r})"
