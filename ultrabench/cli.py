@@ -136,7 +136,7 @@ def _console():
     from rich.console import Console
 
     # Piped output (CI logs, files) gets a wide fixed width so Table 1 is not squeezed to 80 columns.
-    return Console(stderr=False, quiet=G.quiet, width=None if sys.stdout.isatty() else 160)
+    return Console(stderr=False, width=None if sys.stdout.isatty() else 160)  # tables are output: -q keeps them
 
 
 def _spec(spec: Optional[str], **overrides):
@@ -323,6 +323,10 @@ def score(
         None, "--prompts", help="For a plain folder of images: a prompt file whose ids are the image paths relative "
                                 "to the folder, without extension (without one, metrics that need a prompt are skipped)."
     ),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="For a plain folder of images: where its scores/ go (default: a folder of "
+                                  "ultrabench's cache named after it; never into the image folder). `report DIR` reads them."),
+    as_json: bool = typer.Option(False, "--json", help="Print the values machine-readable (JSON) instead of a table."),
 ) -> None:
     """Score a run folder, or a plain folder of images, with every metric the spec lists
     (`ultrabench metrics` shows them all): FID, FID-patch, IS, IS-patch, KID, CLIP, PickScore win rates,
@@ -341,6 +345,8 @@ def score(
         kw["metrics"] = _names(metric)
     if prompts is not None:
         kw["prompts"] = prompts
+    if out is not None:
+        kw["out"] = out
     explicit, launched = parse_shard(shard), launcher_shard()
     if explicit or launched:
         part = run_score(folder, shard=explicit or launched, **kw)
@@ -350,11 +356,28 @@ def score(
         # Under torchrun/accelerate rank 0 waits for the other ranks, then merges from the cache.
         from ultrabench.scoring.api import wait_for_shards
 
-        wait_for_shards(folder, launched)
+        wait_for_shards(folder, launched, out=out)
     summary = run_score(folder, **kw)
+    _print_scores(summary, folder, as_json)
+
+
+def _print_scores(summary: dict, folder: Path, as_json: bool) -> None:
+    """The values a score computed: a table (after its warnings), or with --json one JSON object."""
+    from ultrabench.scoring.values import render_values, value_rows
+
+    rows = value_rows(summary)
+    written = Path(summary.get("results_dir") or folder) / "scores"
+    if as_json:
+        typer.echo(json.dumps({"values": rows, "not_computed": summary.get("not_computed", []),
+                               "warnings": summary.get("warnings", []), "scores": str(written)}, indent=2))
+        return
     for w in summary.get("warnings", []):
         typer.echo(f"warning: {w}")
-    typer.echo(f"scored {len(summary.get('sets', []))} values; wrote {folder / 'scores'}")
+    if rows:
+        from rich.console import Console
+
+        Console(width=None if sys.stdout.isatty() else 160).print(render_values(rows))  # the output: even with -q
+    typer.echo(f"scored {len(rows)} values; wrote {written}")
 
 
 @app.command()
@@ -575,14 +598,29 @@ def prompts_export(
 @weights_app.command("list")
 @handled
 def weights_list(
-    method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="Only these methods (default: all)."),
+    method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="Only these methods."),
+    metric: Optional[List[str]] = typer.Option(None, "--metric", help="Only these metrics."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """List every weight file, where it is expected and whether it is present."""
+    """List the weight files the methods and metrics need (default: all): where each is expected,
+    whether it is present, its size (on disk, else as declared) and whether its hub repo is gated."""
     from ultrabench.doctor import weight_rows, weightless
 
-    method = _names(method)
-    for row in weight_rows(_weights(), method, what=("methods",) if method else ("methods", "metrics")):
-        typer.echo(f"{row['owner']:<18} {row['role']:<20} {row['status']:<8} {row['label']}  ({row['where']})")
+    method, metric = _names(method), _names(metric)
+    what = (("methods",) if method else ()) + (("metrics",) if metric else ()) or ("methods", "metrics")
+    rows = weight_rows(_weights(), method, metric, what=what)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    t = Table(title="Weight files", title_style="bold", header_style="bold cyan")
+    for name in ("for", "role", "status", "size", "gated", "file", "where"):
+        t.add_column(name, overflow="fold", no_wrap=name in ("status", "gated"))
+    for r in rows:
+        t.add_row(r["owner"], r["role"], r["status"], r["size"], r["gated"], r["label"], r["where"])
+    if rows:
+        _console().print(t)
     for line in weightless(method or []):
         typer.echo(line)
 
@@ -590,13 +628,15 @@ def weights_list(
 @weights_app.command("fetch")
 @handled
 def weights_fetch(
-    method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="Only these methods (default: all)."),
+    method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="Only the files these methods need."),
+    metric: Optional[List[str]] = typer.Option(None, "--metric", help="Only the files these metrics need (e.g. fid)."),
 ) -> None:
-    """Download missing weights (needs network; honours HF_HUB_OFFLINE)."""
+    """Download the missing weights the named methods and metrics need (neither: every file). Needs
+    network; honours HF_HUB_OFFLINE."""
     from ultrabench.doctor import fetch_weights
 
     failed = 0
-    for ok, line in fetch_weights(_weights(allow_download=True), _names(method)):
+    for ok, line in fetch_weights(_weights(allow_download=True), _names(method), _names(metric)):
         typer.echo(line)
         failed += not ok
     if failed:

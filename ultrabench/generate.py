@@ -192,10 +192,13 @@ def generate(
     store = RunStore(spec.out)
     # Everything that can refuse the request does so before the first write: a rejected spec
     # leaves no run folder, run.json, prompts.jsonl or invocation behind.
+    from ultrabench.weights import WeightResolver
+
     built = []
     for entry, res_list in work:
         cls = get_method_class(entry.registry_name)
-        method = None if method_kind(cls) == "import" else cls(entry.settings, device=device, dtype=dtype, weights=weights)
+        scoped = (weights or WeightResolver()).with_hint(f"--method {cls.name}")
+        method = None if method_kind(cls) == "import" else cls(entry.settings, device=device, dtype=dtype, weights=scoped)
         built.append((entry, res_list, method))
     bound = {e.name: {"method": m.name, "settings": dict(m.settings), "hash": settings_hash(m.name, m.settings)}
              for e, _, m in built if m is not None}
