@@ -20,6 +20,36 @@ import typer.core
 from ultrabench.config import DEFAULT_SPEC, field_default, field_help
 from ultrabench.errors import UltrabenchError, UsageError
 
+# The options every command shares (the callback's); a user may give them after the command's name too.
+GLOBAL_FLAGS = frozenset({"--debug", "--quiet", "-q"})
+GLOBAL_VALUED = frozenset({"--device", "--dtype", "--weights-dir"})
+
+
+def _globals_first(argv) -> list[str]:
+    """`ultrabench score A --device cpu -q` -> `ultrabench --device cpu -q score A`: click reads the
+    callback's options only before the command name, so they are moved there (after `--`, nothing is)."""
+    argv = [str(a) for a in argv]
+    front, rest, i, seen_command = [], [], 0, False
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            rest += argv[i:]
+            break
+        name = a.split("=", 1)[0]
+        if name in GLOBAL_VALUED:
+            takes = 1 if "=" in a or i + 1 >= len(argv) else 2
+            (front if seen_command else rest).extend(argv[i:i + takes])
+            i += takes
+            continue
+        if a in GLOBAL_FLAGS:
+            (front if seen_command else rest).append(a)
+        else:
+            seen_command = seen_command or not a.startswith("-")
+            rest.append(a)
+        i += 1
+    return front + rest
+
+
 class _OneLineErrors(typer.core.TyperGroup):
     """Malformed flags (`--batch-size 0`, `--workers x`, an unknown option) get one line and exit 2,
     like every other usage error, instead of click's usage block."""
@@ -30,6 +60,10 @@ class _OneLineErrors(typer.core.TyperGroup):
         except ImportError:  # pragma: no cover - typer < 0.2x
             from click import exceptions as cx
 
+        if args:  # click's own order: main(args, prog_name, ...)
+            args = (_globals_first(args[0]), *args[1:])
+        else:
+            kwargs["args"] = _globals_first(kwargs["args"] if kwargs.get("args") is not None else sys.argv[1:])
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
@@ -56,12 +90,14 @@ app = typer.Typer(
     help=(
         "Benchmark ultra-high-resolution text-to-image generation (UltraPixel Table 1 and beyond).\n\n"
         "Resolutions are HEIGHT x WIDTH: --res 2160x3840 is 2160 high and 3840 wide (landscape).\n\n"
-        "Typical use: `ultrabench generate --res 2160x3840`, then `ultrabench score`, then `ultrabench report`."
+        "Typical use: `ultrabench generate --res 2160x3840`, then `ultrabench score`, then `ultrabench report`.\n\n"
+        "The options below work before or after any command's name: `ultrabench score A --device cpu -q`."
     ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 prompts_app = typer.Typer(help="Show or export prompt sets.", no_args_is_help=True)
 weights_app = typer.Typer(help="List or fetch the weight files methods and metrics need.", no_args_is_help=True)
@@ -190,28 +226,25 @@ def _main(
         None, "--weights-dir", help="Folder of local weights (<dir>/<repo_id>/<file>); else the HF cache. Env: ULTRABENCH_WEIGHTS_DIR."
     ),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Less output (no progress bars)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or chatter; a command's output (tables, values) still prints."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=lambda v: _print_version(v),
+                                 help="Print ultrabench's version and exit."),
 ) -> None:
     if dtype not in ("float32", "bfloat16", "float16"):
         raise typer.BadParameter(f"{dtype!r} is not one of float32, bfloat16, float16", param_hint="--dtype")
     _keep_caches_out_of_tmp()
     G.device, G.dtype, G.debug, G.weights_dir, G.quiet = device, dtype, debug, weights_dir, quiet
-    if quiet:
-        _no_library_progress_bars()
+    from ultrabench.progress import silence_library_bars
+
+    silence_library_bars()  # ours (rich, on a terminal only) are the only bars, -q or not
 
 
-def _no_library_progress_bars() -> None:
-    """-q also silences the bars transformers, diffusers and huggingface_hub draw themselves
-    ("Loading weights", download and step bars): the environment variable for libraries not yet
-    imported, their switches for those that are."""
-    import os
+def _print_version(asked: bool) -> None:
+    if asked:
+        from ultrabench import __version__
 
-    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-    for module, switch in (("transformers.utils.logging", "disable_progress_bar"),
-                           ("diffusers.utils.logging", "disable_progress_bar"),
-                           ("huggingface_hub.utils", "disable_progress_bars")):
-        if module in sys.modules:
-            getattr(sys.modules[module], switch)()
+        typer.echo(f"ultrabench {__version__}")
+        raise typer.Exit(0)
 
 
 def _keep_caches_out_of_tmp() -> None:
@@ -290,13 +323,19 @@ def _print_generate_summary(summary, out) -> None:
             _err(failure)
         raise UltrabenchError(f"{len(summary.failures)} method(s) could not run (see above); their units stay pending")
     if summary.interrupted:
-        typer.echo("stopped early on request (Ctrl-C); rerun the same command to resume")
-        raise typer.Exit(130)
+        how = getattr(summary, "stopped_by", "Ctrl-C")
+        typer.echo(f"stopped early on request ({how}); rerun the same command to resume")
+        raise typer.Exit(143 if how == "SIGTERM" else 130)
     if summary.failed or summary.failed_before:
         first = f" (first: {summary.first_error})" if summary.first_error else ""
         raise UltrabenchError(
             f"{summary.failed + summary.failed_before} unit(s) are recorded as oom or error{first}; "
             f"`ultrabench status --failed {out}` lists them, `--retry-failed` redoes them")
+    unsupported = sum(c.get("unsupported", 0) for c in summary.counts.values()) + summary.unsupported_before
+    if unsupported and not summary.generated and summary.skipped == summary.unsupported_before \
+            and not summary.elsewhere:
+        raise UsageError(f"none of the {unsupported} unit(s) asked for can be made: every method is unsupported "
+                         "at the resolutions given (`ultrabench methods --res ...` shows what each supports)")
 
 
 @app.command()
@@ -550,9 +589,16 @@ def status(
     if as_json:
         typer.echo(json.dumps(st.rows, indent=2))
         return
-    typer.echo(f"{'method':<22} {'H x W':<11} " + " ".join(f"{c:>11}" for c in COLUMNS))
+    from rich.table import Table
+
+    t = Table(title="Units", title_style="bold", header_style="bold cyan")  # the style of methods and report
+    t.add_column("method", no_wrap=True)
+    t.add_column("H x W", no_wrap=True)
+    for c in COLUMNS:
+        t.add_column(c, justify="right")
     for r in st.rows:
-        typer.echo(f"{r['method']:<22} {r['resolution']:<11} " + " ".join(f"{r[c]:>11}" for c in COLUMNS))
+        t.add_row(r["method"], r["resolution"], *(str(r[c]) for c in COLUMNS))
+    _console().print(t)
     if st.left_out:
         typer.echo(describe_left_out(st.left_out))
 

@@ -31,12 +31,14 @@ from ultrabench.shard import Shard, launcher_shard
 class GenerateSummary:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # "method HxW" -> status -> n
     skipped: int = 0  # already finished before this invocation
+    unsupported_before: int = 0  # of those, recorded as unsupported
     failed_before: int = 0  # recorded as oom/error by an earlier invocation and not retried
     elsewhere: int = 0  # claimed by another live process (an overlapping launch)
     shard: str | None = None
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # methods that could not run at all
     interrupted: bool = False
+    stopped_by: str = "Ctrl-C"  # or "SIGTERM"
     first_error: str | None = None  # "method HxW: text" of the first unit that failed here
 
     def add(self, key: str, status: str, n: int = 1, error: str | None = None) -> None:
@@ -112,11 +114,18 @@ def _is_oom(exc: BaseException) -> bool:
     return name == "OutOfMemoryError" or (isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (Slurm's stop, `kill`): raised where the process is, since a scheduler kills soon after."""
+
+
 class _StopFlag:
-    """First SIGINT asks to stop after the current batch; the second interrupts at once."""
+    """First SIGINT asks to stop after the current batch; the second interrupts at once. SIGTERM
+    stops at once (the unit under way is not written; finished ones are kept) and `generate`
+    returns its summary with `stopped_by = "SIGTERM"`."""
 
     def __init__(self) -> None:
         self.requested = False
+        self.terminated = False
 
     @contextmanager
     def installed(self) -> Iterator["_StopFlag"]:
@@ -125,16 +134,24 @@ class _StopFlag:
                 raise KeyboardInterrupt
             self.requested = True
 
+        def terminate(signum, frame):
+            self.requested = True
+            raise Terminated
+
         try:
             previous = signal.signal(signal.SIGINT, handler)
+            previous_term = signal.signal(signal.SIGTERM, terminate)
         except ValueError:  # not the main thread: leave signals alone
             yield self
             return
         try:
             yield self
+        except Terminated:
+            self.terminated = True  # the summary says what is done; the caller exits 143
         finally:
-            # stopping on request: a further Ctrl-C while the process exits must not kill it mid-exit
+            # stopping on request: a further signal while the process exits must not kill it mid-exit
             signal.signal(signal.SIGINT, signal.SIG_IGN if self.requested else previous)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN if self.requested else previous_term)
 
 
 def _merged_prompts(store: RunStore, prompts: Sequence[Prompt]) -> list[Prompt]:
@@ -249,6 +266,7 @@ def generate(
                     summary.failed_before += 1
                 else:
                     summary.skipped += 1
+                    summary.unsupported_before += store.read_record(u)["status"] == "unsupported"
             plan_rows.append((entry, method, res, pending))
 
     total = sum(len(p) for *_, p in plan_rows)
@@ -317,8 +335,10 @@ def generate(
             if stop.requested:
                 summary.interrupted = True
                 break
-        for m in {id(m): m for _, m, _, _ in plan_rows}.values():
-            m.unload()
+    if stop.terminated:
+        summary.interrupted, summary.stopped_by = True, "SIGTERM"
+    for m in {id(m): m for _, m, _, _ in plan_rows}.values():
+        m.unload()
     return summary
 
 
@@ -441,12 +461,6 @@ def _null():
 
 
 def _progress(console, enabled: bool):
-    if not enabled:
-        return None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from ultrabench.progress import progress
 
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TimeRemainingColumn(), console=console or Console(stderr=True), transient=False,
-    )
+    return progress(console, enabled)

@@ -477,13 +477,9 @@ def _run_derived(tasks: list[ImageTask], needs: list[Need], cache: FeatureCache,
 
 
 def _progress(progress: bool, total: int):
-    if not progress or not total:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc="scoring", unit="img", file=sys.stderr)
+    from ultrabench.progress import bar
+
+    return bar("scoring", total, progress)
 
 
 def load_meta(cache: FeatureCache, t: ImageTask) -> dict:
