@@ -124,6 +124,8 @@ def test_a_plain_folders_results_go_to_out_and_its_report_knows_its_images(tmp_p
     rep = ub("report", out, "-f", "terminal", env=cache_env)  # -q still prints the table: it is the output
     assert rep.returncode == 0, rep.stderr
     assert "Table 1" in rep.stdout and "gone" not in rep.stdout and "changed since scoring" not in rep.stdout
+    assert "images of a plain folder carry no generation records" in rep.stdout
+    assert "warm-up" not in rep.stdout
     (imgs / "r0.png").write_bytes((imgs / "r1.png").read_bytes())  # an image rewritten after scoring
     words = " ".join(ub("report", out, "-f", "terminal", env=cache_env).stdout.split())  # rich wraps long lines
     assert "changed since scoring" in words and f"`ultrabench score {imgs} --out {out}` to refresh" in words

@@ -413,9 +413,7 @@ def _print_scores(summary: dict, folder: Path, as_json: bool) -> None:
     for w in summary.get("warnings", []):
         typer.echo(f"warning: {w}")
     if rows:
-        from rich.console import Console
-
-        Console(width=None if sys.stdout.isatty() else 160).print(render_values(rows))  # the output: even with -q
+        _console().print(render_values(rows))
     typer.echo(f"scored {len(rows)} values; wrote {written}")
 
 

@@ -317,6 +317,8 @@ def build_table(
                     cell.value = float(v) * col.scale
                     if cell.n is not None and 0 < cell.n < ok:
                         cell.remark = f"{col.header}: mean of the {cell.n} timed images of {ok}; {WARMUP_RULE}"
+                elif ok and e is None and s.get("plain_folder"):
+                    cell.note = f"{col.header}: images of a plain folder carry no generation records"
                 elif ok and e is None:
                     cell.note = f"{col.header}: every image of this set was a warm-up unit; {WARMUP_RULE}"
                 else:
