@@ -125,3 +125,10 @@ def test_extend_on_a_full_disk_names_the_prompt_file(tmp_path, monkeypatch):
     assert r.exit_code == 1
     assert r.output.strip().splitlines()[-1] == f"error: cannot write {out / 'prompts.jsonl'}: No space left on device"
     assert {k: v for k, v in snapshot(out).items() if k in before} == before  # nothing written is lost
+
+
+def test_a_methods_missing_weights_line_names_the_fetch_for_that_method(tmp_path):
+    r = invoke("-q", "generate", "-m", "pixart-sigma", "--res", "1024x1024", "-n", 1, "--out", tmp_path / "run",
+               "--device", "cpu")
+    assert r.exit_code == 1
+    assert "fetch it with: ultrabench weights fetch --method pixart-sigma" in r.output
