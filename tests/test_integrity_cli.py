@@ -2,6 +2,7 @@
 commas, reports without writes or elsewhere, Ctrl-C while a model loads, quiet libraries, the
 small commands saying something useful."""
 
+import json
 import os
 import signal
 
@@ -133,6 +134,43 @@ def test_weights_fetch_exits_1_when_a_file_failed(monkeypatch):
     failed = [line for line in r.output.splitlines() if "FAILED (OSError: network is unreachable)" in line]
     assert failed and r.output.strip().splitlines()[-1] == (
         f"error: {len(failed)} weight file(s) could not be fetched (FAILED above)")
+
+
+def test_weights_fetch_metric_fetches_only_what_that_metric_needs(monkeypatch, tmp_path):
+    from ultrabench.weights import WeightResolver
+
+    asked = []
+
+    def download(self, wf):
+        asked.append(wf.label)
+        target = tmp_path / wf.label
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"x" * 1500)
+        return target
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(WeightResolver, "download", download)
+    r = invoke("--weights-dir", tmp_path / "w", "weights", "fetch", "--metric", "fid")
+    assert r.exit_code == 0, r.output
+    assert asked == ["toshas/torch-fidelity/weights-inception-2015-12-05-6726825d.pth"]
+    asked.clear()
+    assert invoke("weights", "fetch", "--method", "flux-dev-2k").exit_code == 0
+    assert asked == ["black-forest-labs/FLUX.1-dev"]
+
+
+def test_weights_list_has_a_header_sizes_and_gating(tmp_path):
+    w = tmp_path / "w" / "toshas" / "torch-fidelity"
+    w.mkdir(parents=True)
+    (w / "weights-inception-2015-12-05-6726825d.pth").write_bytes(b"x" * 2500)
+    r = invoke("--weights-dir", tmp_path / "w", "weights", "list", "--metric", "fid", "--json")
+    (row,) = json.loads(r.output)
+    assert (row["status"], row["size"], row["gated"]) == ("ok", "2.5 KB", "no")  # its size on disk
+    rows = json.loads(invoke("weights", "list", "-m", "flux-dev-2k,pixart-sigma", "--json").output)
+    assert {r["owner"]: r["gated"] for r in rows} == {"flux-dev-2k": "yes", "pixart-sigma": "unknown"}
+    assert all(r["size"] == "unknown" or r["size"].endswith("(declared)") for r in rows)  # none is here
+    r = invoke("weights", "list", "-m", "flux-dev-2k")
+    header = next(line for line in r.output.splitlines() if "status" in line)
+    assert [c.strip() for c in header.strip("┃").split("┃")] == ["for", "role", "status", "size", "gated", "file", "where"]
 
 
 def test_doctor_stand_ins_checks_a_machine_without_weights():

@@ -43,10 +43,11 @@ def test_stale_scores_are_marked_and_new_methods_appear_as_not_scored(tmp_path):
     os.unlink(run / "m" / "320x320" / "p2__s2.png")
     t = report_json(run)
     rows = {r["method"]: r for r in t["rows"]}
-    assert rows["m"]["n"] == 2  # the images there are now, not the 3 that were scored
+    assert rows["m"]["n"] == 3  # the images the values were computed on, not the 2 there are now
     assert rows["m"]["cells"]["is"]["value"] is not None
-    assert "scored before the images of m at 320x320 changed; run `ultrabench score" in \
+    assert "computed on 3 images; scored before the images of m at 320x320 changed; run `ultrabench score" in \
         cell_text(t, rows["m"]["cells"]["is"])
+    assert any("(3 finished images then, 2 now)" in w for w in t["warnings"])
     assert rows["newm"]["n"] == 2 and rows["newm"]["cells"]["is"]["value"] is None
     assert cell_text(t, rows["newm"]["cells"]["clip"]).startswith("generated after the last `ultrabench score`")
     assert any("2 method/resolution set(s) changed since scoring" in w for w in t["warnings"])

@@ -66,7 +66,9 @@ def test_a_plain_folder_of_images_is_scored_like_clean_fid_folder_to_folder(tmp_
     assert r.returncode == 0, r.stderr
     assert f"{imgs} is not a run folder: scored its 4 images as method 'gen', grouped by image size" in r.stdout
     assert "no prompts for the images of a plain folder: skipped clip" in r.stdout
-    s = json.loads((imgs / "scores" / "summary.json").read_text())
+    assert not (imgs / "scores").exists()  # like clean-fid: nothing is written beside the user's images
+    results = plain_results(imgs, cache_env)
+    s = json.loads((results / "scores" / "summary.json").read_text())
     assert s["plain_folder"] is True and s["skipped"] == {"clip": "no prompts for the images of a plain folder"}
     fid = {x["resolution"]: x for x in s["sets"] if x["metric"] == "fid"}
     assert fid["320x320"]["n"] == 3 and "310x400" not in fid  # one image cannot give a covariance
@@ -77,8 +79,80 @@ def test_a_plain_folder_of_images_is_scored_like_clean_fid_folder_to_folder(tmp_
     r = ub("score", imgs, "--stand-ins", "--metric", "clip", "--prompts", tmp_path / "p.csv", "--workers", "0",
            env=cache_env)
     assert r.returncode == 0, r.stderr
-    s = json.loads((imgs / "scores" / "summary.json").read_text())
+    s = json.loads((results / "scores" / "summary.json").read_text())
     assert {x["resolution"]: x["n"] for x in s["sets"] if x["metric"] == "clip"} == {"320x320": 3, "310x400": 1}
+
+
+def plain_results(folder: Path, env: dict) -> Path:
+    """Where the README says a plain folder's results go: the cache's results/<name>-<path hash>."""
+    import hashlib
+
+    token = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:12]
+    return Path(env["ULTRABENCH_CACHE"]) / "results" / f"{folder.resolve().name}-{token}"
+
+
+def test_score_prints_the_values_it_computed_and_json_on_request(tmp_path, cache_env):
+    imgs = make_images(tmp_path / "gen", n=3, seed=1)
+    ref = make_images(tmp_path / "ref", n=3, seed=2)
+    args = ("score", imgs, "--stand-ins", "--reference", ref, "--metric", "fid,is", "--workers", "0")
+    r = ub(*args, env=cache_env)
+    assert r.returncode == 0, r.stderr
+    s = json.loads((plain_results(imgs, cache_env) / "scores" / "summary.json").read_text())
+    fid = next(x for x in s["sets"] if x["metric"] == "fid")
+    row = next(line for line in r.stdout.splitlines() if line.startswith("│ fid"))
+    cells = [c.strip() for c in row.strip("│").split("│")]
+    assert cells == ["fid", "gen", "320x320", "3", f"{fid['value']:.4g}*",
+                     f"{fid['ci95'][0]:.4g} – {fid['ci95'][1]:.4g}"]  # starred: its small-reference warning
+    assert "* carries the warning printed above" in r.stdout
+    assert f"scored 2 values; wrote {plain_results(imgs, cache_env) / 'scores'}" in r.stdout
+    j = ub(*args, "--json", env=cache_env)
+    assert j.returncode == 0, j.stderr
+    out = json.loads(j.stdout)  # nothing but the JSON on stdout
+    assert {(v["metric"], v["n"], v["value"]) for v in out["values"]} == \
+        {(x["metric"], x["n"], x["value"]) for x in s["sets"]}
+    assert next(v for v in out["values"] if v["metric"] == "fid")["warning"] == "small reference: 3 rows, fewer than 1000"
+
+
+def test_a_plain_folders_results_go_to_out_and_its_report_knows_its_images(tmp_path, cache_env):
+    imgs = make_images(tmp_path / "gen", n=3, seed=1)
+    before = listing(imgs)
+    out = tmp_path / "results"
+    r = ub("score", imgs, "--stand-ins", "--metric", "is", "--workers", "0", "--out", out, env=cache_env)
+    assert r.returncode == 0, r.stderr
+    assert listing(imgs) == before and (out / "scores" / "summary.json").is_file()
+    assert not (Path(cache_env["ULTRABENCH_CACHE"]) / "results").exists()
+    rep = ub("report", out, "-f", "terminal", env=cache_env)  # -q still prints the table: it is the output
+    assert rep.returncode == 0, rep.stderr
+    assert "Table 1" in rep.stdout and "gone" not in rep.stdout and "changed since scoring" not in rep.stdout
+    assert "images of a plain folder carry no generation records" in rep.stdout
+    assert "warm-up" not in rep.stdout
+    (imgs / "r0.png").write_bytes((imgs / "r1.png").read_bytes())  # an image rewritten after scoring
+    words = " ".join(ub("report", out, "-f", "terminal", env=cache_env).stdout.split())  # rich wraps long lines
+    assert "changed since scoring" in words and f"`ultrabench score {imgs} --out {out}` to refresh" in words
+    # the default place: `report FOLDER` finds what `score FOLDER` wrote, and calls its units current
+    assert ub("score", imgs, "--stand-ins", "--metric", "is", "--workers", "0", env=cache_env).returncode == 0
+    rep = ub("report", imgs, "-f", "md", env=cache_env)
+    assert rep.returncode == 0, rep.stderr
+    md = (plain_results(imgs, cache_env) / "report" / "table1.md").read_text()
+    assert "gone" not in md and "changed since scoring" not in md and listing(imgs) == before
+
+
+def test_a_run_folder_keeps_its_scores_in_it(tmp_path, cache_env):
+    run = make_run(tmp_path / "run", n=2)
+    r = ub("score", run, "--stand-ins", "--metric", "is", "--out", tmp_path / "elsewhere", env=cache_env)
+    assert r.returncode == 2 and f"{run} is a run folder: its scores live in {run / 'scores'}" in r.stderr
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_score_that_fails_on_missing_weights_leaves_nothing_behind(tmp_path, cache_env):
+    imgs = make_images(tmp_path / "gen", n=2, seed=1)
+    run = make_run(tmp_path / "run", n=2)
+    before = listing(run)
+    for folder in (imgs, run):
+        r = ub("score", folder, "--metric", "is", "--workers", "0", env=cache_env)  # no stand-ins, no weights
+        assert r.returncode == 1 and "ultrabench weights fetch --metric is" in r.stderr, r.stderr
+    assert listing(run) == before and listing(imgs) == ["r0.png", "r1.png"]
+    assert not (Path(cache_env["ULTRABENCH_CACHE"]) / "results").exists()
 
 
 def test_a_tiny_reference_prints_a_warning_beside_the_number(tmp_path, cache_env):

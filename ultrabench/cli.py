@@ -21,6 +21,36 @@ from ultrabench.config import DEFAULT_SPEC, field_default, field_help
 from ultrabench.errors import UltrabenchError, UsageError
 from ultrabench.slurm import slurm_options
 
+# The options every command shares (the callback's); a user may give them after the command's name too.
+GLOBAL_FLAGS = frozenset({"--debug", "--quiet", "-q"})
+GLOBAL_VALUED = frozenset({"--device", "--dtype", "--weights-dir"})
+
+
+def _globals_first(argv) -> list[str]:
+    """`ultrabench score A --device cpu -q` -> `ultrabench --device cpu -q score A`: click reads the
+    callback's options only before the command name, so they are moved there (after `--`, nothing is)."""
+    argv = [str(a) for a in argv]
+    front, rest, i, seen_command = [], [], 0, False
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            rest += argv[i:]
+            break
+        name = a.split("=", 1)[0]
+        if name in GLOBAL_VALUED:
+            takes = 1 if "=" in a or i + 1 >= len(argv) else 2
+            (front if seen_command else rest).extend(argv[i:i + takes])
+            i += takes
+            continue
+        if a in GLOBAL_FLAGS:
+            (front if seen_command else rest).append(a)
+        else:
+            seen_command = seen_command or not a.startswith("-")
+            rest.append(a)
+        i += 1
+    return front + rest
+
+
 class _OneLineErrors(typer.core.TyperGroup):
     """Malformed flags (`--batch-size 0`, `--workers x`, an unknown option) get one line and exit 2,
     like every other usage error, instead of click's usage block."""
@@ -31,6 +61,10 @@ class _OneLineErrors(typer.core.TyperGroup):
         except ImportError:  # pragma: no cover - typer < 0.2x
             from click import exceptions as cx
 
+        if args:  # click's own order: main(args, prog_name, ...)
+            args = (_globals_first(args[0]), *args[1:])
+        else:
+            kwargs["args"] = _globals_first(kwargs["args"] if kwargs.get("args") is not None else sys.argv[1:])
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
@@ -57,12 +91,14 @@ app = typer.Typer(
     help=(
         "Benchmark ultra-high-resolution text-to-image generation (UltraPixel Table 1 and beyond).\n\n"
         "Resolutions are HEIGHT x WIDTH: --res 2160x3840 is 2160 high and 3840 wide (landscape).\n\n"
-        "Typical use: `ultrabench generate --res 2160x3840`, then `ultrabench score`, then `ultrabench report`."
+        "Typical use: `ultrabench generate --res 2160x3840`, then `ultrabench score`, then `ultrabench report`.\n\n"
+        "The options below work before or after any command's name: `ultrabench score A --device cpu -q`."
     ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 prompts_app = typer.Typer(help="Show or export prompt sets.", no_args_is_help=True)
 weights_app = typer.Typer(help="List or fetch the weight files methods and metrics need.", no_args_is_help=True)
@@ -137,7 +173,7 @@ def _console():
     from rich.console import Console
 
     # Piped output (CI logs, files) gets a wide fixed width so Table 1 is not squeezed to 80 columns.
-    return Console(stderr=False, quiet=G.quiet, width=None if sys.stdout.isatty() else 160)
+    return Console(stderr=False, width=None if sys.stdout.isatty() else 160)  # tables are output: -q keeps them
 
 
 def _spec(spec: Optional[str], **overrides):
@@ -193,28 +229,25 @@ def _main(
         None, "--weights-dir", help="Folder of local weights (<dir>/<repo_id>/<file>); else the HF cache. Env: ULTRABENCH_WEIGHTS_DIR."
     ),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Less output (no progress bars)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or chatter; a command's output (tables, values) still prints."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=lambda v: _print_version(v),
+                                 help="Print ultrabench's version and exit."),
 ) -> None:
     if dtype is not None and dtype not in ("float32", "bfloat16", "float16"):
         raise typer.BadParameter(f"{dtype!r} is not one of float32, bfloat16, float16", param_hint="--dtype")
     _keep_caches_out_of_tmp()
     G.device, G.dtype, G.debug, G.weights_dir, G.quiet = device, dtype, debug, weights_dir, quiet
-    if quiet:
-        _no_library_progress_bars()
+    from ultrabench.progress import silence_library_bars
+
+    silence_library_bars()  # ours (rich, on a terminal only) are the only bars, -q or not
 
 
-def _no_library_progress_bars() -> None:
-    """-q also silences the bars transformers, diffusers and huggingface_hub draw themselves
-    ("Loading weights", download and step bars): the environment variable for libraries not yet
-    imported, their switches for those that are."""
-    import os
+def _print_version(asked: bool) -> None:
+    if asked:
+        from ultrabench import __version__
 
-    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-    for module, switch in (("transformers.utils.logging", "disable_progress_bar"),
-                           ("diffusers.utils.logging", "disable_progress_bar"),
-                           ("huggingface_hub.utils", "disable_progress_bars")):
-        if module in sys.modules:
-            getattr(sys.modules[module], switch)()
+        typer.echo(f"ultrabench {__version__}")
+        raise typer.Exit(0)
 
 
 def _keep_caches_out_of_tmp() -> None:
@@ -328,13 +361,19 @@ def _print_generate_summary(summary, out) -> None:
             _err(failure)
         raise UltrabenchError(f"{len(summary.failures)} method(s) could not run (see above); their units stay pending")
     if summary.interrupted:
-        typer.echo("stopped early on request (Ctrl-C); rerun the same command to resume")
-        raise typer.Exit(130)
+        how = getattr(summary, "stopped_by", "Ctrl-C")
+        typer.echo(f"stopped early on request ({how}); rerun the same command to resume")
+        raise typer.Exit(143 if how == "SIGTERM" else 130)
     if summary.failed or summary.failed_before:
         first = f" (first: {summary.first_error})" if summary.first_error else ""
         raise UltrabenchError(
             f"{summary.failed + summary.failed_before} unit(s) are recorded as oom or error{first}; "
             f"`ultrabench status --failed {out}` lists them, `--retry-failed` redoes them")
+    unsupported = sum(c.get("unsupported", 0) for c in summary.counts.values()) + summary.unsupported_before
+    if unsupported and not summary.generated and summary.skipped == summary.unsupported_before \
+            and not summary.elsewhere:
+        raise UsageError(f"none of the {unsupported} unit(s) asked for can be made: every method is unsupported "
+                         "at the resolutions given (`ultrabench methods --res ...` shows what each supports)")
 
 
 @app.command()
@@ -362,6 +401,10 @@ def score(
         None, "--prompts", help="For a plain folder of images: a prompt file whose ids are the image paths relative "
                                 "to the folder, without extension (without one, metrics that need a prompt are skipped)."
     ),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="For a plain folder of images: where its scores/ go (default: a folder of "
+                                  "ultrabench's cache named after it; never into the image folder). `report DIR` reads them."),
+    as_json: bool = typer.Option(False, "--json", help="Print the values machine-readable (JSON) instead of a table."),
     no_steal: bool = NO_STEAL_OPT,
     slurm: Optional[dict] = None,  # the --slurm options (`_slurm_options`), None without --slurm
 ) -> None:
@@ -390,6 +433,8 @@ def score(
         kw["metrics"] = _names(metric)
     if prompts is not None:
         kw["prompts"] = prompts
+    if out is not None:
+        kw["out"] = out
     explicit, launched = parse_shard(shard), launcher_shard()
     if explicit or launched:
         part = run_score(folder, shard=explicit or launched, steal=not no_steal, **kw)
@@ -400,11 +445,26 @@ def score(
         # Under torchrun/accelerate rank 0 waits for the other ranks, then merges from the cache.
         from ultrabench.scoring.api import wait_for_shards
 
-        wait_for_shards(folder, launched)
+        wait_for_shards(folder, launched, out=out)
     summary = run_score(folder, **kw)
+    _print_scores(summary, folder, as_json)
+
+
+def _print_scores(summary: dict, folder: Path, as_json: bool) -> None:
+    """The values a score computed: a table (after its warnings), or with --json one JSON object."""
+    from ultrabench.scoring.values import render_values, value_rows
+
+    rows = value_rows(summary)
+    written = Path(summary.get("results_dir") or folder) / "scores"
+    if as_json:
+        typer.echo(json.dumps({"values": rows, "not_computed": summary.get("not_computed", []),
+                               "warnings": summary.get("warnings", []), "scores": str(written)}, indent=2))
+        return
     for w in summary.get("warnings", []):
         typer.echo(f"warning: {w}")
-    typer.echo(f"scored {len(summary.get('sets', []))} values; wrote {folder / 'scores'}")
+    if rows:
+        _console().print(render_values(rows))
+    typer.echo(f"scored {len(rows)} values; wrote {written}")
 
 
 @app.command()
@@ -577,17 +637,27 @@ def status(
     if as_json:
         typer.echo(json.dumps(st.rows, indent=2))
         return
+    from rich.table import Table
+
     columns = COLUMNS + (("jobs",) if st.jobs else ())  # jobs: how many scheduler jobs made the row's units
-    typer.echo(f"{'method':<22} {'H x W':<11} " + " ".join(f"{c:>11}" for c in columns))
+    t = Table(title="Units", title_style="bold", header_style="bold cyan")  # the style of methods and report
+    t.add_column("method", no_wrap=True)
+    t.add_column("H x W", no_wrap=True)
+    for c in columns:
+        t.add_column(c, justify="right")
     for r in st.rows:
-        typer.echo(f"{r['method']:<22} {r['resolution']:<11} " + " ".join(f"{r[c]:>11}" for c in columns))
+        t.add_row(r["method"], r["resolution"], *(str(r[c]) for c in columns))
+    _console().print(t)
     if st.left_out:
         typer.echo(describe_left_out(st.left_out))
     if st.jobs:
-        typer.echo(f"{'job':<22} {'shard':<11} {'command':>11} {'state':>11} {'units':>11}  host")
+        jobs = Table(title="Scheduler jobs", title_style="bold", header_style="bold cyan")
+        for c in ("job", "shard", "command", "state", "units", "host", "note"):
+            jobs.add_column(c, justify="right" if c == "units" else "left", no_wrap=c in ("job", "shard"))
         for j in st.jobs:
-            typer.echo(f"{j['job']:<22} {j['shard']:<11} {j['command']:>11} {j['state']:>11} {'-' if j['units'] is None else j['units']:>11}  "
-                       f"{j['host'] or '-'}" + (f"  ({j['note']})" if j["note"] else ""))
+            jobs.add_row(str(j["job"]), str(j["shard"]), str(j["command"]), str(j["state"]),
+                         "-" if j["units"] is None else str(j["units"]), j["host"] or "-", j["note"] or "")
+        _console().print(jobs)
 
 
 @prompts_app.command("show")
@@ -631,14 +701,29 @@ def prompts_export(
 @weights_app.command("list")
 @handled
 def weights_list(
-    method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="Only these methods (default: all)."),
+    method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="Only these methods."),
+    metric: Optional[List[str]] = typer.Option(None, "--metric", help="Only these metrics."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """List every weight file, where it is expected and whether it is present."""
+    """List the weight files the methods and metrics need (default: all): where each is expected,
+    whether it is present, its size (on disk, else as declared) and whether its hub repo is gated."""
     from ultrabench.doctor import weight_rows, weightless
 
-    method = _names(method)
-    for row in weight_rows(_weights(), method, what=("methods",) if method else ("methods", "metrics")):
-        typer.echo(f"{row['owner']:<18} {row['role']:<20} {row['status']:<8} {row['label']}  ({row['where']})")
+    method, metric = _names(method), _names(metric)
+    what = (("methods",) if method else ()) + (("metrics",) if metric else ()) or ("methods", "metrics")
+    rows = weight_rows(_weights(), method, metric, what=what)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    t = Table(title="Weight files", title_style="bold", header_style="bold cyan")
+    for name in ("for", "role", "status", "size", "gated", "file", "where"):
+        t.add_column(name, overflow="fold", no_wrap=name in ("status", "gated"))
+    for r in rows:
+        t.add_row(r["owner"], r["role"], r["status"], r["size"], r["gated"], r["label"], r["where"])
+    if rows:
+        _console().print(t)
     for line in weightless(method or []):
         typer.echo(line)
 
@@ -646,13 +731,15 @@ def weights_list(
 @weights_app.command("fetch")
 @handled
 def weights_fetch(
-    method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="Only these methods (default: all)."),
+    method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="Only the files these methods need."),
+    metric: Optional[List[str]] = typer.Option(None, "--metric", help="Only the files these metrics need (e.g. fid)."),
 ) -> None:
-    """Download missing weights (needs network; honours HF_HUB_OFFLINE)."""
+    """Download the missing weights the named methods and metrics need (neither: every file). Needs
+    network; honours HF_HUB_OFFLINE."""
     from ultrabench.doctor import fetch_weights
 
     failed = 0
-    for ok, line in fetch_weights(_weights(allow_download=True), _names(method)):
+    for ok, line in fetch_weights(_weights(allow_download=True), _names(method), _names(metric)):
         typer.echo(line)
         failed += not ok
     if failed:

@@ -7,7 +7,7 @@ from typing import Callable, Iterable, Sequence
 
 from ultrabench.errors import UltrabenchError
 from ultrabench.methods.registry import get_method_class, method_kind, method_names
-from ultrabench.weights import WeightFile, WeightResolver
+from ultrabench.weights import WeightFile, WeightResolver, gated, human_size, size_on_disk
 
 
 def metric_weight_files(metrics: Iterable[str] | None = None) -> list[tuple[str, WeightFile]]:
@@ -41,8 +41,26 @@ def weight_rows(resolver: WeightResolver, methods: Sequence[str] | None = None, 
             "owner": owner, "role": wf.role, "label": wf.label, "optional": wf.optional,
             "status": "ok" if st.path else ("optional" if wf.optional else "MISSING"),
             "where": str(st.path) if st.path else "not in " + " or ".join(resolver.looked_in(wf)),
+            "size": _size(wf, st.path), "gated": gated(wf),
         })
     return rows
+
+
+def _size(wf: WeightFile, path) -> str:
+    """On disk when present; else what the declaration says (marked as declared), or 'unknown'."""
+    if path is not None:
+        try:
+            return human_size(size_on_disk(path))
+        except OSError:
+            pass
+    return f"{wf.size_hint} (declared)" if wf.size_hint else "unknown"
+
+
+def selected_files(methods: Sequence[str] | None, metrics: Sequence[str] | None) -> list[tuple[str, WeightFile]]:
+    """The files the named methods and metrics need; naming neither means everything."""
+    if not methods and not metrics:
+        return _method_files(None) + metric_weight_files()
+    return (_method_files(methods) if methods else []) + (metric_weight_files(metrics) if metrics else [])
 
 
 def weightless(methods: Sequence[str]) -> list[str]:
@@ -58,13 +76,16 @@ def weightless(methods: Sequence[str]) -> list[str]:
     return out
 
 
-def fetch_weights(resolver: WeightResolver, methods: Sequence[str] | None = None) -> Iterable[tuple[bool, str]]:
-    """(ok, line) per weight file: present, fetched, or FAILED with the reason."""
+def fetch_weights(resolver: WeightResolver, methods: Sequence[str] | None = None,
+                  metrics: Sequence[str] | None = None) -> Iterable[tuple[bool, str]]:
+    """(ok, line) per weight file the named methods and metrics need (neither: all): present,
+    fetched, or FAILED with the reason."""
     from ultrabench.weights import hub_offline
 
+    files = selected_files(methods, metrics)  # an unknown name is refused before the offline check
     if hub_offline():
         raise UltrabenchError("HF_HUB_OFFLINE is set: unset it on a machine with network access to fetch weights")
-    for owner, wf in _method_files(methods) + metric_weight_files():
+    for owner, wf in files:
         st = resolver.status(wf)
         if st.path:
             yield True, f"{owner} {wf.role}: present at {st.path}"

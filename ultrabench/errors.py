@@ -41,3 +41,31 @@ def check_writable(folder) -> None:
         probe.unlink()
     except OSError as e:
         raise write_failure(folder, e) from None
+
+
+class removed_on_failure:
+    """`with removed_on_failure(folder, ...)`: the folders this block creates (and their parents it
+    creates) are removed again when it fails, if they are still empty, so a failed command leaves
+    nothing behind; folders that existed before, and anything written into them, are kept."""
+
+    def __init__(self, *folders) -> None:
+        from pathlib import Path
+
+        self.new: list = []
+        for folder in folders:
+            p = Path(folder).absolute()
+            while not p.exists() and p not in self.new:
+                self.new.append(p)
+                p = p.parent
+
+    def __enter__(self) -> "removed_on_failure":
+        return self
+
+    def __exit__(self, kind, value, tb) -> bool:
+        if kind is not None:
+            for p in sorted(self.new, key=lambda q: len(q.parts), reverse=True):  # deepest first
+                try:
+                    p.rmdir()  # only an empty folder goes
+                except OSError:
+                    pass
+        return False

@@ -32,6 +32,7 @@ from ultrabench.shard import Shard, launcher_shard, scheduler_job
 class GenerateSummary:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # "method HxW" -> status -> n
     skipped: int = 0  # already finished before this invocation
+    unsupported_before: int = 0  # of those, recorded as unsupported
     failed_before: int = 0  # recorded as oom/error by an earlier invocation and not retried
     elsewhere: int = 0  # claimed by another live process (an overlapping launch)
     stolen: int = 0  # units of other shards this process made once its own share was done
@@ -39,6 +40,7 @@ class GenerateSummary:
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # methods that could not run at all
     interrupted: bool = False
+    stopped_by: str = "Ctrl-C"  # or "SIGTERM"
     first_error: str | None = None  # "method HxW: text" of the first unit that failed here
 
     def add(self, key: str, status: str, n: int = 1, error: str | None = None) -> None:
@@ -114,11 +116,18 @@ def _is_oom(exc: BaseException) -> bool:
     return name == "OutOfMemoryError" or (isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (Slurm's stop, `kill`): raised where the process is, since a scheduler kills soon after."""
+
+
 class _StopFlag:
-    """First SIGINT asks to stop after the current batch; the second interrupts at once."""
+    """First SIGINT asks to stop after the current batch; the second interrupts at once. SIGTERM
+    stops at once (the unit under way is not written; finished ones are kept) and `generate`
+    returns its summary with `stopped_by = "SIGTERM"`."""
 
     def __init__(self) -> None:
         self.requested = False
+        self.terminated = False
 
     @contextmanager
     def installed(self) -> Iterator["_StopFlag"]:
@@ -127,16 +136,24 @@ class _StopFlag:
                 raise KeyboardInterrupt
             self.requested = True
 
+        def terminate(signum, frame):
+            self.requested = True
+            raise Terminated
+
         try:
             previous = signal.signal(signal.SIGINT, handler)
+            previous_term = signal.signal(signal.SIGTERM, terminate)
         except ValueError:  # not the main thread: leave signals alone
             yield self
             return
         try:
             yield self
+        except Terminated:
+            self.terminated = True  # the summary says what is done; the caller exits 143
         finally:
-            # stopping on request: a further Ctrl-C while the process exits must not kill it mid-exit
+            # stopping on request: a further signal while the process exits must not kill it mid-exit
             signal.signal(signal.SIGINT, signal.SIG_IGN if self.requested else previous)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN if self.requested else previous_term)
 
 
 def _merged_prompts(store: RunStore, prompts: Sequence[Prompt]) -> list[Prompt]:
@@ -198,10 +215,13 @@ def generate(
     store = RunStore(spec.out)
     # Everything that can refuse the request does so before the first write: a rejected spec
     # leaves no run folder, run.json, prompts.jsonl or invocation behind.
+    from ultrabench.weights import WeightResolver
+
     built = []
     for entry, res_list in work:
         cls = get_method_class(entry.registry_name)
-        method = None if method_kind(cls) == "import" else cls(entry.settings, device=device, dtype=dtype, weights=weights)
+        scoped = (weights or WeightResolver()).with_hint(f"--method {cls.name}")
+        method = None if method_kind(cls) == "import" else cls(entry.settings, device=device, dtype=dtype, weights=scoped)
         built.append((entry, res_list, method))
     bound = {e.name: {"method": m.name, "settings": dict(m.settings), "hash": settings_hash(m.name, m.hashed_settings())}
              for e, _, m in built if m is not None}
@@ -253,6 +273,7 @@ def generate(
                     summary.failed_before += 1
                 else:
                     summary.skipped += 1
+                    summary.unsupported_before += store.read_record(u)["status"] == "unsupported"
             plan_rows.append((entry, method, res, pending, None))
     methods_of = {entry.name: (entry, method) for entry, _, method in built if method is not None}
 
@@ -347,6 +368,8 @@ def generate(
             if stop.requested:
                 summary.interrupted = True
                 break
+        if stop.terminated:
+            summary.interrupted, summary.stopped_by = True, "SIGTERM"
         for m in {id(m): m for _, _, m in built if m is not None}.values():
             m.unload()
     return summary
@@ -490,12 +513,6 @@ def _null():
 
 
 def _progress(console, enabled: bool):
-    if not enabled:
-        return None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from ultrabench.progress import progress
 
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TimeRemainingColumn(), console=console or Console(stderr=True), transient=False,
-    )
+    return progress(console, enabled)

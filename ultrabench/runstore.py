@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from ultrabench.errors import UltrabenchError, UsageError
+from ultrabench.errors import UltrabenchError, UsageError, write_failure
 from ultrabench.resolution import Resolution, parse_resolution
 
 RECORD_SCHEMA = 1
@@ -470,10 +470,17 @@ class RunStore:
 
     def write_prompts(self, prompts) -> None:
         lines = [json.dumps({k: v for k, v in p.to_dict().items() if v is not None}, ensure_ascii=False) for p in prompts]
-        atomic_write_bytes(self.root / "prompts.jsonl", ("\n".join(lines) + "\n").encode())
+        path = self.root / "prompts.jsonl"
+        try:
+            atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
+        except OSError as e:  # full disk, read-only folder: the old file stays whole (atomic rename)
+            raise write_failure(path, e) from None
 
     def write_run_info(self, info: dict[str, Any]) -> None:
-        atomic_write_json(self.root / "run.json", info)
+        try:
+            atomic_write_json(self.root / "run.json", info)
+        except OSError as e:
+            raise write_failure(self.root / "run.json", e) from None
 
     def log_invocation(self, info: dict[str, Any]) -> None:
         """Append one line to the history (one write call, so concurrent appends do not interleave)."""

@@ -44,6 +44,34 @@ class WeightStatus:
     source: str  # "override" | "weights-dir" | "hf-cache" | "missing"
 
 
+# Hub repos whose page asks each user to accept a licence before files can be downloaded (a token of
+# an account that did is then needed). Known offline only from this list; other repos say "unknown".
+GATED_REPOS = frozenset({"black-forest-labs/FLUX.1-dev"})
+
+
+def gated(wf: WeightFile) -> str:
+    """'yes', 'no' (a public GitHub release) or 'unknown': what can be said without the network."""
+    if wf.repo_id in GATED_REPOS:
+        return "yes"
+    return "no" if wf.url else "unknown"
+
+
+def size_on_disk(path: Path) -> int:
+    """Bytes of a weight file, or of every file of a model folder (the HF cache's links followed)."""
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def human_size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
 def cache_root() -> Path:
     """ultrabench's own cache (`ULTRABENCH_CACHE`, default ~/.cache/ultrabench): stand-in weights,
     reference statistics, hashes, and weights published outside the hub."""
@@ -67,19 +95,32 @@ def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+DEFAULT_FETCH_HINT = "ultrabench weights fetch"
+
+
 class WeightResolver:
     def __init__(
         self,
         weights_dir: str | Path | None = None,
         overrides: Mapping[str, str | Path] | None = None,
         allow_download: bool = False,
-        fetch_hint: str = "ultrabench weights fetch",
+        fetch_hint: str = DEFAULT_FETCH_HINT,
     ) -> None:
         env_dir = os.environ.get("ULTRABENCH_WEIGHTS_DIR")
         self.weights_dir = Path(weights_dir or env_dir).expanduser() if (weights_dir or env_dir) else None
         self.overrides = {k: Path(v).expanduser() for k, v in (overrides or {}).items()}
         self.allow_download = allow_download
         self.fetch_hint = fetch_hint
+
+    def with_hint(self, scope: str) -> "WeightResolver":
+        """The same lookup, whose missing-file line names the command that fetches just what this
+        owner needs (`scope`: '--metric fid', '--method sana-4k'); a caller's own hint is kept."""
+        import copy
+
+        out = copy.copy(self)
+        if self.fetch_hint == DEFAULT_FETCH_HINT:
+            out.fetch_hint = f"{DEFAULT_FETCH_HINT} {scope}"
+        return out
 
     # -- lookup -----------------------------------------------------------------------------------
     def _local_candidates(self, wf: WeightFile) -> list[Path]:

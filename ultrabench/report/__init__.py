@@ -139,6 +139,26 @@ def current_view(summary: dict | None, records: list, run_dir: Path) -> tuple[di
     return summary, {"latency": latency_rows(records), "status": status_rows(records, unreadable)}
 
 
+def _records(source: Path, plain: bool) -> tuple[list, dict]:
+    """The units a report describes: a run folder's current spec (and the count of others left
+    out), or one record per image of a plain folder, whose results live elsewhere."""
+    from ultrabench.runspec import current_records
+    from ultrabench.scoring.units import folder_records
+
+    if not plain:
+        return current_records(source, statuses=None)
+    return (folder_records(source) if source.is_dir() else []), {}
+
+
+def _score_args(source: Path, results: Path, plain: bool) -> str:
+    """What follows `ultrabench score` to score these units again into the same results."""
+    from ultrabench.scoring.units import plain_results_folder
+
+    if plain and results != source and results != plain_results_folder(source):
+        return f"{source} --out {results}"
+    return str(source)
+
+
 def build_report(
     run_dir,
     *,
@@ -167,7 +187,11 @@ def build_report(
     unknown = set(formats) - set(FORMATS)
     if unknown:
         raise UsageError(f"unknown report format(s) {', '.join(sorted(unknown))}; known: {', '.join(FORMATS)}")
-    out = Path(out_dir) if out_dir is not None else run_dir / "report"
+    from ultrabench.scoring.units import locate_results
+
+    located = [locate_results(d) for d in run_dirs]  # (images or records, scores, plain?)
+    results_dirs = [results for _, results, _ in located]
+    out = Path(out_dir) if out_dir is not None else results_dirs[0] / "report"
     if set(formats) - {"terminal"}:  # the terminal table needs no folder: it works on a read-only run
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -175,12 +199,12 @@ def build_report(
             raise UltrabenchError(f"cannot create the report folder {out}: {e.strerror or e}; "
                                   "choose another with --out, or -f terminal writes nothing") from None
 
-    from ultrabench.runspec import current_records, describe_left_out
+    from ultrabench.runspec import describe_left_out
 
     records, left_out, viewed, fresh = [], Counter(), [], {"latency": [], "status": []}
-    for d in run_dirs:
-        recs, left = current_records(d, statuses=None)  # each run's current spec only
-        summary, now = current_view(load_summary(d), recs, d)
+    for source, results, plain in located:
+        recs, left = _records(source, plain)
+        summary, now = current_view(load_summary(results), recs, _score_args(source, results, plain))
         records += recs
         left_out.update(left)
         viewed.append(summary)
@@ -191,7 +215,7 @@ def build_report(
     if compare_with:
         from ultrabench.scoring.compare import merge_runs
 
-        summary = merge_runs(run_dirs, summaries=viewed, reference_method=reference_method)
+        summary = merge_runs(results_dirs, summaries=viewed, reference_method=reference_method)
     names = _display_names(records)
     table = build_table(summary, records_latency=fresh["latency"], records_status=fresh["status"],
                         compare_paper=compare_paper, ci=ci, extra_columns=extra_columns,
@@ -237,7 +261,7 @@ def build_report(
         from ultrabench.runstore import RunStore
 
         p = out / "report.html"
-        write_file(p, render_html(table, run_dir=run_dirs, out_dir=out, figures=figures,
+        write_file(p, render_html(table, run_dir=results_dirs, out_dir=out, figures=figures,
                                  run_info=RunStore(run_dir).read_run_info(), summary=summary))
         files["html"] = p
 

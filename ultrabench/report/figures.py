@@ -48,6 +48,49 @@ def _finish(fig, ax, out_base: Path, random_weights: bool) -> dict[str, Path]:
     return files
 
 
+# what `memory_kind` in a unit record measured, in words for a figure's title
+MEMORY_KINDS = {"cpu_peak_rss": "CPU, the process's peak RSS", "cuda_max_allocated": "GPU, torch's peak allocated"}
+
+
+def _wrapped(title: str, fig, fontsize: float = 10) -> str:
+    """The title in lines that fit the figure's width (a long method name was clipped at the edge)."""
+    import textwrap
+
+    chars = int(fig.get_figwidth() * 72 / (0.6 * fontsize))  # average glyph width ~0.6 em
+    return textwrap.fill(title, max(20, chars))
+
+
+def _legend_columns(labels: list[str], fig, fontsize: float = 8) -> int:
+    """As many legend columns (up to 4) as fit one row across the figure; the rest wrap."""
+    fits = int(fig.get_figwidth() * 72 / (0.6 * fontsize))
+    n = min(4, len(labels))
+    while n > 1 and sum(len(x) + 6 for x in sorted(labels, key=len)[-n:]) > fits:
+        n -= 1
+    return max(1, n)
+
+
+def _legend_above(ax, labels: list[str], fig) -> float:
+    """The legend in rows just above the axes (inside, it covered the tallest bars); returns the
+    title's pad in points, so the title sits above the legend's rows."""
+    ncol = _legend_columns(labels, fig)
+    ax.legend(frameon=False, fontsize=8, ncol=ncol, loc="lower center", bbox_to_anchor=(0.5, 1.0))
+    return 6 + 13 * -(-len(labels) // ncol)
+
+
+def _plain_log_ticks(ax) -> None:
+    """Log axes labelled 0.12, 0.14, 1, 10 instead of 1.2x10^-1: matplotlib still chooses which
+    ticks get a label (in a span under a decade, minor ones); only the text becomes a number."""
+    from matplotlib.ticker import LogFormatter
+
+    class Plain(LogFormatter):
+        def _num_to_string(self, x, vmin, vmax):
+            return f"{x:.3g}"
+
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(Plain())
+        axis.set_minor_formatter(Plain(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+
+
 def _empty(ax, message: str) -> None:
     ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="0.4", wrap=True)
     ax.set_xticks([])
@@ -102,10 +145,10 @@ def winrate_figure(summary: dict[str, Any] | None, out_base: Path, reference: st
         ax.set_xticks(range(len(res_list)), [r.replace("x", " x ") for r in res_list])
         ax.set_xlim(-0.5, len(res_list) - 0.5)
         ax.set_ylim(0, 100)
-        ax.set_ylabel(f"{disp[reference]} win rate (%)")
+        ax.set_ylabel("win rate (%)")  # whose: the title says
         ax.set_xlabel("resolution (H x W)")
-        ax.legend(frameon=False, fontsize=8, ncol=min(4, len(methods)), loc="upper center", bbox_to_anchor=(0.5, 1.18))
-        ax.set_title(f"{model} win rate of {disp[reference]} (95% CI)", fontsize=10, pad=28)
+        pad = _legend_above(ax, [f"vs {disp[m]}" for m in methods], fig)
+        ax.set_title(_wrapped(f"{model} win rate of {disp[reference]} (95%\u00a0CI)", fig), fontsize=10, pad=pad)
     return _finish(fig, ax, out_base, bool((summary or {}).get("random_weights")))
 
 
@@ -134,6 +177,7 @@ def latency_figure(latency: list[dict[str, Any]], out_base: Path, reference: str
                     linewidth=2.2 if m == reference else 1.2)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        _plain_log_ticks(ax)
         ax.set_xlabel("megapixels")
         ax.set_ylabel("seconds per image (mean)")
         ax.set_title("Latency against resolution (log-log)", fontsize=10)
@@ -166,6 +210,7 @@ def memory_figure(latency: list[dict[str, Any]], out_base: Path, reference: str 
         ax.set_xticks(range(len(res_list)), [r.replace("x", " x ") for r in res_list])
         ax.set_ylabel("peak memory (GiB)")
         ax.set_xlabel("resolution (H x W)")
-        ax.set_title(f"Peak memory per resolution ({', '.join(kinds)})", fontsize=10)
-        ax.legend(frameon=False, fontsize=8)
+        pad = _legend_above(ax, [disp[m] for m in methods], fig)
+        ax.set_title(_wrapped(f"Peak memory per resolution ({'; '.join(MEMORY_KINDS.get(k, k) for k in kinds)})", fig),
+                     fontsize=10, pad=pad)
     return _finish(fig, ax, out_base, random_weights)

@@ -30,6 +30,8 @@ header{padding:24px 32px 8px;border-bottom:1px solid var(--line)}h1{margin:0 0 4
 h2{font-size:18px;margin:32px 0 10px;padding-bottom:4px;border-bottom:1px solid var(--line)}
 .banner{margin:12px 0;padding:10px 14px;border-radius:6px;background:#fff4e5;border:1px solid #f3c98b}
 .banner.danger{background:#fde8e8;border-color:#f19999;color:#8a1111;font-weight:600}
+.banner.notes{padding:6px 12px;font-size:13px}.banner.notes ul{margin:0;padding-left:18px}
+.banner.notes li{margin:1px 0}.banner.notes summary{cursor:pointer;color:var(--muted);margin-top:2px}
 .tablewrap{overflow-x:auto}table.t1{border-collapse:collapse;font-variant-numeric:tabular-nums;margin:8px 0}
 table.t1 th,table.t1 td{padding:5px 10px;text-align:right;white-space:nowrap}
 table.t1 th{border-bottom:2px solid var(--fg);font-weight:600}table.t1 td.l,table.t1 th.l{text-align:left}
@@ -309,10 +311,23 @@ def _licences_html(table: Table) -> str:
     return "<ul>" + "".join(f"<li><b>{_e(m)}</b>: {_e(v)}</li>" for m, v in lic.items()) + "</ul>"
 
 
+def _banners(warnings: list[str], shown: int = 3) -> str:
+    """The red WARNING lines as banners; every other note as one line of a single compact box,
+    the first `shown` visible and the rest behind a click (seven banners filled a third of the page)."""
+    danger = "".join(f'<div class="banner danger">{_e(w)}</div>' for w in warnings if w.startswith("WARNING"))
+    notes = [f"<li>{_e(w)}</li>" for w in warnings if not w.startswith("WARNING")]
+    if not notes:
+        return danger
+    more = ""
+    if len(notes) > shown:
+        more = (f'<details><summary>{len(notes) - shown} more note{"s" if len(notes) - shown > 1 else ""}'
+                f'</summary><ul>{"".join(notes[shown:])}</ul></details>')
+    return danger + f'<div class="banner notes"><ul>{"".join(notes[:shown])}</ul>{more}</div>'
+
+
 def render_html(table: Table, *, run_dir: Path | list[Path], out_dir: Path, figures: dict[str, dict[str, Path]],
                 run_info: dict[str, Any], summary: dict[str, Any] | None) -> str:
-    banners = "".join(
-        f'<div class="banner{" danger" if w.startswith("WARNING") else ""}">{_e(w)}</div>' for w in table.warnings)
+    banners = _banners(table.warnings)
     figs = "".join(
         f'<figure><img alt="{_e(name)} figure" src="{_data_uri(files["svg"], "image/svg+xml")}"></figure>'
         for name, files in figures.items() if "svg" in files)

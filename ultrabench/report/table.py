@@ -16,6 +16,7 @@ from typing import Any, Iterable
 from ultrabench.metrics.registry import METRICS, PAPER_METRICS
 from ultrabench.report.names import display_name_for, method_sort_key
 from ultrabench.resolution import parse_resolution
+from ultrabench.scoring.values import warned_values_line
 
 RANDOM_WEIGHTS_WARNING = (
     "WARNING: these numbers come from random stand-in weights and mean nothing; "
@@ -278,8 +279,12 @@ def build_table(
         table.warnings.append(RANDOM_WEIGHTS_WARNING)
     if not scored:
         table.warnings.append("The quality columns are missing because `ultrabench score` has not run on this folder.")
+    # a value's own warning (a small reference) is its cell's footnote: not a banner too
+    footnoted = {warned_values_line(e["metric"], e["warning"]) for e in s.get("sets") or []
+                 if e.get("warning") and any(col.key == e["metric"] for col in columns)}
     for w in s.get("warnings") or []:
-        table.warnings.append(str(w))
+        if str(w) not in footnoted:
+            table.warnings.append(str(w))
 
     sets = {(e["method"], e["resolution"], e["metric"]): e for e in s.get("sets") or []}
     wins = {(e["method"], e["resolution"], e.get("metric", "pickscore")): e for e in s.get("winrates") or []
@@ -307,6 +312,7 @@ def build_table(
         fail = _failure_reason(st)
         in_run = (method, res) in stat or (method, res) in lat or any(k[:2] == (method, res) for k in sets)
         cells: dict[str, Cell] = {}
+        stale_n: list[int] = []  # what stale values were computed on: the row's N says that, not today's count
         for col in columns:
             cell = Cell()
             if col.key == "latency" or col.key == "memory":
@@ -320,6 +326,8 @@ def build_table(
                     cell.value = float(v) * col.scale
                     if cell.n is not None and 0 < cell.n < ok:
                         cell.remark = f"{col.header}: mean of the {cell.n} timed images of {ok}; {WARMUP_RULE}"
+                elif ok and e is None and s.get("plain_folder"):
+                    cell.note = f"{col.header}: images of a plain folder carry no generation records"
                 elif ok and e is None:
                     cell.note = f"{col.header}: every image of this set was a warm-up unit; {WARMUP_RULE}"
                 else:
@@ -361,7 +369,8 @@ def build_table(
                     cell.n = e.get("n_images", e.get("n"))  # images, also for metrics on several crops each
                     usable = _usable(st)
                     if e.get("stale"):
-                        cell.remark = e["stale"]
+                        cell.remark = f"computed on {cell.n} images; {e['stale']}"
+                        stale_n.append(cell.n)
                     elif e.get("warning"):
                         cell.remark = f"{col.header}: {e['warning']} ({e.get('n_ref')} reference rows)"
                     elif usable is not None and cell.n is not None and cell.n < usable:
@@ -392,7 +401,9 @@ def build_table(
                     cell.paper_note = f"paper, {pr.label} at {res.replace('x', ' x ')}: {pr.note or 'not reported'}"
             cells[col.key] = cell
         n = None
-        if st is not None:
+        if stale_n and all(x is not None for x in stale_n):
+            n = max(stale_n)
+        elif st is not None:
             n = _usable(st)
         else:
             ns = [c.n for k, c in cells.items() if c.n is not None and winrate_metric(k) is None]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 
-from ultrabench.errors import UsageError, check_writable, write_failure
+from ultrabench.errors import UsageError, check_writable, removed_on_failure, write_failure
 from ultrabench.metrics import bootstrap as bs
 from ultrabench.metrics.crops import image_key
 from ultrabench.metrics.plugin import DEFAULT_OPTIONS, Metric
@@ -24,6 +24,7 @@ from ultrabench.metrics.registry import METRICS, PAPER_METRICS, get_metric
 from ultrabench.metrics.seams import tiling_of
 from ultrabench.scoring import engine as E
 from ultrabench.scoring.reference import build_reference, list_images, load_reference, reference_inputs  # noqa: F401
+from ultrabench.scoring.values import warned_values_line
 
 DEFAULT_METRICS = tuple(PAPER_METRICS) + ("kid", "kid-patch", "pickscore", "glcm", "compression-ratio")
 PER_IMAGE_BASE = ["method", "resolution", "prompt_id", "seed", "sample_index", "image", "image_sha256"]
@@ -222,7 +223,7 @@ def set_entries(scored: Scored, ref_keys: dict, proto: dict, *, bootstrap: int,
                              "ci_method": bs.describe(bootstrap, bootstrap_seed) if ci is not None else None})
     small = {s["metric"]: s["warning"] for s in sets if s.get("warning")}
     for name, why in small.items():
-        warnings.append(f"{name}: {why}; the values are printed with this warning")
+        warnings.append(warned_values_line(name, why))
     # set statistics are only comparable at equal N
     for m in scored.metrics:
         if not m.set_level:
@@ -334,21 +335,23 @@ def shard_marker(out_dir: Path, tasks, shard) -> Path:
     return Path(out_dir) / "shards" / f"{token}-{shard.index}-of-{shard.count}.done"
 
 
-def shard_markers(run_dir, count: int, *, methods=None, resolutions=None) -> list[Path]:
+def shard_markers(run_dir, count: int, *, methods=None, resolutions=None, out=None) -> list[Path]:
     """The markers shards 0..count-1 of a launch over the run's current images write when done."""
+    from ultrabench.scoring.units import locate_results
     from ultrabench.shard import Shard
 
     ok = select_units(Path(run_dir), methods, resolutions, None)[1]  # the images the shards were given
     tasks = [E.ImageTask(r.image_path, key="") for r in ok]
-    return [shard_marker(Path(run_dir) / "scores", tasks, Shard(i, count)) for i in range(count)]
+    out_dir = (Path(out) if out is not None else locate_results(Path(run_dir))[1]) / "scores"
+    return [shard_marker(out_dir, tasks, Shard(i, count)) for i in range(count)]
 
 
 def wait_for_shards(run_dir, shard, *, methods=None, resolutions=None, timeout_s: float = 24 * 3600,
-                    poll_s: float = 2.0) -> None:
+                    poll_s: float = 2.0, out=None) -> None:
     """Block until every shard of this launch has written its marker (rank 0 under torchrun)."""
     import time
 
-    markers = shard_markers(run_dir, shard.count, methods=methods, resolutions=resolutions)
+    markers = shard_markers(run_dir, shard.count, methods=methods, resolutions=resolutions, out=out)
     deadline = time.monotonic() + timeout_s
     while not all(m.exists() for m in markers):
         if time.monotonic() > deadline:
@@ -357,11 +360,31 @@ def wait_for_shards(run_dir, shard, *, methods=None, resolutions=None, timeout_s
         time.sleep(poll_s)
 
 
-def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolutions=None, device="cpu", batch_size=16,
+def score_run(run_dir, *, out=None, cache_dir=None, **kw) -> dict:
+    """Score a run folder (or a plain folder of images) into <run_dir>/scores/{per_image.parquet, summary.json}; returns the summary.
+
+    A plain folder's results go to `<out>/scores` (default: `plain_results_folder(run_dir)`, in
+    ultrabench's cache), never into the folder itself; a run folder keeps its scores in it. A
+    failed score removes the folders it created while they are still empty. The other keyword
+    arguments are `_score_into`'s.
+    """
+    from ultrabench.scoring.units import is_run_folder, plain_results_folder
+
+    run_dir = Path(run_dir)
+    plain = run_dir.is_dir() and not is_run_folder(run_dir)
+    if out is not None and not plain and run_dir.is_dir():
+        raise UsageError(f"{run_dir} is a run folder: its scores live in {run_dir / 'scores'}, where report and "
+                         "compare read them; --out is for a plain folder of images")
+    results = Path(out) if out is not None else plain_results_folder(run_dir) if plain else run_dir
+    with removed_on_failure(results / "scores", cache_dir or results / "scores" / "cache"):
+        return _score_into(run_dir, results=results, cache_dir=cache_dir, **kw)
+
+
+def _score_into(run_dir, *, results, metrics=None, reference=None, methods=None, resolutions=None, device="cpu", batch_size=16,
               workers=None, patch_crops=3, patch_size=299, align_crops=4, pair_crops=20, pair_square=4096, crop_seed=0, reference_method="ultrapixel", tau=0.0, stand_ins=False,
               weights=None, clip_model=("ViT-L-14", "openai"), bootstrap=1000, progress=True, cache_dir=None,
               extractors=None, codec="png", bootstrap_seed=0, shard=None, prompts=None, steal=True) -> dict:
-    """Score a run folder (or a plain folder of images) into <run_dir>/scores/{per_image.parquet, summary.json}; returns the summary.
+    """Score `run_dir`'s images into `<results>/scores/`; returns the summary.
 
     `metrics`: registered names (`ultrabench metrics` lists them). Extra keyword arguments beyond the
     contract: `cache_dir` (a shared feature cache), `extractors` (ready networks by extractor name,
@@ -411,7 +434,7 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
     if not names:
         raise UsageError("none of the metrics asked for can be computed here: " + "; ".join(warnings_out[-1:]))
     chosen = [get_metric(n) for n in names]
-    out_dir = run_dir / "scores"
+    out_dir = results / "scores"
     cache = E.FeatureCache(Path(cache_dir) if cache_dir else out_dir / "cache")
     for folder in dict.fromkeys([out_dir, cache.root]):  # a read-only or full folder fails before any model loads
         check_writable(folder)
@@ -504,6 +527,7 @@ def score_run(run_dir, *, metrics=None, reference=None, methods=None, resolution
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "run_dir": str(run_dir),
         "plain_folder": plain,
+        **({"images_dir": str(run_dir.resolve()), "results_dir": str(results)} if results != run_dir else {}),
         "random_weights": ex.random_weights,
         "stand_ins": bool(stand_ins),
         "metrics": names,

@@ -220,6 +220,13 @@ def declarations(metrics, options) -> list[FeatureExtractor]:
     return list(out.values())
 
 
+def _users(decl: FeatureExtractor, metrics, options) -> list[str]:
+    """The metrics among `metrics` whose inputs come from `decl` (for the fetch command a miss names)."""
+    from ultrabench.metrics.registry import get_metric
+
+    return [get_metric(m).name for m in metrics if decl.key in {d.key for d in declarations([m], options)}]
+
+
 def weight_files_for(metrics=None, clip_model=("ViT-L-14", "openai"), options=None):
     """(extractor name, weight file) pairs the given metrics need, for `doctor` and `weights`."""
     from ultrabench.metrics.registry import METRICS
@@ -251,7 +258,7 @@ def open_extractors(metrics, options, *, device="cpu", stand_ins=False, weights=
 
                 resolver = WeightResolver()
             try:
-                net = decl.load(resolver, device)
+                net = decl.load(resolver.with_hint(f"--metric {','.join(_users(decl, metrics, options))}"), device)
             except MissingWeightsError as e:
                 if not keep_going:
                     raise
@@ -477,13 +484,9 @@ def _run_derived(tasks: list[ImageTask], needs: list[Need], cache: FeatureCache,
 
 
 def _progress(progress: bool, total: int):
-    if not progress or not total:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc="scoring", unit="img", file=sys.stderr)
+    from ultrabench.progress import bar
+
+    return bar("scoring", total, progress)
 
 
 def load_meta(cache: FeatureCache, t: ImageTask) -> dict:
