@@ -5,12 +5,14 @@ and `ultrabench status` shows the jobs beside the units (issue #26)."""
 import collections
 import json
 import os
+import re
 import signal
 import time
 
 import pytest
 
 from ultrabench.runstore import RunStore
+from ultrabench.status import COLUMNS
 
 from stealing_helpers import log_events, plugin_env, ub
 
@@ -67,12 +69,14 @@ def test_a_local_job_array_completes_the_run_and_a_killed_task_is_resubmitted(tm
 
     st = ub(env, "status", out)
     assert st.returncode == 0, st.stderr
-    lines = st.stdout.splitlines()
-    assert lines[0].split()[-1] == "jobs"
-    killed = next(x for x in lines if x.startswith(victim["job"] + " "))
-    assert "died" in killed and f"resubmitted as {again[0]['job']}" in killed
+    # two rich tables: the units (with a jobs column) and the jobs (job, shard, command, state, units, host, note)
+    rows = [[c.strip() for c in re.split("[│┃]", x)[1:-1]] for x in st.stdout.splitlines() if re.search("[│┃]", x)]
+    assert ["method", "H x W", *COLUMNS, "jobs"] in rows
+    by_job = {r[0]: r for r in rows if len(r) == 7}
+    killed = by_job[victim["job"]]
+    assert killed[3] == "died" and f"resubmitted as {again[0]['job']}" in killed[6]
     for e in submitted:
-        row = next(x for x in lines if x.startswith(e["job"] + " ")).split()
+        row = by_job[e["job"]]
         assert row[1] == e["shard"] and int(row[4]) == jobs_of_units.get(e["job"], 0)
         assert row[3] == ("died" if e["job"] == victim["job"] else "done")
 
