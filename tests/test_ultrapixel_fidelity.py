@@ -240,6 +240,28 @@ def test_stage_b_joins_its_conditionings_in_float32_under_bf16_autocast():
                                                      return_dict=False)[0])
 
 
+def test_stage_b_resizes_are_the_eager_kernel_compiled_or_not():
+    """Stage B's bilinear resizes are one opaque op: the eager kernel's bits under autocast, and the
+    same bits compiled (AOT autograd decomposes a plain `F.interpolate` into ops that round differently)."""
+    import torch._dynamo
+
+    from ultrabench.ultrapixel.stage_b import bilinear_resize
+
+    z = torch.randn(2, 16, 10, 11, generator=torch.Generator().manual_seed(0)) * 3
+    plain = torch.compile(lambda q: nn.functional.interpolate(q, (98, 114), mode="bilinear", align_corners=True),
+                          fullgraph=True, backend="aot_eager")
+    ours = torch.compile(lambda q: bilinear_resize(q, 98, 114), fullgraph=True, backend="aot_eager")
+    try:
+        for dtype in (torch.float32, torch.bfloat16):
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+                ref = nn.functional.interpolate(z.to(dtype), (98, 114), mode="bilinear", align_corners=True)
+                assert torch.equal(bilinear_resize(z.to(dtype), 98, 114), ref) and ref.dtype == dtype
+                assert torch.equal(ours(z.to(dtype)), ref)
+                if dtype == torch.float32:
+                    assert not torch.equal(plain(z), ref)  # why the op is opaque
+    finally:
+        torch._dynamo.reset()
+
 def test_lr_tokens_are_projected_from_contiguous_patches_under_bf16_autocast():
     from ultrabench.ultrapixel.guidance import LRTokenizer
 

@@ -13,7 +13,9 @@ differ from the official module (`modules/stage_b.py` of UltraPixel, as of Stabl
 - its attention runs through torch's multi-head attention, whose matmul shapes round differently
   (`attention.py`).
 
-In float32 every lift is a no-op, so the float32 results are diffusers' own.
+In float32 every lift is a no-op, so the float32 results are diffusers' own. The resizes go through
+`bilinear_resize`, one opaque op: compiled, AOT autograd would otherwise decompose them into ops that
+round differently in float32 (2e-7 measured), which bf16 downstream amplifies.
 """
 
 from __future__ import annotations
@@ -29,6 +31,18 @@ from diffusers.models.unets.unet_stable_cascade import (
 from torch.nn import functional as F
 
 from ultrabench.ultrapixel.attention import use_multihead_attention
+
+
+@torch.library.custom_op("ultrabench::bilinear_resize", mutates_args=())
+def bilinear_resize(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """`F.interpolate(x, (height, width), mode="bilinear", align_corners=True)`, the eager kernel's
+    result bit for bit, compiled or not, in x's dtype (under autocast too)."""
+    return F.interpolate(x, (height, width), mode="bilinear", align_corners=True)
+
+
+@bilinear_resize.register_fake
+def _(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    return x.new_empty((*x.shape[:-2], height, width))
 
 
 class UltraPixelStageB(StableCascadeUNet):
@@ -57,13 +71,13 @@ class UltraPixelStageB(StableCascadeUNet):
         clip = self.get_clip_embeddings(clip_txt_pooled=clip_text_pooled, clip_txt=clip_text, clip_img=clip_img)
 
         x = self.embedding(sample)
-        size = x.shape[-2:]
+        h, w = x.shape[-2:]
         if effnet is not None and hasattr(self, "effnet_mapper"):
             # the official `effnet.float()`: the latent is resized in float32 whatever it came in as
-            x = x + self.effnet_mapper(F.interpolate(effnet.float(), size=size, mode="bilinear", align_corners=True))
+            x = x + self.effnet_mapper(bilinear_resize(effnet.float(), h, w))
         if hasattr(self, "pixels_mapper"):
             # the official `.float()` on the mapper's output: the sum, and so level 0's stream, is float32
-            x = x + F.interpolate(self.pixels_mapper(pixels).float(), size=size, mode="bilinear", align_corners=True)
+            x = x + bilinear_resize(self.pixels_mapper(pixels).float(), h, w)
         x = self._up_decode(self._down_encode(x, r_embed, clip), r_embed, clip)
         out = self.clf(x)
         return StableCascadeUNetOutput(sample=out) if return_dict else (out,)
@@ -76,8 +90,7 @@ class UltraPixelStageB(StableCascadeUNet):
                     if isinstance(block, SDCascadeResBlock):
                         skip = level_outputs[i] if k == 0 and i > 0 else None
                         if skip is not None and x.shape[-2:] != skip.shape[-2:]:
-                            x = torch.nn.functional.interpolate(x.float(), skip.shape[-2:], mode="bilinear",
-                                                                align_corners=True)
+                            x = bilinear_resize(x.float(), *skip.shape[-2:])
                         x = block(x, skip)
                     elif isinstance(block, SDCascadeAttnBlock):
                         x = block(x, clip)
