@@ -311,9 +311,10 @@ def build_tiny_cascade_repos(weights_dir: str | Path, seed: int = 0) -> Path:
     models.text_model.save_pretrained(decoder / "text_encoder")
     models.tokenizer.save_pretrained(decoder / "tokenizer")
     # the text stack UltraPixel (and so this ablation) loads: LAION's CLIP-G repo, text model and
-    # tokenizer side by side
+    # tokenizer side by side; its tokenizer pads with "!" (the loader refuses one that pads otherwise)
+    from ultrabench.tiny.tokenizer import write_clip_tokenizer_files
     from ultrabench.ultrapixel.text_stack import OFFICIAL_TEXT_REPO
 
     models.text_model.save_pretrained(Path(weights_dir) / OFFICIAL_TEXT_REPO)
-    models.tokenizer.save_pretrained(Path(weights_dir) / OFFICIAL_TEXT_REPO)
+    write_clip_tokenizer_files(Path(weights_dir) / OFFICIAL_TEXT_REPO, pad_token="!")
     return Path(weights_dir)

@@ -16,7 +16,12 @@ What it does, for each precision (float32, and bf16 under autocast on the chosen
    `decode_b`), recording what they return and what their samplers yield.
 4. Compares stage by stage: text embeddings, the LR latent, every HR step (x and x0), the Stage C
    output, the Stage B output, the image; plus single Stage C forwards on identical inputs.
-5. Checks the `official` noise mode: runs the official setup code at full size (`setup_models` of
+5. `stable-cascade-direct` (guidance off): the same files without the UltraPixel one, loaded and run
+   as that method loads and runs them (`baselines.cascade_direct.build_pipeline`: `build_from_files`,
+   `UltraPixelPipeline.generate` with `guided_steps = 0`), against Stable Cascade's own path in the
+   checkout: `modules/stage_c.StageC` (the Stage C `train/train_c.py` builds) with the same weights,
+   sampled by the base `gdf.GDF.sample` at the HR latent size, then the same `decode_b`.
+6. Checks the `official` noise mode: runs the official setup code at full size (`setup_models` of
    both cores, weights not read) and compares the CPU generator it leaves with ultrabench's replay.
 
 The official script has no working float32 path (its Stage C is cast to bf16 and `decode_b` casts
@@ -26,11 +31,17 @@ algorithm. The bf16 comparison runs them exactly as released under autocast; tha
 precision policy.
 
 Writes reports/parity/ultrapixel_<device>.json and .md (max abs and relative differences, the
-values' scale, the issue #11 targets marked met or missed). The official checkout needs its own
+values' scale, the targets of issues #11 and #22 marked met or missed). The official checkout needs its own
 imports munch, einops and pabloppp's torchtools on the path; the ones only its training code uses
 (wandb, opencv, kornia, webdataset, warmup_scheduler, onnx) are stubbed when absent
 (`official_timing.stub_training_imports`). Nothing from the checkout
-is copied into ultrabench.
+is copied into ultrabench. One way to set it up, outside the repository (the figures in
+reports/parity/ were made so):
+
+    # the tree at e85d3bc less figures/ (its example images are not needed and may be absent)
+    git -C MIRROR ls-tree --name-only e85d3bc | grep -vx figures | xargs git -C MIRROR archive e85d3bc | tar -x -C UltraPixel
+    pip install --target site munch einops   # and a source copy of pabloppp/pytorch-tools
+    PYTHONPATH=$PWD/site:$PWD/pytorch-tools:<repo> python benchmarks/parity_ultrapixel.py UltraPixel --official-commit e85d3bc
 """
 
 from __future__ import annotations
@@ -62,8 +73,9 @@ PROMPT = "A photo-realistic image of a west highland white terrier in the garden
 HEIGHT, WIDTH, SEED = 392, 456, 11
 
 TARGETS = {
-    "fp32_rel": 1e-5,  # every stage, float32
-    "bf16_guided_forward_rel": 0.02,  # one guided Stage C forward under bf16 autocast
+    "fp32_rel": 1e-5,  # every stage, float32 (issue #11)
+    "bf16_guided_forward_rel": 0.02,  # one guided Stage C forward under bf16 autocast (issue #11)
+    "max_abs": 0.0,  # every stage of both paths, float32 and bf16 autocast: bit-identical (issue #22)
 }
 
 
@@ -88,6 +100,7 @@ def import_official(checkout: Path):
     off.train_t2i = importlib.import_module("train.train_t2i")
     off.train_b = importlib.import_module("train.train_b")
     off.stage_c = importlib.import_module("modules.model_4stage_lite")
+    off.stage_c_plain = importlib.import_module("modules.stage_c")  # Stable Cascade's own Stage C
     off.stage_b = importlib.import_module("modules.stage_b")
     off.stage_a = importlib.import_module("modules.stage_a")
     off.gdf = importlib.import_module("gdf")
@@ -120,6 +133,20 @@ def build_official(off):
         m.eval().requires_grad_(False)
     # as the script leaves them: Stage C (guidance included) and Stage B in bf16, Stage A in float32
     return stage_c.to(torch.bfloat16), stage_b.to(torch.bfloat16), stage_a
+
+
+def build_official_plain(off, stage_c):
+    """Stable Cascade's Stage C (`modules/stage_c.StageC`, no guidance blocks) holding `stage_c`'s own
+    weights, loaded strictly: the Stage C of the official path with guidance off."""
+    import torch
+
+    with torch.device("meta"):
+        plain = off.stage_c_plain.StageC(c_cond=STAGE_C_WIDTH, c_hidden=[STAGE_C_WIDTH] * 2,
+                                         nhead=[STAGE_C_HEADS] * 2, c_clip_text=TEXT_WIDTH,
+                                         c_clip_text_pooled=TEXT_WIDTH, c_clip_img=768)
+    own = set(plain.state_dict())
+    plain.load_state_dict({k: v for k, v in stage_c.state_dict().items() if k in own}, strict=True, assign=True)
+    return plain.eval().requires_grad_(False)
 
 
 def write_official_files(off, stage_c, stage_b, stage_a, folder: Path):
@@ -196,8 +223,10 @@ class _ForwardLog:
         self.calls.append((args, dict(kwargs), output))
 
 
-def run_official(off, models, precision: str, device):
-    """`test_t2i.py`'s generation of one image, from its own functions."""
+def run_official(off, models, precision: str, device, plain_stage_c=None):
+    """`test_t2i.py`'s generation of one image, from its own functions. With `plain_stage_c`: Stable
+    Cascade's path instead (guidance off): that Stage C sampled by the base `GDF.sample` at the HR
+    latent size, as `train_c.py`'s sampling does, then the same Stage B and Stage A."""
     import torch
 
     dtype = torch.bfloat16 if precision == "bf16" else None
@@ -212,12 +241,20 @@ def run_official(off, models, precision: str, device):
     conds: list = []
     get_c = core.get_conditions
     core.get_conditions = lambda *a, **k: conds.append(get_c(*a, **k)) or conds[-1]
-    log = _ForwardLog(m_c.generator)
+    generator = m_c.generator if plain_stage_c is None else plain_stage_c
+    log = _ForwardLog(generator)
     try:
         torch.manual_seed(SEED)
         with torch.no_grad():
             with ac():
-                sampled_c = u.generation_c(batch, m_c, extras, core, c_shape, c_shape_lr, device)
+                if plain_stage_c is None:
+                    sampled_c = u.generation_c(batch, m_c, extras, core, c_shape, c_shape_lr, device)
+                else:
+                    cond = core.get_conditions(batch, m_c, extras, is_eval=True, is_unconditional=False, eval_image_embeds=False)
+                    uncond = core.get_conditions(batch, m_c, extras, is_eval=True, is_unconditional=True, eval_image_embeds=False)
+                    for sampled_c, x, _ in off.gdf.GDF.sample(extras.gdf, plain_stage_c, cond, c_shape, uncond,
+                                                              device=device, **extras.sampling_configs):
+                        rec_c.items.append((sampled_c.float().cpu().clone(), x.float().cpu().clone()))
             cond_b = core_b.get_conditions(batch, m_b, extras_b, is_eval=True, is_unconditional=False)
             uncond_b = core_b.get_conditions(batch, m_b, extras_b, is_eval=True, is_unconditional=True)
             cond_b["effnet"], uncond_b["effnet"] = sampled_c, torch.zeros_like(sampled_c)
@@ -228,20 +265,26 @@ def run_official(off, models, precision: str, device):
         log.handle.remove()
         extras.gdf.sample, extras_b.gdf.sample = rec_c._orig, rec_b._orig
     steps = extras.sampling_configs["timesteps"]
-    calls = {"lr0": log.calls[0], "hr0": log.calls[steps], "hr_last": log.calls[2 * steps - 1]}
+    if plain_stage_c is None:
+        calls = {"lr0": log.calls[0], "hr0": log.calls[steps], "hr_last": log.calls[2 * steps - 1]}
+    else:
+        calls = {"hr0": log.calls[0], "hr_last": log.calls[steps - 1]}
     # the official module run again on the inputs it logged: how repeatable its own forward is
     rerun = {}
     with torch.no_grad(), ac():
         for key, (args, kw, output) in calls.items():
-            again = m_c.generator(*args, **kw)
+            again = generator(*args, **kw)
             rerun[key] = diff(again[0] if isinstance(again, tuple) else again, output[0] if isinstance(output, tuple) else output)
-    return {
+    out = {
         "text_c": conds, "text_b": (cond_b, uncond_b),
-        "lr_latent": rec_c.items[-1][3], "hr": [it[1] for it in rec_c.items], "hr_x0": [it[0] for it in rec_c.items],
+        "hr": [it[1] for it in rec_c.items], "hr_x0": [it[0] for it in rec_c.items],
         "stage_c": sampled_c.float().cpu(), "stage_b": rec_b.items[-1][0],
         "stage_a_decode": image.float().cpu(), "image": image.clamp(0, 1).float().cpu(),  # show_images clamps
         "calls": calls, "official_rerun": rerun,
     }
+    if plain_stage_c is None:
+        out["lr_latent"] = rec_c.items[-1][3]
+    return out
 
 
 def official_models(off, stage_c, stage_b, stage_a, text_dir: Path, precision: str, device):
@@ -306,6 +349,21 @@ def run_ours(files: Path, precision: str, device):
     return pipe, trace
 
 
+def run_ours_direct(files: Path, precision: str, device):
+    """`stable-cascade-direct` as it loads and generates: its own pipeline builder on the files less
+    the UltraPixel one, its default settings, `UltraPixelPipeline.generate`."""
+    from baselines.cascade_direct import StableCascadeDirect, build_pipeline
+    from ultrabench.ultrapixel.build import WeightPaths
+
+    method = StableCascadeDirect({"precision": precision})
+    paths = WeightPaths(files / "stage_c_bf16.safetensors", files / "stage_b_lite_bf16.safetensors",
+                        files / "stage_a.safetensors", None, files / "text", files / "text")
+    pipe = build_pipeline(paths, small_config(), method.settings["precision"], device, method._sampler_settings())
+    trace: dict = {}
+    pipe.generate(PROMPT, SEED, HEIGHT, WIDTH, trace=trace)
+    return pipe, trace
+
+
 def forward_ours(pipe, call):
     """Our Stage C on the inputs of one official call (same x, t, conditioning and LR features)."""
     import torch
@@ -339,7 +397,8 @@ def compare(ours_pipe, ours: dict, off: dict) -> dict:
         out[f"text_stage_c.{name}_pooled"] = diff(mine["clip_text_pooled"], theirs["clip_text_pooled"])
     out["text_stage_b.pooled"] = diff(b_cond["clip_text_pooled"], off["text_b"][0]["clip"])
     out["text_stage_b.pooled_uncond"] = diff(b_uncond["clip_text_pooled"], off["text_b"][1]["clip"])
-    out["lr_latent"] = diff(ours["lr_latent"], off["lr_latent"])
+    if "lr_latent" in off:
+        out["lr_latent"] = diff(ours["lr_latent"], off["lr_latent"])
     for i, (x, x0) in enumerate(zip(off["hr"], off["hr_x0"])):
         out[f"hr_step_{i:02d}.x"] = diff(ours["hr"][i], x)
         out[f"hr_step_{i:02d}.x0"] = diff(ours["hr_x0"][i], x0)
@@ -467,6 +526,14 @@ def verdicts(res: dict) -> dict:
             ours_d, ref_d = bf16["stage_c_output"]["max_abs"], res["official_bf16_vs_fp32"]["stage_c_output"]["max_abs"]
             v["bf16: Stage C output no further from official bf16 than official bf16 from official fp32"] = {
                 "value": ours_d, "bound": ref_d, "met": ours_d <= ref_d}
+    for path, label in (("", "UltraPixel"), ("direct_", "stable-cascade-direct (guidance off)")):
+        runs = {p: res[path + p] for p in ("fp32", "bf16") if path + p in res}
+        if runs:
+            where, worst = max(((f"{p}: {k}", d) for p, r in runs.items() for k, d in r.items()),
+                               key=lambda kd: kd[1]["max_abs"])
+            v[f"{label}, {' and '.join(runs)}: every stage bit-identical to the official code"] = {
+                "value": worst["max_abs"], "met": worst["max_abs"] <= TARGETS["max_abs"],
+                **({"where": where} if worst["max_abs"] else {})}
     if "noise" in res:
         n = res["noise"]
         v["official noise: setup replay and image 0 latents equal the official script's"] = {
@@ -485,22 +552,26 @@ def write_report(res: dict, out: Path) -> tuple[Path, Path]:
              f"Official checkout {res['official_commit']}, torch {res['torch']}, transformers {res['transformers']}, "
              f"diffusers {res['diffusers']}; {res['height']}x{res['width']} (H x W), seed {res['seed']}, "
              f"small width / full depth; {res['seconds']} s. Written by `benchmarks/parity_ultrapixel.py`.", "",
-             "## Targets (issue #11)", "", "| target | value | met |", "|---|---|---|"]
+             "Every difference is a max abs over the stage's tensor; 0 is bit-identical.", "",
+             "## Targets (issues #11 and #22)", "", "| target | value | met |", "|---|---|---|"]
     for name, v in res["verdicts"].items():
         val = v.get("value")
         shown = "" if val is None else f"{val:.3g}" + (f" (bound {v['bound']:.3g})" if "bound" in v else "") + (f" at {v['where']}" if "where" in v else "")
         lines.append(f"| {name} | {shown} | {'met' if v['met'] else 'MISSED'} |")
-    for prec in ("fp32", "bf16", "official_bf16_vs_fp32"):
+    titles = {"fp32": "float32: ours vs official", "bf16": "bf16 autocast: ours vs official",
+              "official_bf16_vs_fp32": "official bf16 vs official float32 (how far bf16 itself moves things)",
+              "direct_fp32": "stable-cascade-direct, float32: ours vs the official Stable Cascade path (guidance off)",
+              "direct_bf16": "stable-cascade-direct, bf16 autocast: ours vs the official Stable Cascade path (guidance off)"}
+    for prec, title in titles.items():
         if prec not in res:
             continue
-        title = {"fp32": "float32: ours vs official", "bf16": "bf16 autocast: ours vs official",
-                 "official_bf16_vs_fp32": "official bf16 vs official float32 (how far bf16 itself moves things)"}[prec]
         lines += ["", f"## {title}", "", "| stage | max abs | relative | scale (max abs of official) |", "|---|---|---|---|"]
         for k, d in res[prec].items():
             if k.startswith("hr_step_") and k[8:10] not in ("00", "09", "19"):
                 continue  # every step is in the JSON
             lines.append(f"| {k} | {d['max_abs']:.3g} | {d['rel']:.3g} | {d['scale']:.3g} |")
-    reruns = {p: res[f"official_rerun_{p}"] for p in ("fp32", "bf16") if f"official_rerun_{p}" in res}
+    reruns = {p: res[f"official_rerun_{p}"] for p in ("fp32", "bf16", "direct_fp32", "direct_bf16")
+              if f"official_rerun_{p}" in res}
     if reruns:
         lines += ["", "## The official forward run again on its own logged inputs (its repeatability)", "",
                   "| precision | call | max abs | relative |", "|---|---|---|---|"]
@@ -534,7 +605,9 @@ def _say(what: str, t0: float) -> None:
 
 
 def run(checkout: str | Path, device: str = "cpu", precisions=("fp32", "bf16"), noise: bool = True,
-        out: str | Path | None = None, official_commit: str | None = None, threads: int | None = 1) -> dict:
+        out: str | Path | None = None, official_commit: str | None = None, threads: int | None = 1,
+        direct: bool = True) -> dict:
+    """`direct`: also `stable-cascade-direct` against the official Stable Cascade path (guidance off)."""
     import diffusers
     import torch
     import transformers
@@ -570,6 +643,14 @@ def run(checkout: str | Path, device: str = "cpu", precisions=("fp32", "bf16"), 
                 res[prec] = compare(pipe, trace, off_runs[prec])
                 res[f"official_rerun_{prec}"] = off_runs[prec]["official_rerun"]
                 del pipe, trace
+                if direct:
+                    _say(f"{prec}: the official Stable Cascade path (guidance off)", t0)
+                    ref = run_official(off, models, prec, dev, plain_stage_c=build_official_plain(off, models[2].generator))
+                    _say(f"{prec}: stable-cascade-direct", t0)
+                    pipe, trace = run_ours_direct(files, prec, dev)
+                    res[f"direct_{prec}"] = compare(pipe, trace, ref)
+                    res[f"official_rerun_direct_{prec}"] = ref["official_rerun"]
+                    del pipe, trace, ref
             if "fp32" in off_runs and "bf16" in off_runs:
                 a, b = off_runs["bf16"], off_runs["fp32"]
                 res["official_bf16_vs_fp32"] = {k: diff(a[k], b[k]) for k in ("lr_latent", "stage_c", "stage_b", "stage_a_decode")}
@@ -595,9 +676,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "reports" / "parity"))
     ap.add_argument("--official-commit", help="the checkout's commit, for the report (an archive has no .git)")
     ap.add_argument("--threads", type=int, default=1, help="CPU threads (0: torch's default)")
+    ap.add_argument("--no-direct", action="store_true", help="skip stable-cascade-direct against the official "
+                                                             "Stable Cascade path (guidance off)")
     args = ap.parse_args(argv)
     res = run(args.checkout, args.device, tuple(args.precisions.split(",")), not args.no_noise, args.out,
-              args.official_commit, args.threads)
+              args.official_commit, args.threads, direct=not args.no_direct)
     for name, v in res["verdicts"].items():
         print(("met     " if v["met"] else "MISSED  ") + name + (f": {v['value']:.3g}" if v.get("value") is not None else ""))
     return 0 if all(v["met"] for v in res["verdicts"].values()) else 1

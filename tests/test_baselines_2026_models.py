@@ -93,18 +93,42 @@ def test_flux_dev_2k_native_and_resized_with_the_card_settings(stand_in_folder):
 
 @pytest.mark.slow
 def test_stable_cascade_direct_runs_stage_c_without_guidance(stand_in_folder):
+    import torch
+
     from baselines.cascade_direct import StableCascadeDirect
+    from ultrabench.ultrapixel.pipeline import UltraPixelPipeline, to_pil
+    from ultrabench.ultrapixel.stage_b import UltraPixelStageB
+    from ultrabench.ultrapixel.stage_c import UltraPixelStageC
 
     m = StableCascadeDirect({"layout": "diffusers", "precision": "fp32", "steps": 2, "decoder_steps": 2},
                             weights=WeightResolver(stand_in_folder / "weights"))
     assert [wf.label for wf in m.weight_files()] == [
         "stabilityai/stable-cascade-prior", "stabilityai/stable-cascade", "stabilityai/stable-cascade",
         "laion/CLIP-ViT-bigG-14-laion2B-39B-b160k"]  # UltraPixel's text stack, the official one
+    m.load()
+    pipe = m._pipe
+    # UltraPixel's pipeline and stages, unguided: Stage C without the guidance blocks, no UltraPixel file
+    assert type(pipe) is UltraPixelPipeline and pipe.settings.guided_steps == 0
+    assert type(pipe.stage_c) is UltraPixelStageC and not hasattr(pipe.stage_c, "agg_net")
+    assert type(pipe.stage_b) is UltraPixelStageB
+    calls = []
+    hook = pipe.stage_c.register_forward_pre_hook(
+        lambda mod, args, kw: calls.append((tuple(args[0].shape), kw.get("lr_guide"))), with_kwargs=True)
     res = Resolution(256, 384)
     g = m.generate(["a fox in the snow"], [4], res)[0]
+    hook.remove()
+    assert calls == [((2, 16, 6, 9), None)] * 2  # one pass at the HR latent size, 2 steps, never guided
     assert g.image.size == (384, 256) and g.native_size == res
     assert g.info["stage_c_latent"] == [6, 9] and g.info["lr_guidance"] is False
-    assert set(g.stages) == {"text_encode", "stage_c", "stage_b", "stage_a"}
+    assert g.info["sampler"]["guided_steps"] == 0 and "lr_latent" not in g.info
+    assert set(g.stages) == {"text_encode", "stage_c", "stage_b", "stage_a"} and g.stages["stage_c"] > 0
+    # the image is the pipeline's own generate, which hands on x0 and draws the HR noise first
+    trace: dict = {}
+    img, _ = pipe.generate("a fox in the snow", 4, 256, 384, trace=trace)
+    assert to_pil(img).tobytes() == g.image.tobytes() and trace["lr"] == [] and "lr_latent" not in trace
+    assert torch.equal(trace["stage_c_latent"], trace["hr_x0"][-1])
+    # Stable Cascade's own draws: the HR initial latent first, then the HR steps' noise (no LR noise between)
+    assert torch.allclose(trace["hr"][0], _first_hr_step(trace, seed=4), atol=1e-5)
     assert m.generate(["a fox in the snow"], [4], res)[0].image.tobytes() == g.image.tobytes()
     assert m.generate(["a fox in the snow"], [5], res)[0].image.tobytes() != g.image.tobytes()
     # the official single files by default, the same ones UltraPixel reads
@@ -113,26 +137,46 @@ def test_stable_cascade_direct_runs_stage_c_without_guidance(stand_in_folder):
         "stabilityai/stable-cascade/stage_a.safetensors"]
 
 
-def test_plain_stage_c_is_ultrapixels_stage_c_without_guidance():
-    """The ablation's Stage C (diffusers' StableCascadeUNet) computes what UltraPixel's Stage C computes
-    when no LR guide is passed, with the same weights: the only difference left is the guidance."""
+def _first_hr_step(trace, seed):
+    """The first HR step from the seed's first draw, its noise the seed's next draw (one CPU stream),
+    the model's prediction recovered from the x0 the trace recorded for that step."""
     import torch
-    from diffusers.models import StableCascadeUNet
+
+    from ultrabench.ultrapixel import sampler as gdf
+
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(1, 16, 6, 9, generator=gen)
+    logsnr = gdf.time_grid(2).logsnr
+    a, b = gdf.vp_scalers(logsnr[0])
+    eps = (x - a * trace["hr_x0"][0]) / b
+    return gdf.ddpm_step(x, eps, logsnr[0], logsnr[1], torch.randn(1, 16, 6, 9, generator=gen))[0]
+
+
+def test_stage_c_without_guidance_blocks_is_ultrapixels_stage_c_unguided():
+    """The ablation's Stage C (UltraPixel's, built without the guidance blocks) computes exactly what
+    UltraPixel's Stage C computes when no LR guide is passed, in float32 and under bf16 autocast, with
+    the same weights: the only difference left is the guidance. It refuses a guide."""
+    import torch
 
     from ultrabench.ultrapixel import convert
     from ultrabench.ultrapixel.build import build_random
     from ultrabench.ultrapixel.configs import tiny_config
+    from ultrabench.ultrapixel.stage_c import LRGuide, UltraPixelStageC
 
     cfg = tiny_config()
     up = build_random(cfg, seed=1).stage_c
-    plain = StableCascadeUNet(**cfg.stage_c.unet_kwargs()).eval()
+    plain = UltraPixelStageC(guidance_blocks=False, **cfg.stage_c.unet_kwargs()).eval()
     plain.load_state_dict({k: v for k, v in up.state_dict().items() if not convert.is_guidance_key(k)})
+    assert not any(convert.is_guidance_key(k) for k in plain.state_dict())
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2, 16, 6, 9, generator=g)
     t = torch.tensor([0.7, 0.7])
     cond = {"clip_text_pooled": torch.randn(2, 1, 32, generator=g), "clip_text": torch.randn(2, 77, 32, generator=g),
             "clip_img": torch.zeros(2, 1, 768)}
     with torch.no_grad():
-        a = plain(x, t, return_dict=False, **cond)[0]
-        b = up(x, t, **cond)
-    assert torch.allclose(a, b, atol=1e-5), (a - b).abs().max()
+        assert torch.equal(plain(x, t, **cond), up(x, t, **cond))
+        plain.bfloat16(), up.bfloat16()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert torch.equal(plain(x, t, **cond), up(x, t, **cond))
+    with pytest.raises(ValueError, match="without UltraPixel's guidance blocks"):
+        plain(x, t, lr_guide=LRGuide([x], [x]), **cond)

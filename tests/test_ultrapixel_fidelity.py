@@ -188,6 +188,80 @@ def test_attention_blocks_round_as_torch_multihead_attention_under_bf16_autocast
         assert torch.allclose(block.float()(x, clip), plain.float()(x, clip), rtol=1e-5, atol=1e-5)
 
 
+def _official_stage_b_join(model, sample, t, pooled, effnet):
+    """The released Stage B forward, restated on `model`'s own layers: the effnet latent resized in
+    float32 (`effnet.float()`) and `pixels_mapper`'s output lifted to float32 before the sums."""
+    from torch.nn import functional as F
+
+    r = model.get_timestep_ratio_embedding(t)
+    r = torch.cat([r, model.get_timestep_ratio_embedding(torch.zeros_like(t))], dim=1)  # sca
+    clip = model.get_clip_embeddings(clip_txt_pooled=pooled)
+    x = model.embedding(sample)
+    x = x + model.effnet_mapper(F.interpolate(effnet.float(), size=x.shape[-2:], mode="bilinear", align_corners=True))
+    pixels = model.pixels_mapper(sample.new_zeros(sample.size(0), 3, 8, 8)).float()
+    x = x + F.interpolate(pixels, size=x.shape[-2:], mode="bilinear", align_corners=True)
+    return model.clf(model._up_decode(model._down_encode(x, r, clip), r, clip))
+
+
+def test_stage_b_joins_its_conditionings_in_float32_under_bf16_autocast():
+    from diffusers.models.unets.unet_stable_cascade import StableCascadeUNet
+
+    from ultrabench.ultrapixel import sampler as gdf
+    from ultrabench.ultrapixel.build import build_random
+    from ultrabench.ultrapixel.configs import tiny_config
+
+    models = build_random(tiny_config(), seed=3, dtype=torch.bfloat16)
+    pipe = UltraPixelPipeline(models.stage_c, models.stage_b, models.stage_a, models.text_model, models.tokenizer,
+                              autocast_dtype=torch.bfloat16, settings=SamplerSettings(decoder_steps=1))
+    stage_b = pipe.stage_b  # fp16 weights, as the official decode_b leaves them
+    level0 = []
+    hook = stage_b.down_blocks[0][0].register_forward_pre_hook(lambda m, args: level0.append(args[0].dtype))
+    cond, uncond = pipe.encode_text("a lighthouse", autocast=False)
+    g = torch.Generator().manual_seed(0)
+    c_latent = torch.randn(1, 16, 3, 3, generator=g) * 3
+    pipe.stage_b_pass(c_latent, cond, uncond, torch.randn(1, 4, 26, 30, generator=g), gdf.NoiseSource(1, "cpu"))
+    hook.remove()
+    assert level0 == [torch.float32]  # level 0's residual stream is float32, as released
+
+    x, t = torch.randn(2, 4, 26, 30, generator=g), torch.full((2,), 0.6)
+    pooled = torch.cat([cond["clip_text_pooled"], uncond["clip_text_pooled"]])
+    # float32, as the pipeline hands Stage C's latent on; bf16, whose resize the official code lifts
+    for effnet in (torch.randn(2, 16, 3, 3, generator=g) * 3, (torch.randn(2, 16, 3, 3, generator=g) * 3).bfloat16()):
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            got = stage_b(x, t, clip_text_pooled=pooled, effnet=effnet, return_dict=False)[0]
+            ref = _official_stage_b_join(stage_b, x, t, pooled, effnet)
+            theirs = StableCascadeUNet.forward(stage_b, x, t, clip_text_pooled=pooled, effnet=effnet, return_dict=False)[0]
+        assert torch.equal(got, ref)
+        assert not torch.equal(theirs, ref)  # diffusers' forward adds both terms in bf16
+    with torch.no_grad():  # in float32 the lifts are no-ops: diffusers' own result
+        stage_b.float()
+        assert torch.equal(stage_b(x, t, clip_text_pooled=pooled, effnet=effnet.float(), return_dict=False)[0],
+                           StableCascadeUNet.forward(stage_b, x, t, clip_text_pooled=pooled, effnet=effnet.float(),
+                                                     return_dict=False)[0])
+
+
+def test_stage_b_resizes_are_the_eager_kernel_compiled_or_not():
+    """Stage B's bilinear resizes are one opaque op: the eager kernel's bits under autocast, and the
+    same bits compiled (AOT autograd decomposes a plain `F.interpolate` into ops that round differently)."""
+    import torch._dynamo
+
+    from ultrabench.ultrapixel.stage_b import bilinear_resize
+
+    z = torch.randn(2, 16, 10, 11, generator=torch.Generator().manual_seed(0)) * 3
+    plain = torch.compile(lambda q: nn.functional.interpolate(q, (98, 114), mode="bilinear", align_corners=True),
+                          fullgraph=True, backend="aot_eager")
+    ours = torch.compile(lambda q: bilinear_resize(q, 98, 114), fullgraph=True, backend="aot_eager")
+    try:
+        for dtype in (torch.float32, torch.bfloat16):
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+                ref = nn.functional.interpolate(z.to(dtype), (98, 114), mode="bilinear", align_corners=True)
+                assert torch.equal(bilinear_resize(z.to(dtype), 98, 114), ref) and ref.dtype == dtype
+                assert torch.equal(ours(z.to(dtype)), ref)
+                if dtype == torch.float32:
+                    assert not torch.equal(plain(z), ref)  # why the op is opaque
+    finally:
+        torch._dynamo.reset()
+
 def test_lr_tokens_are_projected_from_contiguous_patches_under_bf16_autocast():
     from ultrabench.ultrapixel.guidance import LRTokenizer
 

@@ -21,24 +21,33 @@ class Models:
     tokenizer: object
 
 
-def _stage_c(cfg: UltraPixelConfig):
+def _stage_c(cfg: UltraPixelConfig, unet_kwargs: dict | None = None, guidance_blocks: bool = True):
     from ultrabench.ultrapixel.stage_c import UltraPixelStageC
 
-    return UltraPixelStageC.from_configs(cfg.stage_c, cfg.guidance)
+    return UltraPixelStageC(guidance=cfg.guidance, guidance_blocks=guidance_blocks,
+                            **(unet_kwargs or cfg.stage_c.unet_kwargs()))
 
 
-def _stage_b(cfg: UltraPixelConfig):
+def _stage_b(cfg: UltraPixelConfig, unet_kwargs: dict | None = None):
     from ultrabench.ultrapixel.stage_b import UltraPixelStageB
 
-    return UltraPixelStageB(**cfg.stage_b.unet_kwargs())
+    return UltraPixelStageB(**(unet_kwargs or cfg.stage_b.unet_kwargs()))
 
 
-def _stage_a(cfg: UltraPixelConfig):
+def _stage_a(cfg: UltraPixelConfig, vq_kwargs: dict | None = None):
     from diffusers.pipelines.deprecated.wuerstchen.modeling_paella_vq_model import PaellaVQModel
 
-    kw = cfg.stage_a.vq_kwargs()
-    kw.pop("scale_factor")
-    return PaellaVQModel(**kw, scale_factor=cfg.stage_a.scale_factor)
+    kw = dict(vq_kwargs or cfg.stage_a.vq_kwargs())
+    kw["scale_factor"] = cfg.stage_a.scale_factor  # the official 0.43 (diffusers' vqgan/ config says 0.3764)
+    return PaellaVQModel(**kw)
+
+
+def _folder_config(path: Path, model_cls) -> dict | None:
+    """A diffusers model folder's own architecture (its config.json); None for a single file, whose
+    architecture is the run's configuration."""
+    if not (path.is_dir() and (path / "config.json").is_file()):
+        return None
+    return {k: v for k, v in model_cls.load_config(str(path)).items() if not k.startswith("_")}
 
 
 def _text_model_from_config(cfg: UltraPixelConfig, eos_token_id: int = 49407):
@@ -91,7 +100,7 @@ class WeightPaths:
     stage_c: Path
     stage_b: Path
     stage_a: Path
-    ultrapixel: Path
+    ultrapixel: Path | None  # None: Stable Cascade alone, Stage C built without the guidance blocks
     text_encoder: Path  # a folder loadable by `CLIPTextModelWithProjection.from_pretrained`
     tokenizer: Path  # a folder loadable by `AutoTokenizer.from_pretrained`; must encode like the official one
 
@@ -104,10 +113,15 @@ def _load_unet_file(model, path: Path, convert_fn, what: str, only=None, prefer=
 
 
 def build_from_files(paths: WeightPaths, cfg: UltraPixelConfig, dtype=torch.bfloat16) -> Models:
-    """Load the official files (or diffusers-format single files) strictly; models stay on the CPU.
+    """Load the official files (or diffusers-format single files or folders) strictly; models stay on the CPU.
 
-    The tokenizer is checked first (`text_stack.check_tokenizer`): one that pads or splits the probe
-    prompts differently from the official one is refused before any weight is read."""
+    A diffusers folder is built as its config.json says, a single file as `cfg` says. Without an
+    UltraPixel file (`paths.ultrapixel` None) Stage C has no guidance blocks: Stable Cascade's own
+    Stage C, computed as released. The tokenizer is checked first (`text_stack.check_tokenizer`): one
+    that pads or splits the probe prompts differently from the official one is refused before any
+    weight is read."""
+    from diffusers.models import StableCascadeUNet
+    from diffusers.pipelines.deprecated.wuerstchen.modeling_paella_vq_model import PaellaVQModel
     from transformers import AutoTokenizer, CLIPTextModelWithProjection
 
     from ultrabench.ultrapixel.text_stack import check_tokenizer
@@ -117,13 +131,17 @@ def build_from_files(paths: WeightPaths, cfg: UltraPixelConfig, dtype=torch.bflo
 
     # diffusers folders may hold several variants: the one matching the run's precision comes first
     prefer = ("bf16", None) if dtype == torch.bfloat16 else (None, "bf16")
+    guided = paths.ultrapixel is not None
     with torch.device("meta"):
-        stage_c, stage_b = _stage_c(cfg), _stage_b(cfg)
-    stage_a = _stage_a(cfg)
+        stage_c = _stage_c(cfg, _folder_config(paths.stage_c, StableCascadeUNet), guidance_blocks=guided)
+        stage_b = _stage_b(cfg, _folder_config(paths.stage_b, StableCascadeUNet))
+    stage_a = _stage_a(cfg, _folder_config(paths.stage_a, PaellaVQModel))
     _load_unet_file(stage_c, paths.stage_c, convert.convert_stage_c, f"Stage C ({paths.stage_c.name})",
                     only=lambda k: not convert.is_guidance_key(k), prefer=prefer)
-    up = convert.convert_ultrapixel(convert.read_state_dict(paths.ultrapixel))
-    convert.load_strict(stage_c, up, f"UltraPixel ({paths.ultrapixel.name})", only=convert.is_guidance_key, assign=True)
+    if guided:
+        up = convert.convert_ultrapixel(convert.read_state_dict(paths.ultrapixel))
+        convert.load_strict(stage_c, up, f"UltraPixel ({paths.ultrapixel.name})", only=convert.is_guidance_key,
+                            assign=True)
     _load_unet_file(stage_b, paths.stage_b, convert.convert_stage_b, f"Stage B ({paths.stage_b.name})", prefer=prefer)
     stage_a_state = convert.read_state_dict(paths.stage_a, (None, "bf16"))  # Stage A runs in fp32
     if "vquantizer.codebook.weight" in stage_a_state:

@@ -208,7 +208,8 @@ class SamplerSettings:
     cfg: float = 4.0
     cfg_rho: float = 0.7
     # The official HR loop passes the LR guide only `if i <= 19`: with more than 20 steps the later
-    # ones run unguided. 0 skips the LR pass altogether (Stable Cascade's prior alone, no guidance).
+    # ones run unguided. 0 skips the LR pass and its noise altogether: Stable Cascade's own sampler
+    # (the official base `GDF.sample`) on its prior alone.
     guided_steps: int = 20
     decoder_steps: int = 10
     decoder_cfg: float = 1.1

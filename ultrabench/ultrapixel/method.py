@@ -60,6 +60,37 @@ def _plan(res: Resolution, max_side: int, min_side: int, what: str) -> SizePlan:
     return SizePlan.native_at(res)
 
 
+
+# role -> subfolder of a diffusers-format snapshot that holds it (layout "diffusers")
+DIFFUSERS_SUBFOLDERS = {"stage_c": "prior", "stage_b_lite": "decoder_lite", "stage_a": "vqgan"}
+
+
+def weight_paths(weights, files, layout: str):
+    """The `build.WeightPaths` of `files` (WeightFiles by role) as `weights` resolves them; raises
+    MissingWeightsError (one line, file + hub repo) before any work. No "ultrapixel" file: None."""
+    from pathlib import Path
+
+    from ultrabench.ultrapixel.build import WeightPaths
+
+    got = {wf.role: Path(weights.resolve(wf)) for wf in files}
+    if layout == "diffusers":
+        for role, sub in DIFFUSERS_SUBFOLDERS.items():
+            if (got[role] / sub).is_dir():  # a snapshot; an explicit override may name the subfolder itself
+                got[role] = got[role] / sub
+    clip = got["clip_text_g"]
+    # A diffusers-format repo has text_encoder/ + tokenizer/; a plain CLIP repo (laion) is both at once.
+    text = clip / "text_encoder" if (clip / "text_encoder").exists() else clip
+    tok = clip / "tokenizer" if (clip / "tokenizer").exists() else clip
+    return WeightPaths(got["stage_c"], got["stage_b_lite"], got["stage_a"], got.get("ultrapixel"), text, tok)
+
+
+def precision_dtype(precision: str):
+    """The Stage C / B weight dtype of a `precision` setting (bf16 runs under bf16 autocast)."""
+    import torch
+
+    return {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp32": torch.float32,
+            "float32": torch.float32}[str(precision).lower()]
+
 class _UltraPixelBase(Method):
     _pipe = None
     _threads: ClassVar[int | None] = None  # intra-op threads while generating (None: leave as is)
@@ -95,9 +126,9 @@ class _UltraPixelBase(Method):
         """`image_indices`: each image's number in the official script's run (the unit's sample index);
         used by `noise = "official"` only."""
         import torch
-        from PIL import Image
 
         from ultrabench.timing import PeakMemory, StageTimer
+        from ultrabench.ultrapixel.pipeline import to_pil
 
         self._check_noise_settings()
         if self._pipe is None:
@@ -118,7 +149,6 @@ class _UltraPixelBase(Method):
                 with PeakMemory(str(self._pipe.device)) as peak:
                     noise = self._noise(int(seed), int(index), res)
                     img, info = self._pipe.generate(prompt, int(seed), res.height, res.width, timer=timer, noise=noise)
-                arr = (img.permute(1, 2, 0).mul(255).round().clamp(0, 255).to(torch.uint8).cpu().numpy())
                 info.update(
                     {
                         "seed": int(seed),
@@ -133,7 +163,7 @@ class _UltraPixelBase(Method):
                     }
                 )
                 stages = {k: round(timer.seconds.get(k, 0.0), 4) for k in STAGES}
-                out.append(GeneratedImage(Image.fromarray(arr), stages=stages, native_size=res, info=info))
+                out.append(GeneratedImage(to_pil(img), stages=stages, native_size=res, info=info))
         finally:
             torch.set_num_threads(saved_threads)
         return out
@@ -176,9 +206,6 @@ class UltraPixel(_UltraPixelBase):
         "Non-Commercial Research Community License; CLIP ViT-bigG-14 (LAION): MIT"
     )
 
-    # role -> subfolder of the snapshot that holds it, for the diffusers layout
-    _DIFFUSERS_SUBFOLDERS = {"stage_c": "prior", "stage_b_lite": "decoder_lite", "stage_a": "vqgan"}
-
     def weight_files(self):
         from ultrabench.weights import WeightFile
 
@@ -210,21 +237,7 @@ class UltraPixel(_UltraPixelBase):
         ]
 
     def _paths(self):
-        from pathlib import Path
-
-        from ultrabench.ultrapixel.build import WeightPaths
-
-        files = {wf.role: wf for wf in self.weight_files()}
-        got = {role: Path(self.weights.resolve(wf)) for role, wf in files.items()}
-        if self.settings["layout"] == "diffusers":
-            for role, sub in self._DIFFUSERS_SUBFOLDERS.items():
-                if (got[role] / sub).is_dir():  # a snapshot; an explicit override may name the subfolder itself
-                    got[role] = got[role] / sub
-        clip = got["clip_text_g"]
-        # A diffusers-format repo has text_encoder/ + tokenizer/; a plain CLIP repo (laion) is both at once.
-        text = clip / "text_encoder" if (clip / "text_encoder").exists() else clip
-        tok = clip / "tokenizer" if (clip / "tokenizer").exists() else clip
-        return WeightPaths(got["stage_c"], got["stage_b_lite"], got["stage_a"], got["ultrapixel"], text, tok)
+        return weight_paths(self.weights, self.weight_files(), self.settings["layout"])
 
     def load(self) -> None:
         import torch
@@ -234,8 +247,7 @@ class UltraPixel(_UltraPixelBase):
         from ultrabench.ultrapixel.pipeline import UltraPixelPipeline
 
         paths = self._paths()  # raises MissingWeightsError (one line, file + hub repo) before any work
-        precision = str(self.settings["precision"]).lower()
-        dtype = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp32": torch.float32, "float32": torch.float32}[precision]
+        dtype = precision_dtype(self.settings["precision"])
         models = build_from_files(paths, full_config(), dtype=dtype)
         self._pipe = UltraPixelPipeline(
             models.stage_c, models.stage_b, models.stage_a, models.text_model, models.tokenizer,

@@ -258,8 +258,9 @@ class UltraPixelPipeline:
         shapes = self.latent_shapes(height, width)
         noise = noise or gdf.NoiseSource(seed, self.device)
         # Official order: HR noise first, then LR noise, both from the CPU stream; Stage B noise after.
+        # Unguided (guided_steps 0) there is no LR pass and no LR noise: Stable Cascade's own sampler.
         x_hr = noise.initial(shapes["hr"])
-        x_lr = noise.initial(shapes["lr"])
+        x_lr = noise.initial(shapes["lr"]) if s.guided_steps > 0 else None
         grid = gdf.time_grid(s.steps)
         hooks = {}
         if trace is not None:
@@ -318,6 +319,13 @@ class UltraPixelPipeline:
             "sampler": asdict(s),
         }
         return img, info
+
+
+def to_pil(img: torch.Tensor):
+    """An image (3, H, W) in [0, 1], as `generate` returns it, rounded to an 8-bit RGB PIL image."""
+    from PIL import Image
+
+    return Image.fromarray(img.permute(1, 2, 0).mul(255).round().clamp(0, 255).to(torch.uint8).cpu().numpy())
 
 
 def _copied(out):

@@ -78,12 +78,16 @@ class UltraPixelStageC(StableCascadeUNet):
     # for diffusers' regional compilation (`compile_repeated_blocks`); StableCascadeUNet declares none
     _repeated_blocks = ("SDCascadeResBlock", "SDCascadeTimestepBlock", "SDCascadeAttnBlock", "GuidanceBlock")
 
-    def __init__(self, guidance: GuidanceConfig | None = None, **unet_kwargs) -> None:
+    def __init__(self, guidance: GuidanceConfig | None = None, guidance_blocks: bool = True, **unet_kwargs) -> None:
+        """`guidance_blocks=False`: Stable Cascade's Stage C alone (no `agg_net`s, so no UltraPixel
+        weights to load), computed as released; it runs only unguided."""
         super().__init__(**unet_kwargs)
-        guidance = guidance or GuidanceConfig(ind=self.config.block_out_channels[0])
-        levels = len(self.config.block_out_channels)
-        self.agg_net = nn.ModuleList(GuidanceBlock(guidance) for _ in range(levels))
-        self.agg_net_up = nn.ModuleList(GuidanceBlock(guidance) for _ in range(levels))
+        self.guidance_blocks = guidance_blocks
+        if guidance_blocks:
+            guidance = guidance or GuidanceConfig(ind=self.config.block_out_channels[0])
+            levels = len(self.config.block_out_channels)
+            self.agg_net = nn.ModuleList(GuidanceBlock(guidance) for _ in range(levels))
+            self.agg_net_up = nn.ModuleList(GuidanceBlock(guidance) for _ in range(levels))
         types = self.config.block_types_per_layer
         self._down_hook_index = [_first_attention_index(t) for t in types]
         self._up_hook_index = [_first_attention_index(t) for t in reversed(types)]
@@ -108,6 +112,8 @@ class UltraPixelStageC(StableCascadeUNet):
         capture: bool = False,
         **_unused,
     ):
+        if lr_guide is not None and not self.guidance_blocks:
+            raise ValueError("this Stage C was built without UltraPixel's guidance blocks; it cannot take an LR guide")
         r_embed = self.get_timestep_ratio_embedding(timestep_ratio)
         for _ in self.config.timestep_conditioning_type:  # sca / crp are always zero for text-to-image
             r_embed = torch.cat([r_embed, self.get_timestep_ratio_embedding(torch.zeros_like(timestep_ratio))], dim=1)
