@@ -23,7 +23,7 @@ from ultrabench.errors import UsageError
 from ultrabench.resolution import Resolution, parse_resolutions
 
 STAND_IN_RESOLUTIONS = ("128x256",)
-_BUILT = ".built-v3"  # marker: everything below it was written completely (v3: the official stand-ins match the real entry points, the LAION tokenizer pads with "!")
+_BUILT = ".built-v3"  # marker: everything below it was written completely (v3: stand-ins as the real entry points)
 
 
 def _official(method: str, **steps: Any) -> Callable[[Path], dict[str, Any]]:
