@@ -68,7 +68,6 @@ def test_small_image_is_a_clear_error():
 
 def test_crops_are_never_placed_by_content_where_an_image_key_exists():
     from ultrabench.scoring import views
-    from ultrabench.scoring.decode import prepare
 
     rng = np.random.default_rng(3)
     a, b = (rng.integers(0, 256, (400, 500, 3), dtype=np.uint8) for _ in range(2))

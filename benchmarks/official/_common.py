@@ -543,3 +543,13 @@ def check_configs(checkout: Path, fake: Path, expected: dict, name: str, runner_
 
 def config_keys(path: Path) -> set[str]:
     return {l.partition(":")[0].strip() for l in Path(path).read_text().splitlines() if ":" in l and not l.startswith("#")}
+
+
+def text2image_xl_interface(checkout: Path, fake: Path, entry_points, imported) -> list[str]:
+    """ScaleCrafter's and FouriScale's shared checks: text2image_xl.py's entry points and FreeU
+    registration as the stand-in has them, and the names the runner imports from the script."""
+    real = checkout / "text2image_xl.py"
+    problems = compare_signatures(real, fake / "text2image_xl.py", entry_points)
+    problems += compare_signatures(checkout / "free_lunch_utils.py", fake / "text2image_xl.py",
+                                   ["register_free_upblock2d", "register_free_crossattn_upblock2d"])
+    return problems + [f"text2image_xl.py: no {n}" for n in imported if not has_name(real, n)]

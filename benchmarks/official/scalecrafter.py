@@ -35,13 +35,9 @@ def compare(checkouts: Path, work: Path) -> dict:
 
 def interface_check(checkout: Path) -> list[str]:
     checkout = Path(checkout)
-    real = checkout / "text2image_xl.py"
     with tempfile.TemporaryDirectory() as tmp:
         fake = C.standin(METHOD, Path(tmp))
-        problems = C.compare_signatures(real, fake / "text2image_xl.py", ENTRY_POINTS)
-        problems += C.compare_signatures(checkout / "free_lunch_utils.py", fake / "text2image_xl.py",
-                                         ["register_free_upblock2d", "register_free_crossattn_upblock2d"])
-        problems += [f"text2image_xl.py: no {n}" for n in IMPORTED if not C.has_name(real, n)]
+        problems = C.text2image_xl_interface(checkout, fake, ENTRY_POINTS, IMPORTED)
         # Size rule: the configs we map sizes to are the checkout's.
         problems += C.check_configs(checkout, fake, SCALECRAFTER_CONFIGS, "SCALECRAFTER_CONFIGS", RUNNER_CONFIG_KEYS, CONFIG)
     return problems
