@@ -59,6 +59,29 @@ def run_one(module, checkouts: Path, work: Path) -> dict:
     return res
 
 
+def normalise(res: dict) -> dict:
+    """A result in the report's shape. The FLUX modules (hiflow, imax, ultraflux) return the flat
+    contract (ran, commit, sizes, max_abs_diff, not_run_reason); the SDXL ones return runs[]."""
+    if "status" in res:
+        return res
+    sizes = res.get("sizes") or {}
+    size = "x".join(map(str, sizes.get("request") or ())) or None
+    diff, tol = res.get("max_abs_diff"), res.get("tolerance")
+    if not res.get("ran"):
+        status = "could not run"
+    else:
+        status = "match" if diff is not None and tol is not None and diff <= tol else "differ"
+    run = {"size": size, "seed": res.get("seed"), "max_abs_diff": diff, "mean_abs_diff": res.get("mean_abs_diff"),
+           "official_size": "x".join(map(str, sizes.get("official") or ())) or None,
+           "ultrabench_size": "x".join(map(str, sizes.get("ultrabench") or ())) or None,
+           "ultrabench_info": res.get("ultrabench_settings")}
+    notes = [f"{k}: {res[k]}" for k in ("dtype", "environment", "scheduler", "script_changes") if res.get(k)]
+    return {**res, "status": status, "pinned_commit": res.get("commit") or "",
+            # i22d's modules check out the pinned commit itself (git archive of the mirror at COMMIT)
+            "checkout_commit": res.get("checkout_commit") or res.get("commit"), "could_not_run": res.get("not_run_reason"),
+            "runs": [run] if res.get("ran") else [], "notes": notes}
+
+
 def ok(res: dict) -> bool:
     return res.get("status") in ("match", "could not run", "no checkout") and not res.get("interface_mismatches")
 
@@ -97,8 +120,10 @@ def summary(results: list[dict]) -> str:
         if r.get("model"):
             lines.append(f"- model: {r['model']}")
         for run in r.get("runs") or []:
-            lines.append(f"- official entry point: {run.get('entry_point')}")
-            lines.append(f"- size {run.get('size')}, seed {run.get('seed')}, prompt \"{run.get('prompt')}\": "
+            if run.get("entry_point"):
+                lines.append(f"- official entry point: {run['entry_point']}")
+            prompt = f", prompt \"{run['prompt']}\"" if run.get("prompt") else ""
+            lines.append(f"- size {run.get('size')}, seed {run.get('seed')}{prompt}: "
                          f"official {run.get('official_size')}, ultrabench {run.get('ultrabench_size')}, max abs diff "
                          f"{run.get('max_abs_diff')}, mean {run.get('mean_abs_diff')}, differing pixels "
                          f"{run.get('differing_pixels')}")
@@ -132,6 +157,7 @@ def write_reports(results: list[dict], out: Path) -> None:
     # The summary covers every report in the folder, so a run of one method keeps the others' rows.
     every = {r["method"]: r for r in (json.loads(p.read_text()) for p in sorted(out.glob("*.json")))}
     every.update({r["method"]: r for r in results})
+    every = {k: normalise(r) for k, r in every.items()}
     (out / "README.md").write_text(summary([every[k] for k in sorted(every)]))
 
 
@@ -168,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(r)
     write_reports(results, Path(args.out))
     print(f"wrote {args.out}/README.md")
-    return 0 if all(ok(r) for r in results) else 1
+    return 0 if all(ok(normalise(r)) for r in results) else 1
 
 
 if __name__ == "__main__":

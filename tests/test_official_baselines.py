@@ -153,3 +153,20 @@ def test_a_hanging_official_run_is_a_result_not_an_exception(tmp_path):
     py.symlink_to(sys.executable)
     proc = C.run_in_venv(tmp_path / "co", ["-c", "import time; time.sleep(30)"], log=tmp_path / "log.txt", timeout=0.5)
     assert proc.returncode == 124 and proc.stderr.strip().endswith("timed out after 0.5 s")
+
+
+def test_flat_module_results_join_the_summary_as_matches_or_reasons(tmp_path):
+    """The FLUX modules return the flat contract (ran, commit, sizes, max_abs_diff, not_run_reason):
+    the summary reads them like the SDXL modules' runs."""
+    flat = {"method": "flat", "repo": "o/flat", "commit": "c" * 40, "sizes": {"request": [256, 384], "official": [256, 384],
+            "ultrabench": [256, 384]}, "max_abs_diff": 0.0, "mean_abs_diff": 0.0, "tolerance": 0,
+            "tolerance_why": "same code", "ran": True, "not_run_reason": None, "interface_mismatches": []}
+    stopped = {**flat, "method": "stopped", "ran": False, "max_abs_diff": None,
+               "not_run_reason": "pipeline.py:12: import triton -> ModuleNotFoundError"}
+    differ = {**flat, "method": "differ", "max_abs_diff": 13.0}
+    assert [D.normalise(r)["status"] for r in (flat, stopped, differ)] == ["match", "could not run", "differ"]
+    assert D.ok(D.normalise(flat)) and D.ok(D.normalise(stopped)) and not D.ok(D.normalise(differ))
+    D.write_reports([flat, stopped], tmp_path)
+    md = (tmp_path / "README.md").read_text()
+    assert f"| flat | o/flat | {'c' * 12} | {'c' * 12} | 256x384 | 0.0 | 0.0000 | 0 | match | ok |" in md
+    assert "could not run: `pipeline.py:12: import triton -> ModuleNotFoundError`" in md
