@@ -57,7 +57,7 @@ def main() -> int:
     from reliability_sequences import CliSequences
 
     base = Path(tempfile.mkdtemp(prefix="ultrabench-soak-"))
-    runner = H.Runner(exec_mode=args.exec)
+    runner = H.Runner(exec_mode=args.exec, cache=base / "cache")
     figures = H.Figures()
     CliSequences.runner, CliSequences.figures, CliSequences.base = runner, figures, base
     first = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)

@@ -180,15 +180,17 @@ def script(steps: list[Step], root: str = "$S") -> str:
 class Runner:
     """Starts CLI processes (forked from a warm server, or exec'd) and waits for them."""
 
-    def __init__(self, exec_mode: bool = False):
+    def __init__(self, exec_mode: bool = False, cache: Path | None = None):
         self.exec_mode = exec_mode
+        self.cache = cache  # the user cache of the sandboxes: the server builds the tokenizer there first
         self.proc = None
         self.invocations = 0
         self.seconds = 0.0
 
     def _server(self):
         if self.proc is None or self.proc.poll() is not None:
-            env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+            env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
+                   **({"ULTRABENCH_CACHE": str(self.cache)} if self.cache else {})}
             self.proc = subprocess.Popen([PY, str(TESTS / "cli_zygote.py")], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, text=True, env=env, cwd=str(REPO))
             ready = self.proc.stdout.readline()
@@ -623,6 +625,9 @@ class Machine:
         self._after_command(h, clean_run=False, fault=fault)
         if fault.kind in ("full", "ro") and rc != 0:
             self._nothing_lost(cmd, before_files)
+        if not fired:  # it ran to completion: it is its own twin
+            self._after_command(h, clean_run=True)
+            return
         self._against_twin([cmd], pre, f"{cmd.kind} interrupted ({fault}, exit {rc}) and rerun differs from its "
                                         "uninterrupted twin")
 

@@ -13,7 +13,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 
 import reliability_harness as H
 
-SIGNALS = st.builds(H.Fault, st.sampled_from(["KILL", "KILL", "INT", "TERM"]), st.integers(1, 30))
+SIGNALS = st.builds(H.Fault, st.sampled_from(["KILL", "KILL", "INT", "TERM"]), st.one_of(st.integers(1, 8), st.integers(1, 30)))
 DISK = st.one_of(st.builds(H.Fault, st.just("full"), st.sampled_from([0, 2048, 12000, 40000])),
                  st.just(H.Fault("ro")))
 FAULTS = st.one_of(st.none(), SIGNALS, SIGNALS, DISK)

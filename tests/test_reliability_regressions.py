@@ -15,15 +15,15 @@ import reliability_harness as H
 
 
 @pytest.fixture(scope="module")
-def runner():
-    r = H.Runner()
+def runner(tmp_path_factory):
+    r = H.Runner(cache=tmp_path_factory.mktemp("reliability-cache"))
     yield r
     r.close()
 
 
 @pytest.fixture
 def machine(runner, tmp_path):
-    sandbox = H.Sandbox(tmp_path / "seq", tmp_path / "cache")
+    sandbox = H.Sandbox(tmp_path / "seq", runner.cache)
     yield H.Machine(runner, sandbox)
     sandbox.close()
 
@@ -87,3 +87,36 @@ def test_the_fault_hook_counts_only_the_named_operation_on_the_named_path(tmp_pa
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path)
     assert r.returncode == -9
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a2", "b2", "c2"]  # killed before the 2nd replace of b
+
+
+def test_clean_leftovers_removes_dead_writers_files_at_any_depth_and_nothing_else(tmp_path):
+    import json
+    import subprocess
+    import sys
+    import time
+
+    from ultrabench.runstore import HOST, clean_leftovers
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    live = str(__import__("os").getpid())
+    run = tmp_path / "run"
+    files = {
+        f"scores/cache/inception/v1/01/.tmp-{HOST}-{dead}-abc.npz.x1.npz": False,  # removed
+        f"scores/.tmp-{HOST}-{dead}-summary.json.x2": False,
+        f"tiny-sd/64x64/.tmp-{HOST}-{dead}-b1__s1.png.x3": False,
+        f"scores/.write-probe-{HOST}-{dead}": False,
+        f"tiny-sd/64x64/b1__s1.lock.stale-{HOST}-{dead}": False,
+        f"report/.tmp-{HOST}-{live}-table1.json.x4": True,  # kept: its writer lives
+        "scores/.tmp-otherhost-1-summary.json.x5": True,  # kept: another host, not silent long enough
+        "scores/cache/sha256-index.json.lock": True,  # an flock file, no claim
+        "tiny-sd/64x64/b1__s1.png": True,
+    }
+    for rel in files:
+        (run / rel).parent.mkdir(parents=True, exist_ok=True)
+        (run / rel).write_bytes(b"x")
+    (run / "tiny-sd/64x64/b2__s2.lock").write_text(json.dumps({"host": HOST, "pid": int(dead), "time": time.time()}))
+    (run / "tiny-sd/64x64/b3__s3.lock").write_text(json.dumps({"host": HOST, "pid": int(live), "time": time.time()}))
+    files.update({"tiny-sd/64x64/b2__s2.lock": False, "tiny-sd/64x64/b3__s3.lock": True})
+    assert clean_leftovers(run, claims=True) == sum(not keep for keep in files.values())
+    assert {rel: (run / rel).exists() for rel in files} == files

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from ultrabench.errors import UltrabenchError, UsageError
+from ultrabench.errors import UltrabenchError, UsageError, write_probe_name
 from ultrabench.resolution import Resolution, parse_resolution
 
 RECORD_SCHEMA = 1
@@ -324,7 +324,7 @@ class RunStore:
     def ensure_writable(self) -> None:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            probe = self.root / f".write-probe-{os.getpid()}"
+            probe = self.root / write_probe_name()
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as e:
@@ -453,8 +453,8 @@ def clean_leftovers(root: str | Path, claims: bool = False) -> int:
             p = where / name
             if name.startswith(".tmp-"):  # .tmp-<host>-<pid>-<name>.<random>
                 parts = name.split("-", 3)
-            elif name.startswith(".write-probe-"):  # .write-probe-<pid>
-                parts = ["", HOST, name.rsplit("-", 1)[-1]]
+            elif name.startswith(".write-probe-"):  # .write-probe-<host>-<pid> (errors.write_probe_name)
+                parts = name.rsplit("-", 2)
             elif ".lock.stale-" in name:  # <stem>.lock.stale-<host>-<pid>
                 parts = ["", *name.split(".lock.stale-", 1)[1].rsplit("-", 1)]
             elif (claims and name.endswith(".lock") and depth == 2 and where.parent.name not in RESERVED_NAMES
