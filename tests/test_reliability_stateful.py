@@ -21,7 +21,7 @@ from hypothesis.stateful import run_state_machine_as_test  # noqa: E402
 import reliability_harness as H  # noqa: E402
 from reliability_sequences import CliSequences  # noqa: E402
 
-# sized for CI's 3 minutes on the 2-core VM (about 30 CLI processes); the soak runs more
+# sized for CI's 3 minutes on the 2-core VM (about 40 CLI processes); benchmarks/soak.py runs more
 CI_EXAMPLES = int(os.environ.get("ULTRABENCH_RELIABILITY_EXAMPLES", "4"))
 CI_STEPS = int(os.environ.get("ULTRABENCH_RELIABILITY_STEPS", "5"))
 
