@@ -66,8 +66,9 @@ class Cmd:
     writes: tuple[str, ...]
     kind: str
 
-    def shell(self, prefix: str = "python -m ultrabench") -> str:
-        return f"{prefix} {' '.join(shlex.quote(a) for a in self.argv)}"
+    def shell(self, prefix: str = "python -m ultrabench", status: bool = False) -> str:
+        line = f"{prefix} {' '.join(shlex.quote(a) for a in self.argv)}"
+        return f'{line} || echo "exit $?"' if status else line  # an interrupted command does not end the script
 
 
 def gen_cmd(folder="run", methods=("tiny-sd",), n=2, seed=0, mode=None, retry=False, shard=None) -> Cmd:
@@ -156,22 +157,23 @@ def script(steps: list[Step], root: str = "$S") -> str:
     ]
     for s in steps:
         lines.append(f"# {s.describe()}")
+        run = [] if s.cmd is None else [s.cmd.shell(status=True)]
         if s.damage:
             kind, folder, i = s.damage
             pick = f"$(ls {folder}/*/{RES}/*.png | sort | sed -n {i + 1}p)"
             lines.append(f"rm -f {pick}" if kind == "delete" else f"truncate -s 100 {pick}")
         elif s.other:
             lines.append(f"{s.cmd.shell()} & {s.other.shell()} & wait")
-            lines += [s.cmd.shell(), s.other.shell()]  # each rerun to completion
+            lines += run + [s.other.shell(status=True)]  # each rerun to completion
         elif s.fault is None:
-            lines.append(s.cmd.shell())
+            lines += run
         elif s.fault.kind == "full":
             lines.append(f"fallocate -l $(( $(df --output=avail -B1 {root} | tail -1) - {s.fault.at} )) {root}/.ballast")
-            lines += [s.cmd.shell(), f"rm {root}/.ballast", s.cmd.shell()]
+            lines += run + [f"rm {root}/.ballast"] + run
         elif s.fault.kind == "ro":
-            lines += [f"mount -o remount,ro {root}", s.cmd.shell(), f"mount -o remount,rw {root}", s.cmd.shell()]
+            lines += [f"mount -o remount,ro {root}"] + run + [f"mount -o remount,rw {root}"] + run
         else:
-            lines += [s.cmd.shell(f"{fault} {s.fault.flags()} --"), s.cmd.shell()]
+            lines += [s.cmd.shell(f"{fault} {s.fault.flags()} --", status=True)] + run
     return "\n".join(lines)
 
 
