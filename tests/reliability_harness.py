@@ -83,8 +83,9 @@ def gen_cmd(folder="run", methods=("tiny-sd",), n=2, seed=0, mode=None, retry=Fa
     return Cmd(tuple(argv), (folder,), "generate")
 
 
-def score_cmd(folder="run", metrics=METRICS, reference="refA") -> Cmd:
-    argv = ["--device", "cpu", "-q", "score", folder, "--stand-ins", "--workers", "0", "--metric", ",".join(metrics)]
+def score_cmd(folder="run", metrics=METRICS, reference="refA", workers=0) -> Cmd:
+    argv = ["--device", "cpu", "-q", "score", folder, "--stand-ins", "--workers", str(workers), "--metric",
+            ",".join(metrics)]
     if reference:
         argv += ["--reference", reference]
     return Cmd(tuple(argv), (folder,), "score")

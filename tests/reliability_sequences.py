@@ -50,11 +50,12 @@ class CliSequences(RuleBasedStateMachine):
         self.m.do(H.Step(H.gen_cmd("run", methods, n, seed, mode, retry, shard), fault))
 
     @rule(metrics=st.lists(st.sampled_from(H.METRICS), min_size=1, max_size=4, unique=True),
-          reference=st.sampled_from(["refA", "refA", "refB", None]), fault=FAULTS)
-    def score(self, metrics, reference, fault):
+          reference=st.sampled_from(["refA", "refA", "refB", None]), workers=st.sampled_from([0, 0, 1]),
+          fault=FAULTS)
+    def score(self, metrics, reference, workers, fault):
         if reference is None and set(metrics) <= set(H.REFERENCE_METRICS):
             metrics = metrics + ["clip"]
-        self.m.do(H.Step(H.score_cmd("run", tuple(metrics), reference), fault))
+        self.m.do(H.Step(H.score_cmd("run", tuple(metrics), reference, workers), fault))
 
     @rule(out=st.sampled_from([None, "rep"]), fault=st.one_of(st.none(), SIGNALS, DISK))
     def report(self, out, fault):
