@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -81,6 +82,7 @@ def main() -> int:
                 print(f"seed {seed}: FAILED: {text.splitlines()[0]}", flush=True)
     finally:
         runner.close()
+        shutil.rmtree(base, ignore_errors=True)
     out = {"machine": where, "began": began, "minutes": round((time.monotonic() - t0) / 60, 1),
            "mode": "exec" if args.exec else "fork-server", "seeds": seeds, "examples_per_seed": args.examples,
            "steps_per_sequence": args.steps, "command_seconds": round(runner.seconds, 1), **figures.as_dict()}
