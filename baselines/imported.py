@@ -166,6 +166,7 @@ def import_images(
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and str(p.resolve()) not in mapped
     )
     store.ensure_writable()
+    store.clean_leftovers()
     if new_prompts:
         store.write_prompts(new_prompts)  # imported images are scored against these texts
     for row in rows:

@@ -44,7 +44,8 @@ def test_stale_scores_are_marked_and_new_methods_appear_as_not_scored(tmp_path):
     t = report_json(run)
     rows = {r["method"]: r for r in t["rows"]}
     assert rows["m"]["n"] == 3  # the images the values were computed on, not the 2 there are now
-    assert rows["m"]["cells"]["is"]["value"] is not None
+    assert rows["m"]["cells"]["is"]["value"] is not None and rows["m"]["cells"]["is"]["stale"] is True
+    assert rows["m"]["cells"]["is"]["n"] == 3  # the N the stale value was computed on
     assert "computed on 3 images; scored before the images of m at 320x320 changed; run `ultrabench score" in \
         cell_text(t, rows["m"]["cells"]["is"])
     assert any("(3 finished images then, 2 now)" in w for w in t["warnings"])
@@ -55,6 +56,7 @@ def test_stale_scores_are_marked_and_new_methods_appear_as_not_scored(tmp_path):
     assert invoke("-q", "score", run, "--stand-ins", "--metric", "is,clip", "--workers", 1).exit_code == 0
     t = report_json(run)
     assert not any("changed since scoring" in w for w in t["warnings"])
+    assert not any(c["stale"] for r in t["rows"] for c in r["cells"].values())
     assert all(c.get("footnote") is None or "scored before" not in cell_text(t, c)
                for r in t["rows"] for c in r["cells"].values())
 

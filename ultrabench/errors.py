@@ -28,13 +28,21 @@ def write_failure(path, error: OSError) -> UltrabenchError:
     return UltrabenchError(f"cannot write {path}: {error.strerror or error}")
 
 
+def write_probe_name() -> str:
+    """`.write-probe-<host>-<pid>`: the name tells a later command whether its prober died
+    (`ultrabench.runstore.clean_leftovers`)."""
+    import os
+    import socket
+
+    return f".write-probe-{socket.gethostname().replace('-', '_')}-{os.getpid()}"
+
+
 def check_writable(folder) -> None:
     """Fail before any model loads when `folder` cannot be created or written (one line)."""
-    import os
     from pathlib import Path
 
     folder = Path(folder)
-    probe = folder / f".write-probe-{os.getpid()}"
+    probe = folder / write_probe_name()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe.write_bytes(b"")

@@ -25,11 +25,12 @@ import socket
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from ultrabench.errors import UltrabenchError, UsageError, write_failure
+from ultrabench.errors import UltrabenchError, UsageError, write_failure, write_probe_name
 from ultrabench.resolution import Resolution, parse_resolution
 
 RECORD_SCHEMA = 1
@@ -220,6 +221,9 @@ def release_file(path: Path) -> None:
         pass
 
 
+UNWRITTEN_LOCK_SECONDS = 10.0
+
+
 def _lock_is_stale(path: Path) -> bool:
     try:
         info = json.loads(path.read_text())
@@ -228,7 +232,12 @@ def _lock_is_stale(path: Path) -> bool:
     except FileNotFoundError:
         return False
     except (ValueError, KeyError, TypeError, OSError):
-        return True  # a lock cut short by a crash
+        # Cut short by a crash, or being written this instant (O_EXCL create, then the payload): only
+        # an old one is dead, else another command's clean-up could take a claim as it is made.
+        try:
+            return time.time() - path.stat().st_mtime > UNWRITTEN_LOCK_SECONDS
+        except FileNotFoundError:
+            return False
     if host == HOST:
         return not _pid_alive(pid)
     return time.time() - refreshed > STALE_CLAIM_SECONDS
@@ -253,14 +262,19 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
+@contextmanager
+def atomic_file(path: Path, suffix: str = "") -> Iterator[Any]:
+    """A binary file to write `path` through: a temporary file beside it, renamed over it when the
+    block ends without error, removed otherwise. Every temporary file of a run folder is made here,
+    so `clean_leftovers` can tell a dead writer's by its name."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name), dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name), suffix=suffix, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             # mkstemp makes the file 0600; the result must be what any file the user creates would be
             os.fchmod(f.fileno(), 0o666 & ~_umask())
-            f.write(payload)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -270,6 +284,11 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    with atomic_file(path) as f:
+        f.write(payload)
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
@@ -402,7 +421,7 @@ class RunStore:
     def ensure_writable(self) -> None:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            probe = self.root / f".write-probe-{os.getpid()}"
+            probe = self.root / write_probe_name()
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as e:
@@ -449,24 +468,8 @@ class RunStore:
         release_file(self.lock_path(unit))
 
     def clean_leftovers(self) -> int:
-        """Remove temporary files of writers that died (this host) or went silent (elsewhere)."""
-        removed = 0
-        if not self.root.is_dir():
-            return 0
-        for p in [*self.root.glob(".tmp-*"), *self.root.glob("*/*/.tmp-*")]:
-            parts = p.name.split("-", 3)
-            try:
-                host, pid = parts[1], int(parts[2])
-            except (IndexError, ValueError):
-                continue
-            dead = (not _pid_alive(pid)) if host == HOST else (time.time() - p.stat().st_mtime > STALE_CLAIM_SECONDS)
-            if dead:
-                try:
-                    p.unlink()
-                    removed += 1
-                except FileNotFoundError:
-                    pass
-        return removed
+        """Remove what dead writers left anywhere in the run folder: see `clean_leftovers`."""
+        return clean_leftovers(self.root, claims=True)
 
     def write_prompts(self, prompts) -> None:
         lines = [json.dumps({k: v for k, v in p.to_dict().items() if v is not None}, ensure_ascii=False) for p in prompts]
@@ -491,3 +494,57 @@ class RunStore:
             os.write(fd, line)
         finally:
             os.close(fd)
+
+
+def _dead_writer(host: str, pid: int, path: Path) -> bool:
+    """Whether the process named in a leftover's name is gone: checked on this host, presumed
+    after STALE_CLAIM_SECONDS of silence elsewhere."""
+    if host == HOST:
+        return not _pid_alive(pid)
+    try:
+        return time.time() - path.stat().st_mtime > STALE_CLAIM_SECONDS
+    except FileNotFoundError:
+        return False
+
+
+def clean_leftovers(root: str | Path, claims: bool = False) -> int:
+    """Remove, anywhere under `root`, the temporary files (`atomic_file`), write probes and
+    half-recovered locks of processes that died; with `claims`, also the unit claims (`RunStore.claim`)
+    of dead processes, so none outlives the next command that writes here. The number removed."""
+    root = Path(root)
+    removed = 0
+    if not root.is_dir():
+        return 0
+    for dirpath, _, names in os.walk(root):
+        where = Path(dirpath)
+        depth = len(where.relative_to(root).parts)
+        for name in names:
+            p = where / name
+            if name.startswith(".tmp-"):  # .tmp-<host>-<pid>-<name>.<random>
+                parts = name.split("-", 3)
+            elif name.startswith(".write-probe-"):  # .write-probe-<host>-<pid> (errors.write_probe_name)
+                parts = name.rsplit("-", 2)
+            elif ".lock.stale-" in name:  # <stem>.lock.stale-<host>-<pid>
+                parts = ["", *name.split(".lock.stale-", 1)[1].rsplit("-", 1)]
+            elif (claims and name.endswith(".lock") and depth == 2 and where.parent.name not in RESERVED_NAMES
+                  and _lock_is_stale(p)):
+                parts = None  # a unit claim whose process is gone (flock files elsewhere are left alone)
+            else:
+                continue
+            if parts is not None:
+                try:
+                    host, pid = parts[1], int(parts[2])
+                except (IndexError, ValueError):
+                    continue
+                if not _dead_writer(host, pid, p):
+                    continue
+            try:
+                if parts is None:  # as `claim` recovers a lock: of two recoverers only one moves it
+                    moved = p.with_name(f"{name}.stale-{HOST}-{os.getpid()}")
+                    os.replace(p, moved)
+                    p = moved
+                p.unlink()
+                removed += 1
+            except OSError:  # gone already, or a folder we may not write: left for a later run
+                pass
+    return removed

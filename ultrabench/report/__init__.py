@@ -198,6 +198,9 @@ def build_report(
         except OSError as e:
             raise UltrabenchError(f"cannot create the report folder {out}: {e.strerror or e}; "
                                   "choose another with --out, or -f terminal writes nothing") from None
+        from ultrabench.runstore import clean_leftovers
+
+        clean_leftovers(out)  # temporary files of a report that was killed
 
     from ultrabench.runspec import describe_left_out
 

@@ -46,6 +46,7 @@ class Cell:
     n: int | None = None
     note: str | None = None  # why the value is missing (becomes a footnote)
     remark: str | None = None  # a footnote on a value that is there (e.g. latency over fewer images than N)
+    stale: bool = False  # the value was scored on images that changed since (its remark says which)
     best: bool = False
     paper: float | None = None
     paper_note: str | None = None
@@ -343,7 +344,7 @@ def build_table(
                     cell.n = e.get("n_pairs")
                     usable = _usable(st)
                     if e.get("stale"):
-                        cell.remark = e["stale"]
+                        cell.remark, cell.stale = e["stale"], True
                     elif cell.n is not None and usable is not None and cell.n < usable:
                         cell.remark = (f"{col.header}: over the {cell.n} of {usable} images that have a "
                                        f"{display_name_for(reference_method)} image of the same prompt and sample")
@@ -369,7 +370,7 @@ def build_table(
                     cell.n = e.get("n_images", e.get("n"))  # images, also for metrics on several crops each
                     usable = _usable(st)
                     if e.get("stale"):
-                        cell.remark = f"computed on {cell.n} images; {e['stale']}"
+                        cell.remark, cell.stale = f"computed on {cell.n} images; {e['stale']}", True
                         stale_n.append(cell.n)
                     elif e.get("warning"):
                         cell.remark = f"{col.header}: {e['warning']} ({e.get('n_ref')} reference rows)"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -319,12 +318,12 @@ def write_per_image(scored: Scored, out_dir: Path) -> None:
 
 
 def _write_parquet(df, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    from ultrabench.runstore import atomic_file
+
     try:
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
+        with atomic_file(path) as f:
+            df.to_parquet(f, index=False)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise write_failure(path, e) from None
 
 
@@ -438,6 +437,13 @@ def _score_into(run_dir, *, results, metrics=None, reference=None, methods=None,
     cache = E.FeatureCache(Path(cache_dir) if cache_dir else out_dir / "cache")
     for folder in dict.fromkeys([out_dir, cache.root]):  # a read-only or full folder fails before any model loads
         check_writable(folder)
+    from ultrabench.runstore import RunStore, clean_leftovers
+
+    # what killed writers left (temporary files, claims) does not outlive this command
+    if plain:
+        clean_leftovers(out_dir)
+    else:
+        RunStore(run_dir).clean_leftovers()
     # a metric whose weights are missing is reported as not computed, with the file it needs; the
     # others are still computed (all missing: the first file's one line, as before)
     ex = E.open_extractors(names, options, device=device, stand_ins=stand_ins, weights=weights, given=extractors,

@@ -64,14 +64,13 @@ class FeatureCache:
     def put(self, extractor, protocol, sha, arrays: dict, key=None) -> None:
         from ultrabench.errors import write_failure
 
+        from ultrabench.runstore import atomic_file
+
         p = self.path(extractor, protocol, sha, key)
-        tmp = p.with_name(p.name + f".tmp{os.getpid()}.npz")
         try:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(tmp, **arrays)
-            os.replace(tmp, p)
+            with atomic_file(p, ".npz") as f:
+                np.savez(f, **arrays)
         except OSError as e:
-            tmp.unlink(missing_ok=True)
             raise write_failure(p, e) from None
 
     def known_sha256(self, path: Path) -> str | None:

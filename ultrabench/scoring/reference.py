@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -152,13 +151,12 @@ def build_reference(source, *, out=None, device="cpu", patch_crops=3, patch_size
 
 
 def _write_npz(path: Path, arrays: dict, meta: dict) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}.npz")
+    from ultrabench.runstore import atomic_file
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(tmp, **arrays, meta=np.array(json.dumps(meta)))
-        os.replace(tmp, path)
+        with atomic_file(path, ".npz") as f:
+            np.savez(f, **arrays, meta=np.array(json.dumps(meta)))
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise write_failure(path, e) from None
 
 

@@ -9,7 +9,6 @@ and input scaling (x - 128) / 128 on [0, 255] data. This module takes 299x299 in
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -212,9 +211,9 @@ def _write_state_dict(sd, p: Path) -> None:
 
     buf = io.BytesIO()
     torch.save(sd, buf)
-    tmp = p.with_name(p.name + f".tmp{os.getpid()}")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, p)
+    from ultrabench.runstore import atomic_write_bytes
+
+    atomic_write_bytes(p, buf.getvalue())
 
 
 def load_inception(path: str | Path) -> FIDInceptionV3:
