@@ -109,8 +109,10 @@ def test_claims_keep_two_processes_off_the_same_unit(tmp_path):
     store.lock_path(u).write_text(json.dumps({"host": "other", "pid": 1, "time": time.time()}))
     os.utime(store.lock_path(u), (time.time() - 3600, time.time() - 3600))  # its holder stopped refreshing it
     assert store.claim(u)
-    # a lock file cut short by a crash is recovered
+    # a lock file cut short by a crash is recovered, once it is older than a payload takes to write
     store.lock_path(u).write_text('{"host": "vm", "pi')
+    assert not store.claim(u)  # it may be a claim whose payload is being written this instant
+    os.utime(store.lock_path(u), (time.time() - 60, time.time() - 60))
     assert store.claim(u)
 
 
