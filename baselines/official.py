@@ -558,7 +558,7 @@ class ElasticDiffusion(OfficialMethod):
     setting_rules = {**OfficialMethod.common_rules, "cosine_scale": at_least(0.0),
                      "rrg_scale": at_least(0.0, optional=True), "resampling_steps": at_least(0, optional=True),
                      "new_p": between(0.0, 1.0, optional=True), "rrg_stop_t": between(0.0, 1.0, optional=True),
-                     "view_batch_size": at_least(1), "dtype": one_of("float32", "float16")}
+                     "view_batch_size": at_least(1), "dtype": one_of("float32", "float16", optional=True)}
 
     def job_settings(self, res: Resolution) -> dict[str, Any]:
         s = super().job_settings(res)

@@ -182,3 +182,14 @@ def test_plan_says_what_runs_when_it_is_not_the_authors_method():
     cog = create_method("scalecrafter", {"unlisted": "cog"}).plan(Resolution(1024, 1792))
     assert cog.as_run is AsRun.NEW_SIZE and "cog wrapper's rule" in cog.as_run_note
     assert SizePlan.native_at(Resolution(8, 8)).as_run is AsRun.AUTHORS
+
+
+def test_a_dtype_the_method_cannot_run_in_is_refused_from_the_flag_as_from_the_spec():
+    """ElasticDiffusion runs float32, or float16 through its low_vram switch: bfloat16 is one line,
+    whether the spec or --dtype asks for it."""
+    assert create_method("elasticdiffusion", dtype="float16").dtype == "float16"
+    with pytest.raises(UsageError) as e:
+        create_method("elasticdiffusion", dtype="bfloat16")
+    assert str(e.value) == "method 'elasticdiffusion': --dtype bfloat16 refused: its dtype is not one of 'float32', 'float16'"
+    with pytest.raises(UsageError):
+        create_method("elasticdiffusion", {"dtype": "bfloat16"})

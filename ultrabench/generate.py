@@ -368,10 +368,11 @@ def generate(
             if stop.requested:
                 summary.interrupted = True
                 break
-        if stop.terminated:
-            summary.interrupted, summary.stopped_by = True, "SIGTERM"
-        for m in {id(m): m for _, _, m in built if m is not None}.values():
-            m.unload()
+    # after the `with`: a SIGTERM leaves its body at once, and `installed` records it
+    if stop.terminated:
+        summary.interrupted, summary.stopped_by = True, "SIGTERM"
+    for m in {id(m): m for _, _, m in built if m is not None}.values():
+        m.unload()
     return summary
 
 

@@ -252,6 +252,9 @@ class Method:
             if value is not None:
                 if value not in DTYPES:
                     raise UsageError(f"method {self.name!r}: dtype {value!r} is not one of {', '.join(DTYPES)}")
+                why = self.setting_rules["dtype"].problem(value) if "dtype" in self.setting_rules else None
+                if why:  # e.g. ElasticDiffusion runs float32, or float16 through low_vram, never bfloat16
+                    raise UsageError(f"method {self.name!r}: {source} {value} refused: its dtype {why}")
                 return value, source
         return (self.default_dtype, "authors") if self.default_dtype else ("float32", "default")
 
