@@ -46,6 +46,9 @@ class StableCascadeDirect(Method):
                      "precision": one_of("bf16", "bfloat16", "fp32", "float32"), "layout": one_of("official", "diffusers")}
     default_settings: ClassVar[dict[str, Any]] = {
         **{k: getattr(SamplerSettings, k) for k in _SAMPLER_KEYS},
+        # The paper's Figure 9 ablation is UltraPixel's own script without the LR guidance, so its
+        # defaults are that script's: the sampler's (SamplerSettings, whose docstring cites them) and
+        # its precision, --dtype bf16 (catcathh/UltraPixel e85d3bc inference/test_t2i.py line 27).
         "precision": "bf16",  # Stage C/B weights and autocast, as UltraPixel runs
         # "official": the single files UltraPixel's scripts use; "diffusers": stable-cascade-prior's prior/ and
         # stable-cascade's decoder_lite/ and vqgan/ (model configs read from each folder).
