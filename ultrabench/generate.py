@@ -20,6 +20,7 @@ from ultrabench.config import BenchmarkSpec, MethodEntry
 from ultrabench.errors import UltrabenchError, UsageError
 from ultrabench.methods.base import Method, PartialBatchError, Support
 from ultrabench.methods.registry import canonical_method, get_method_class, method_kind
+from ultrabench.progress import progress as make_progress
 from ultrabench.prompts import Prompt, load_prompts, sample_prompts
 from ultrabench.resolution import Resolution
 from ultrabench.runspec import check_spec, settings_hash, unit_spec
@@ -294,7 +295,7 @@ def generate(
         return rows
 
     total = sum(len(p) for *_, p, _ in plan_rows)
-    prog = _progress(console, progress)
+    prog = make_progress(console, progress)
     task = prog.add_task("generating", total=total) if prog else None
     stop = _StopFlag()
     with stop.installed(), (prog or _null()):
@@ -511,9 +512,3 @@ def _now() -> str:
 @contextmanager
 def _null():
     yield
-
-
-def _progress(console, enabled: bool):
-    from ultrabench.progress import progress
-
-    return progress(console, enabled)

@@ -21,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ultrabench.metrics.plugin import FeatureExtractor, Metric, Net
+from ultrabench.progress import bar as progress_bar
 from ultrabench.scoring.decode import prepare
 from ultrabench.scoring.views import CONTENT_KEY, VIEW_KINDS, View
 
@@ -417,7 +418,7 @@ def run_pass(tasks: list[ImageTask], needs: list[Need], cache: FeatureCache, *, 
                     rows = [(row, t.prompt or "") for row in rows]
                 batchers[id(n)].add((t, n, r.boxes.get(k)), rows)
 
-    bar = _progress(progress, len(todo))
+    bar = progress_bar("scoring", len(todo), progress)
     if workers is None:
         workers = default_workers(device)
     pool = _open_pool(workers) if workers and workers > 0 and len(todo) > 1 else None
@@ -480,12 +481,6 @@ def _run_derived(tasks: list[ImageTask], needs: list[Need], cache: FeatureCache,
             rows = [{k: v[i] for k, v in feats.items()} for i in range(len(next(iter(feats.values()))))]
             b.add(t, rows)
         b.flush()
-
-
-def _progress(progress: bool, total: int):
-    from ultrabench.progress import bar
-
-    return bar("scoring", total, progress)
 
 
 def load_meta(cache: FeatureCache, t: ImageTask) -> dict:

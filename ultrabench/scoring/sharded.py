@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from ultrabench.progress import bar as progress_bar
 from ultrabench.runstore import atomic_write_bytes, claim_file, release_file
 from ultrabench.scoring import engine as E
 
@@ -33,7 +34,7 @@ def extract_share(tasks, shard, needs, cache, out_dir: Path, *, steal: bool, bat
         order += shard.steal_order(tasks, key)
     counts = {"decoded": 0, "cached": 0, "unreadable": 0, "images": 0, "stolen": 0}
     held: list = []
-    bar = E._progress(progress, len(order))
+    bar = progress_bar("scoring", len(order), progress)
 
     def run_held() -> None:
         if not held:
